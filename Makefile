@@ -1,0 +1,44 @@
+# vocals-bridge
+#
+#   make build   build bin/vocals-bridge (version from git, or VERSION=...)
+#   make run     build and run the bridge with defaults: embedded NATS under
+#                ./data, callbacks on :8080, admin on :8081 (ARGS=... adds flags)
+#   make test    every test, with the race detector (go test -race ./...)
+#   make fuzz    run each fuzz target for FUZZTIME (default 30s)
+#   make lint    gofmt and go vet
+#   make schemas copy schemas/ into the binary's embedded copy
+#   make clean   remove bin/ and ./data
+#   make help    this text
+
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X main.version=$(VERSION)
+FUZZTIME ?= 30s
+ARGS     ?=
+
+.PHONY: help build run test fuzz lint schemas clean
+
+help:
+	@sed -n '3,11p' Makefile | sed 's/^# \{0,1\}//'
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/vocals-bridge ./bridge/cmd/vocals-bridge
+
+run: build
+	./bin/vocals-bridge $(ARGS)
+
+test:
+	$(GO) test -race -count=1 ./...
+
+fuzz:
+	$(GO) test ./bridge/internal/callback -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME)
+
+lint:
+	@test -z "$$(gofmt -l bridge)" || { gofmt -l bridge; echo "gofmt needed"; exit 1; }
+	$(GO) vet ./...
+
+schemas:
+	cp schemas/v1/*.json bridge/event/schemas/v1/
+
+clean:
+	rm -rf bin data

@@ -1,0 +1,125 @@
+package event
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	ce "github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
+)
+
+// Message is a built event ready to publish: the structured-mode CloudEvent
+// body and what the broker needs around it. A Message is immutable once
+// built, so a retry or a spooled copy publishes exactly the same bytes.
+type Message struct {
+	ID      string // CloudEvent id and Nats-Msg-Id
+	Subject string
+	Stage   callback.Stage
+	TaskID  string
+	Body    []byte // application/cloudevents+json
+}
+
+// Builder turns decoded callbacks into Messages. It is safe for concurrent use.
+type Builder struct {
+	prefix     string
+	source     string
+	dataSchema string
+	loc        *time.Location
+	now        func() time.Time
+}
+
+// NewBuilder returns a Builder publishing under subject prefix, with the
+// given CloudEvents source, the schema base URL (dataschema is
+// schemaBase + SchemaPath) and the zone the provider's createTime is in.
+func NewBuilder(prefix, source, schemaBase string, loc *time.Location) *Builder {
+	return &Builder{
+		prefix:     prefix,
+		source:     source,
+		dataSchema: schemaBase + SchemaPath,
+		loc:        loc,
+		now:        time.Now,
+	}
+}
+
+// WithClock returns a copy of b that stamps events with now(); for tests.
+func (b *Builder) WithClock(now func() time.Time) *Builder {
+	c := *b
+	c.now = now
+	return &c
+}
+
+// providerTimeLayouts are the createTime formats accepted, most likely first.
+var providerTimeLayouts = []string{"2006-01-02 15:04:05", time.RFC3339Nano}
+
+// Data normalises a callback into the v1 data form.
+func (b *Builder) Data(cb callback.Callback) DataV1 {
+	d := DataV1{
+		TaskID:        cb.TaskID,
+		Stage:         string(cb.Stage),
+		CallbackType:  cb.CallbackType,
+		Code:          cb.Code,
+		CodeReason:    CodeReason(cb.Code),
+		Msg:           cb.Msg,
+		Tracks:        make([]TrackV1, 0, len(cb.Tracks)),
+		Extra:         cb.Extra,
+		EnvelopeExtra: cb.EnvelopeExtra,
+	}
+	for _, t := range cb.Tracks {
+		tv := TrackV1{
+			ID:                   t.ID,
+			AudioURL:             t.AudioURL,
+			SourceAudioURL:       t.SourceAudioURL,
+			StreamAudioURL:       t.StreamAudioURL,
+			SourceStreamAudioURL: t.SourceStreamAudioURL,
+			ImageURL:             t.ImageURL,
+			SourceImageURL:       t.SourceImageURL,
+			Prompt:               t.Prompt,
+			ModelName:            t.ModelName,
+			Title:                t.Title,
+			Tags:                 t.Tags,
+			CreateTimeRaw:        t.CreateTime,
+			Duration:             t.Duration,
+			Extra:                t.Extra,
+		}
+		for _, layout := range providerTimeLayouts {
+			if ts, err := time.ParseInLocation(layout, t.CreateTime, b.loc); err == nil {
+				utc := ts.UTC()
+				tv.CreateTime = &utc
+				break
+			}
+		}
+		d.Tracks = append(d.Tracks, tv)
+	}
+	return d
+}
+
+// Build makes the CloudEvent for a callback. The id depends only on the task
+// and stage; time is when this delivery was built.
+func (b *Builder) Build(cb callback.Callback) (Message, error) {
+	e := ce.New()
+	e.SetID(ID(cb.TaskID, cb.Stage))
+	e.SetType(Type(cb.Stage))
+	e.SetSource(b.source)
+	e.SetSubject(cb.TaskID)
+	e.SetTime(b.now().UTC())
+	e.SetDataSchema(b.dataSchema)
+	if err := e.SetData(DataContentType, b.Data(cb)); err != nil {
+		return Message{}, fmt.Errorf("event: encoding data: %w", err)
+	}
+	if err := e.Validate(); err != nil {
+		return Message{}, fmt.Errorf("event: %w", err)
+	}
+	body, err := json.Marshal(e)
+	if err != nil {
+		return Message{}, fmt.Errorf("event: encoding: %w", err)
+	}
+	return Message{
+		ID:      e.ID(),
+		Subject: Subject(b.prefix, cb.TaskID, cb.Stage),
+		Stage:   cb.Stage,
+		TaskID:  cb.TaskID,
+		Body:    body,
+	}, nil
+}

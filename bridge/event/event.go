@@ -1,0 +1,109 @@
+// Package event defines the bridge's published contract: CloudEvent types,
+// deterministic ids, subjects, and the v1 data schema as Go types. It also
+// builds those events from decoded callbacks.
+//
+// Consumers may import this package for the data types and constants.
+package event
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
+)
+
+// Version is the data version every type and schema of this package carries.
+const Version = "v1"
+
+// TypePrefix starts every event type: TypePrefix + stage + "." + Version.
+const TypePrefix = "com.sunoapi.vocals."
+
+// ContentType is the NATS Content-Type header of a structured-mode event.
+const ContentType = "application/cloudevents+json"
+
+// DataContentType is the datacontenttype attribute.
+const DataContentType = "application/json"
+
+// idNamespace makes ids from this bridge distinct from other UUIDv5 users.
+var idNamespace = uuid.MustParse("6c0e9c4e-6b1f-4f0e-9d9a-7a8b2f3c5d10")
+
+// ID is the event id for a task's stage: a UUIDv5 of "<task_id>/<stage>".
+// Every delivery of the same stage, retried or polled, gets the same id,
+// which is also the Nats-Msg-Id that JetStream deduplicates on.
+func ID(taskID string, stage callback.Stage) string {
+	return uuid.NewSHA1(idNamespace, []byte(taskID+"/"+string(stage))).String()
+}
+
+// Type is the CloudEvents type of a stage, e.g. com.sunoapi.vocals.complete.v1.
+func Type(stage callback.Stage) string {
+	return TypePrefix + string(stage) + "." + Version
+}
+
+// Subject is the NATS subject of a task's stage: <prefix>.<task_id>.<stage>.
+func Subject(prefix, taskID string, stage callback.Stage) string {
+	return prefix + "." + taskID + "." + string(stage)
+}
+
+// SchemaPath is the path of the data schema below the schema base URL.
+const SchemaPath = "/" + Version + "/data.schema.json"
+
+// DataV1 is the event's data: the callback normalised into stable, typed
+// fields. Provider keys that are not modelled are kept in Extra fields, so
+// nothing the provider sent is lost.
+type DataV1 struct {
+	TaskID       string `json:"task_id"`
+	Stage        string `json:"stage"`
+	CallbackType string `json:"callback_type"`
+	Code         int    `json:"code"`
+	CodeReason   string `json:"code_reason"`
+	Msg          string `json:"msg"`
+	// Tracks is empty, never null, when the provider sent none.
+	Tracks        []TrackV1                  `json:"tracks"`
+	Extra         map[string]json.RawMessage `json:"extra,omitempty"`
+	EnvelopeExtra map[string]json.RawMessage `json:"envelope_extra,omitempty"`
+}
+
+// TrackV1 is one track. Strings the provider left out are "".
+type TrackV1 struct {
+	ID                   string `json:"id"`
+	AudioURL             string `json:"audio_url"`
+	SourceAudioURL       string `json:"source_audio_url"`
+	StreamAudioURL       string `json:"stream_audio_url"`
+	SourceStreamAudioURL string `json:"source_stream_audio_url"`
+	ImageURL             string `json:"image_url"`
+	SourceImageURL       string `json:"source_image_url"`
+	Prompt               string `json:"prompt"`
+	ModelName            string `json:"model_name"`
+	Title                string `json:"title"`
+	Tags                 string `json:"tags"`
+	// CreateTime is createTime read in the configured provider time zone, as
+	// RFC 3339; nil when absent or in a format the bridge does not know.
+	CreateTime *time.Time `json:"create_time"`
+	// CreateTimeRaw is createTime exactly as sent.
+	CreateTimeRaw string                     `json:"create_time_raw"`
+	Duration      *float64                   `json:"duration"`
+	Extra         map[string]json.RawMessage `json:"extra,omitempty"`
+}
+
+// CodeReason names the provider's documented codes; other codes are "unknown".
+func CodeReason(code int) string {
+	switch code {
+	case 200:
+		return "success"
+	case 400:
+		return "validation_error"
+	case 408:
+		return "rate_limited"
+	case 413:
+		return "conflict"
+	case 500:
+		return "server_error"
+	case 501:
+		return "generation_failed"
+	case 531:
+		return "failed_refunded"
+	}
+	return "unknown"
+}

@@ -1,0 +1,213 @@
+// Package app wires the bridge together from its configuration and runs it:
+// NATS (embedded or external), the stream, the publisher, and both HTTP
+// listeners, with an orderly shutdown.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/config"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/httpapi"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/metrics"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natsembed"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
+)
+
+// App is a configured, started bridge. Close releases what New acquired
+// when Run is never called.
+type App struct {
+	cfg      config.Config
+	log      *zap.Logger
+	embedded *natsembed.Server
+	nc       *nats.Conn
+	pub      *publish.JetStream
+	public   *httpapi.Listener
+	admin    *httpapi.Listener
+}
+
+// New starts NATS (or connects to it), makes sure the stream exists, and
+// binds both listeners. It fails, naming the cause, if any of that fails.
+func New(ctx context.Context, cfg config.Config, log *zap.Logger, version string) (a *App, err error) {
+	a = &App{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+	m.BuildInfo.WithLabelValues(version).Set(1)
+
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("app: data dir: %w", err)
+	}
+	hooks := publish.ConnHooks{
+		OnConnected:    func() { m.NATSConnected.Set(1) },
+		OnDisconnected: func() { m.NATSConnected.Set(0) },
+	}
+	if cfg.Embedded() {
+		a.embedded, err = natsembed.Start(natsembed.Options{
+			StoreDir:   filepath.Join(cfg.DataDir, "nats"),
+			ListenAddr: cfg.EmbeddedNATSAddr,
+		}, log.Named("nats"))
+		if err != nil {
+			return nil, err
+		}
+		a.nc, err = publish.Connect(nil, log, hooks, a.embedded.ConnectOption())
+		log.Info("embedded nats started", zap.String("client_url", a.embedded.ClientURL()),
+			zap.String("store_dir", filepath.Join(cfg.DataDir, "nats")))
+	} else {
+		a.nc, err = publish.Connect(cfg.NATSServers(), log, hooks)
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	if a.pub, err = publish.NewJetStream(a.nc, cfg.Stream); err != nil {
+		return nil, err
+	}
+	spec := publish.StreamSpec{
+		Name: cfg.Stream, SubjectPrefix: cfg.SubjectPrefix, Replicas: cfg.StreamReplicas,
+		MaxAge: cfg.StreamMaxAge, Duplicates: cfg.StreamDuplicateWindow,
+	}
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if cfg.StreamManage {
+		if err := publish.EnsureStream(sctx, a.pub.JS(), spec); err != nil {
+			return nil, err
+		}
+	} else {
+		warnings, err := publish.CheckStream(sctx, a.pub.JS(), spec)
+		if err != nil {
+			return nil, err
+		}
+		for _, w := range warnings {
+			log.Warn("stream configuration", zap.String("stream", cfg.Stream), zap.String("warning", w))
+		}
+	}
+	if cfg.StreamDuplicateWindow < config.ProviderRetrySpan {
+		log.Warn("duplicate window shorter than the provider's retry span",
+			zap.Duration("window", cfg.StreamDuplicateWindow), zap.Duration("retry_span", config.ProviderRetrySpan))
+	}
+
+	loc, err := time.LoadLocation(cfg.ProviderTimeZone)
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	timeouts := httpapi.Timeouts{
+		ReadHeader: cfg.ReadHeaderTimeout, Read: cfg.ReadTimeout,
+		Write: cfg.WriteTimeout, Idle: cfg.IdleTimeout,
+	}
+	publicHandler := httpapi.NewPublic(httpapi.PublicDeps{
+		Log:            log,
+		Metrics:        m,
+		Builder:        event.NewBuilder(cfg.SubjectPrefix, cfg.EventSource, cfg.SchemaBase(), loc),
+		Publisher:      a.pub,
+		BodyLimit:      cfg.BodyLimit,
+		PublishTimeout: cfg.PublishTimeout,
+		RetryAfter:     cfg.RetryAfter,
+		Schemas:        event.Schemas(),
+	})
+	if a.public, err = httpapi.Listen(cfg.HTTPAddr, publicHandler, timeouts); err != nil {
+		return nil, err
+	}
+	adminHandler := httpapi.NewAdmin(httpapi.AdminDeps{
+		Log: log, Metrics: m, Gatherer: reg, Ready: a.ready,
+	})
+	if a.admin, err = httpapi.Listen(cfg.AdminAddr, adminHandler, timeouts); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// ready is nil when the connection is up and the stream answers.
+func (a *App) ready(ctx context.Context) error {
+	if !a.nc.IsConnected() {
+		return fmt.Errorf("nats: %s", a.nc.Status())
+	}
+	if _, err := a.pub.JS().Stream(ctx, a.cfg.Stream); err != nil {
+		return fmt.Errorf("stream %s: %w", a.cfg.Stream, err)
+	}
+	return nil
+}
+
+// Run serves until ctx ends or a listener fails, then shuts down: stop
+// accepting, finish in-flight requests, drain NATS, stop the embedded server.
+func (a *App) Run(ctx context.Context) error {
+	errc := make(chan error, 2)
+	for name, l := range map[string]*httpapi.Listener{"public": a.public, "admin": a.admin} {
+		a.log.Info("listening", zap.String("listener", name), zap.String("addr", l.Addr()))
+		go func() {
+			if err := l.Serve(); err != nil {
+				errc <- fmt.Errorf("%s listener: %w", name, err)
+			}
+		}()
+	}
+	a.log.Info("bridge started", zap.String("stream", a.cfg.Stream),
+		zap.String("subject_prefix", a.cfg.SubjectPrefix), zap.Bool("embedded_nats", a.cfg.Embedded()))
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		a.log.Info("shutting down")
+	case runErr = <-errc:
+		a.log.Error("listener failed, shutting down", zap.Error(runErr))
+	}
+
+	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := a.public.Shutdown(sctx); err != nil {
+		runErr = errors.Join(runErr, fmt.Errorf("public listener shutdown: %w", err))
+	}
+	a.public = nil
+	if err := a.admin.Shutdown(sctx); err != nil {
+		runErr = errors.Join(runErr, fmt.Errorf("admin listener shutdown: %w", err))
+	}
+	a.admin = nil
+	a.Close()
+	a.log.Info("stopped")
+	return runErr
+}
+
+// Close drains the NATS connection and stops the embedded server. It is
+// safe to call more than once.
+func (a *App) Close() {
+	if a.public != nil {
+		_ = a.public.Shutdown(context.Background())
+		a.public = nil
+	}
+	if a.admin != nil {
+		_ = a.admin.Shutdown(context.Background())
+		a.admin = nil
+	}
+	if a.nc != nil {
+		if err := a.nc.Drain(); err != nil {
+			a.nc.Close()
+		}
+		for i := 0; i < 100 && !a.nc.IsClosed(); i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+		a.nc = nil
+	}
+	if a.embedded != nil {
+		a.embedded.Shutdown()
+		a.embedded = nil
+	}
+}
+
+// PublicAddr and AdminAddr are the bound listener addresses.
+func (a *App) PublicAddr() string { return a.public.Addr() }
+
+// AdminAddr is the bound admin listener address.
+func (a *App) AdminAddr() string { return a.admin.Addr() }

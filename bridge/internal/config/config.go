@@ -1,0 +1,288 @@
+// Package config holds the bridge's settings: their defaults, how a YAML
+// file, VOCALS_BRIDGE_* environment variables and command-line flags
+// override them (in that order), and their validation.
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// EnvPrefix starts every environment variable the bridge reads.
+const EnvPrefix = "VOCALS_BRIDGE_"
+
+// Documented defaults. The README's configuration table lists the same values.
+const (
+	DefaultHTTPAddr          = ":8080"
+	DefaultAdminAddr         = ":8081"
+	DefaultEmbeddedNATSAddr  = "127.0.0.1:4222"
+	DefaultDataDir           = "./data"
+	DefaultStream            = "VOCALS"
+	DefaultSubjectPrefix     = "vocals"
+	DefaultStreamReplicas    = 1
+	DefaultStreamMaxAge      = 14 * 24 * time.Hour
+	DefaultDuplicateWindow   = 30 * time.Minute
+	DefaultPublishTimeout    = 5 * time.Second
+	DefaultRetryAfter        = 60 * time.Second
+	DefaultBodyLimit         = 1 << 20
+	DefaultEventSource       = "/vocals-bridge"
+	DefaultProviderTimeZone  = "UTC"
+	DefaultLogLevel          = "info"
+	DefaultLogFormat         = "json"
+	DefaultReadHeaderTimeout = 5 * time.Second
+	DefaultReadTimeout       = 10 * time.Second
+	DefaultWriteTimeout      = 20 * time.Second
+	DefaultIdleTimeout       = 60 * time.Second
+	DefaultShutdownTimeout   = 20 * time.Second
+
+	// ProviderRetrySpan is how long the provider keeps retrying one callback
+	// (1 + 5 + 15 minutes). A duplicate window shorter than this lets a late
+	// retry through as a second event once the per-subject limit is lifted.
+	ProviderRetrySpan = 21 * time.Minute
+	// ProviderTimeout is how long the provider waits for an answer.
+	ProviderTimeout = 15 * time.Second
+)
+
+// Config is every setting of the bridge. Field tags name the YAML key; the
+// environment variable is EnvPrefix plus the upper-cased key, the flag is the
+// key with dashes (see Settings).
+type Config struct {
+	HTTPAddr         string `yaml:"http_addr"`
+	AdminAddr        string `yaml:"admin_addr"`
+	NATSURL          string `yaml:"nats_url"`
+	EmbeddedNATSAddr string `yaml:"embedded_nats_addr"`
+	DataDir          string `yaml:"data_dir"`
+
+	Stream                string        `yaml:"stream"`
+	SubjectPrefix         string        `yaml:"subject_prefix"`
+	StreamReplicas        int           `yaml:"stream_replicas"`
+	StreamManage          bool          `yaml:"stream_manage"`
+	StreamMaxAge          time.Duration `yaml:"stream_max_age"`
+	StreamDuplicateWindow time.Duration `yaml:"stream_duplicate_window"`
+	PublishTimeout        time.Duration `yaml:"publish_timeout"`
+	RetryAfter            time.Duration `yaml:"retry_after"`
+
+	BodyLimit        int64  `yaml:"body_limit"`
+	EventSource      string `yaml:"event_source"`
+	SchemaBaseURL    string `yaml:"schema_base_url"`
+	ProviderTimeZone string `yaml:"provider_time_zone"`
+
+	LogLevel  string `yaml:"log_level"`
+	LogFormat string `yaml:"log_format"`
+
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	ReadTimeout       time.Duration `yaml:"read_timeout"`
+	WriteTimeout      time.Duration `yaml:"write_timeout"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout"`
+	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+}
+
+// Default returns the configuration the bridge runs with when nothing is set:
+// an embedded JetStream server under ./data, public listener :8080, admin :8081.
+func Default() Config {
+	return Config{
+		HTTPAddr:              DefaultHTTPAddr,
+		AdminAddr:             DefaultAdminAddr,
+		EmbeddedNATSAddr:      DefaultEmbeddedNATSAddr,
+		DataDir:               DefaultDataDir,
+		Stream:                DefaultStream,
+		SubjectPrefix:         DefaultSubjectPrefix,
+		StreamReplicas:        DefaultStreamReplicas,
+		StreamManage:          true,
+		StreamMaxAge:          DefaultStreamMaxAge,
+		StreamDuplicateWindow: DefaultDuplicateWindow,
+		PublishTimeout:        DefaultPublishTimeout,
+		RetryAfter:            DefaultRetryAfter,
+		BodyLimit:             DefaultBodyLimit,
+		EventSource:           DefaultEventSource,
+		ProviderTimeZone:      DefaultProviderTimeZone,
+		LogLevel:              DefaultLogLevel,
+		LogFormat:             DefaultLogFormat,
+		ReadHeaderTimeout:     DefaultReadHeaderTimeout,
+		ReadTimeout:           DefaultReadTimeout,
+		WriteTimeout:          DefaultWriteTimeout,
+		IdleTimeout:           DefaultIdleTimeout,
+		ShutdownTimeout:       DefaultShutdownTimeout,
+	}
+}
+
+// Embedded reports whether the bridge starts its own JetStream server.
+func (c Config) Embedded() bool { return c.NATSURL == "" }
+
+// NATSServers splits NATSURL into its comma-separated seed URLs.
+func (c Config) NATSServers() []string {
+	var out []string
+	for _, s := range strings.Split(c.NATSURL, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// SchemaBase is the URL prefix of the dataschema attribute. When none is
+// configured it points at this bridge's own /schemas route on localhost,
+// which is right for a local run and wrong behind an ingress: set
+// schema_base_url in production.
+func (c Config) SchemaBase() string {
+	if c.SchemaBaseURL != "" {
+		return strings.TrimSuffix(c.SchemaBaseURL, "/")
+	}
+	_, port, err := net.SplitHostPort(c.HTTPAddr)
+	if err != nil || port == "" || port == "0" {
+		port = "8080"
+	}
+	return "http://localhost:" + port + "/schemas"
+}
+
+// Error is a configuration problem tied to one key.
+type Error struct {
+	Key    string // YAML key, e.g. "stream_replicas"
+	Source string // where the bad value came from: "default", a file, "env", "flag"
+	Msg    string
+}
+
+func (e *Error) Error() string {
+	name := e.Key
+	switch e.Source {
+	case "env":
+		name = EnvPrefix + strings.ToUpper(e.Key)
+	case "flag":
+		name = "--" + strings.ReplaceAll(e.Key, "_", "-")
+	case "":
+	default:
+		name = e.Source + ": " + e.Key
+	}
+	return fmt.Sprintf("config: %s: %s", name, e.Msg)
+}
+
+var (
+	tokenRe  = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	streamRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+)
+
+// Validate checks every setting and returns the first problem as an *Error
+// naming its key.
+func (c Config) Validate() error {
+	bad := func(key, format string, a ...any) error {
+		return &Error{Key: key, Msg: fmt.Sprintf(format, a...)}
+	}
+	for _, a := range []struct{ key, val string }{{"http_addr", c.HTTPAddr}, {"admin_addr", c.AdminAddr}} {
+		if _, _, err := net.SplitHostPort(a.val); err != nil {
+			return bad(a.key, "%q is not host:port (%v)", a.val, err)
+		}
+	}
+	if c.HTTPAddr == c.AdminAddr {
+		return bad("admin_addr", "must differ from http_addr: the admin surface is never public")
+	}
+	if c.Embedded() {
+		if c.EmbeddedNATSAddr != "" {
+			host, _, err := net.SplitHostPort(c.EmbeddedNATSAddr)
+			if err != nil {
+				return bad("embedded_nats_addr", "%q is not host:port (%v)", c.EmbeddedNATSAddr, err)
+			}
+			if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+				return bad("embedded_nats_addr", "%q must be a loopback address: the embedded server has no authentication", c.EmbeddedNATSAddr)
+			}
+		}
+	} else {
+		for _, s := range c.NATSServers() {
+			u, err := url.Parse(s)
+			if err != nil || u.Host == "" {
+				return bad("nats_url", "%q is not a URL such as nats://host:4222", s)
+			}
+		}
+		if len(c.NATSServers()) == 0 {
+			return bad("nats_url", "lists no server")
+		}
+	}
+	if c.DataDir == "" {
+		return bad("data_dir", "must not be empty")
+	}
+	if !streamRe.MatchString(c.Stream) {
+		return bad("stream", "%q must be 1-64 letters, digits, '_' or '-'", c.Stream)
+	}
+	if err := validSubjectPrefix(c.SubjectPrefix); err != nil {
+		return bad("subject_prefix", "%q %v", c.SubjectPrefix, err)
+	}
+	if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
+		return bad("stream_replicas", "%d must be between 1 and 5", c.StreamReplicas)
+	}
+	if c.StreamMaxAge <= 0 {
+		return bad("stream_max_age", "must be positive")
+	}
+	if c.StreamDuplicateWindow < time.Second {
+		return bad("stream_duplicate_window", "must be at least 1s")
+	}
+	if c.StreamDuplicateWindow > c.StreamMaxAge {
+		return bad("stream_duplicate_window", "%s is longer than stream_max_age %s", c.StreamDuplicateWindow, c.StreamMaxAge)
+	}
+	if c.PublishTimeout <= 0 || c.PublishTimeout >= ProviderTimeout {
+		return bad("publish_timeout", "%s must be positive and shorter than the provider's %s timeout", c.PublishTimeout, ProviderTimeout)
+	}
+	if c.RetryAfter < time.Second {
+		return bad("retry_after", "must be at least 1s")
+	}
+	if c.BodyLimit < 1024 || c.BodyLimit > 64<<20 {
+		return bad("body_limit", "%d must be between 1024 and %d bytes", c.BodyLimit, 64<<20)
+	}
+	if u, err := url.Parse(c.EventSource); err != nil || c.EventSource == "" {
+		return bad("event_source", "%q is not a URI reference", c.EventSource)
+	} else if u.String() == "" {
+		return bad("event_source", "must not be empty")
+	}
+	if c.SchemaBaseURL != "" {
+		if u, err := url.Parse(c.SchemaBaseURL); err != nil || !u.IsAbs() {
+			return bad("schema_base_url", "%q must be an absolute URL", c.SchemaBaseURL)
+		}
+	}
+	if _, err := time.LoadLocation(c.ProviderTimeZone); err != nil {
+		return bad("provider_time_zone", "%q is not a time zone name (%v)", c.ProviderTimeZone, err)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return bad("log_level", "%q must be debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "json", "console":
+	default:
+		return bad("log_format", "%q must be json or console", c.LogFormat)
+	}
+	for _, d := range []struct {
+		key string
+		val time.Duration
+	}{
+		{"read_header_timeout", c.ReadHeaderTimeout},
+		{"read_timeout", c.ReadTimeout},
+		{"write_timeout", c.WriteTimeout},
+		{"idle_timeout", c.IdleTimeout},
+		{"shutdown_timeout", c.ShutdownTimeout},
+	} {
+		if d.val <= 0 {
+			return bad(d.key, "must be positive")
+		}
+	}
+	if c.WriteTimeout <= c.PublishTimeout {
+		return bad("write_timeout", "%s must be longer than publish_timeout %s, or answers are cut off", c.WriteTimeout, c.PublishTimeout)
+	}
+	return nil
+}
+
+// validSubjectPrefix accepts one or more dot-separated tokens without
+// wildcards, so "<prefix>.>" is a valid stream subject.
+func validSubjectPrefix(p string) error {
+	if p == "" {
+		return fmt.Errorf("must not be empty")
+	}
+	for _, tok := range strings.Split(p, ".") {
+		if !tokenRe.MatchString(tok) {
+			return fmt.Errorf("must be dot-separated tokens of letters, digits, '_' or '-'")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,177 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Setting describes one key: its YAML name, environment variable and flag.
+type Setting struct {
+	Key   string // YAML key
+	Env   string // environment variable
+	Flag  string // command-line flag without dashes
+	field int
+}
+
+// Settings lists every key in declaration order.
+func Settings() []Setting {
+	t := reflect.TypeOf(Config{})
+	out := make([]Setting, 0, t.NumField())
+	for i := 0; i < t.NumField(); i++ {
+		key := t.Field(i).Tag.Get("yaml")
+		out = append(out, Setting{
+			Key:   key,
+			Env:   EnvPrefix + strings.ToUpper(key),
+			Flag:  strings.ReplaceAll(key, "_", "-"),
+			field: i,
+		})
+	}
+	return out
+}
+
+// set parses raw into the setting's field of c.
+func (s Setting) set(c *Config, raw string) error {
+	v := reflect.ValueOf(c).Elem().Field(s.field)
+	switch v.Interface().(type) {
+	case string:
+		v.SetString(raw)
+	case int, int64:
+		n, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", raw)
+		}
+		v.SetInt(n)
+	case bool:
+		b, err := strconv.ParseBool(strings.TrimSpace(raw))
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", raw)
+		}
+		v.SetBool(b)
+	case time.Duration:
+		d, err := time.ParseDuration(strings.TrimSpace(raw))
+		if err != nil {
+			return fmt.Errorf("%q is not a duration such as 30s or 5m", raw)
+		}
+		v.SetInt(int64(d))
+	default:
+		return fmt.Errorf("unsupported setting type %s", v.Type())
+	}
+	return nil
+}
+
+// ErrHelp is returned by Load when -h or --help was given.
+var ErrHelp = flag.ErrHelp
+
+// Load builds the configuration from defaults, then the YAML file named by
+// --config (if any), then VOCALS_BRIDGE_* variables from environ, then flags
+// in args, and validates the result. Unknown YAML keys and flags are errors;
+// unknown VOCALS_BRIDGE_* variables only produce warnings, because Kubernetes
+// injects <SERVICE>_PORT-style variables for a service named vocals-bridge.
+func Load(args, environ []string, usage io.Writer) (Config, []string, error) {
+	cfg := Default()
+	settings := Settings()
+
+	fs := flag.NewFlagSet("vocals-bridge", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	file := fs.String("config", "", "YAML configuration file (example: config/vocals-bridge.yaml)")
+	flagVals := make(map[string]*string, len(settings))
+	for _, s := range settings {
+		flagVals[s.Key] = fs.String(s.Flag, "", fmt.Sprintf("overrides %s / YAML %s", s.Env, s.Key))
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, nil, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, nil, fmt.Errorf("config: unexpected argument %q", fs.Arg(0))
+	}
+
+	if *file != "" {
+		if err := loadYAML(&cfg, *file); err != nil {
+			return cfg, nil, err
+		}
+	}
+
+	byEnv := make(map[string]Setting, len(settings))
+	for _, s := range settings {
+		byEnv[s.Env] = s
+	}
+	var warnings []string
+	for _, kv := range environ {
+		name, val, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(name, EnvPrefix) {
+			continue
+		}
+		s, known := byEnv[name]
+		if !known {
+			warnings = append(warnings, fmt.Sprintf("ignoring unknown variable %s", name))
+			continue
+		}
+		if err := s.set(&cfg, val); err != nil {
+			return cfg, warnings, &Error{Key: s.Key, Source: "env", Msg: err.Error()}
+		}
+	}
+	sort.Strings(warnings)
+
+	var flagErr error
+	fs.Visit(func(f *flag.Flag) {
+		for _, s := range settings {
+			if s.Flag == f.Name && flagErr == nil {
+				if err := s.set(&cfg, *flagVals[s.Key]); err != nil {
+					flagErr = &Error{Key: s.Key, Source: "flag", Msg: err.Error()}
+				}
+			}
+		}
+	})
+	if flagErr != nil {
+		return cfg, warnings, flagErr
+	}
+	return cfg, warnings, cfg.Validate()
+}
+
+// loadYAML applies a flat map of scalar keys; every value goes through the
+// same parser as environment variables, so all sources accept one syntax.
+func loadYAML(cfg *Config, path string) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: reading %s: %w", path, err)
+	}
+	var doc map[string]yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config: %s: %w", path, err)
+	}
+	byKey := make(map[string]Setting)
+	for _, s := range Settings() {
+		byKey[s.Key] = s
+	}
+	keys := make([]string, 0, len(doc))
+	for k := range doc {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		s, ok := byKey[k]
+		if !ok {
+			return &Error{Key: k, Source: path, Msg: "unknown key"}
+		}
+		n := doc[k]
+		if n.Kind != yaml.ScalarNode {
+			return &Error{Key: k, Source: path, Msg: fmt.Sprintf("line %d: must be a single value", n.Line)}
+		}
+		if err := s.set(cfg, n.Value); err != nil {
+			return &Error{Key: k, Source: path, Msg: fmt.Sprintf("line %d: %v", n.Line, err)}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,120 @@
+package httpapi
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/metrics"
+)
+
+// ErrorBody is the JSON body of every non-2xx answer.
+type ErrorBody struct {
+	Status string `json:"status"` // always "error"
+	Reason string `json:"reason"` // machine-readable, fixed set
+	Error  string `json:"error"`  // for humans
+}
+
+func errorBody(reason, msg string) ErrorBody {
+	return ErrorBody{Status: "error", Reason: reason, Error: msg}
+}
+
+const requestIDHeader = "X-Request-Id"
+
+var requestIDRe = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// newEcho returns an Echo instance with the middleware both listeners share:
+// request ids, panic recovery answered 500, JSON errors, and duration metrics.
+func newEcho(log *zap.Logger, m *metrics.Metrics, listener string) *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		status, msg := http.StatusInternalServerError, "internal error"
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			status, msg = he.Code, http.StatusText(he.Code)
+		}
+		reason := "internal"
+		switch status {
+		case http.StatusNotFound:
+			reason = "not_found"
+		case http.StatusMethodNotAllowed:
+			reason = "method_not_allowed"
+		}
+		if c.Request().Method == http.MethodHead {
+			_ = c.NoContent(status)
+			return
+		}
+		_ = c.JSON(status, errorBody(reason, msg))
+	}
+	e.Use(
+		func(next echo.HandlerFunc) echo.HandlerFunc {
+			return func(c echo.Context) error {
+				id := c.Request().Header.Get(requestIDHeader)
+				if !requestIDRe.MatchString(id) {
+					id = newRequestID()
+				}
+				c.Set(requestIDHeader, id)
+				c.Response().Header().Set(requestIDHeader, id)
+				return next(c)
+			}
+		},
+		func(next echo.HandlerFunc) echo.HandlerFunc {
+			return func(c echo.Context) error {
+				start := time.Now()
+				err := next(c)
+				if err != nil {
+					c.Error(err)
+				}
+				route := c.Path()
+				if route == "" || c.Response().Status == http.StatusNotFound {
+					route = "unmatched" // keeps scanner noise out of the label set
+				}
+				m.HTTPDuration.WithLabelValues(listener, route, strconv.Itoa(c.Response().Status)).
+					Observe(time.Since(start).Seconds())
+				return nil
+			}
+		},
+		func(next echo.HandlerFunc) echo.HandlerFunc {
+			return func(c echo.Context) (err error) {
+				defer func() {
+					if r := recover(); r != nil {
+						if r == http.ErrAbortHandler {
+							panic(r)
+						}
+						stack := make([]byte, 4<<10)
+						stack = stack[:runtime.Stack(stack, false)]
+						log.Error("handler panic", zap.String("request_id", requestID(c)),
+							zap.String("panic", fmt.Sprint(r)), zap.ByteString("stack", stack))
+						err = echo.NewHTTPError(http.StatusInternalServerError)
+					}
+				}()
+				return next(c)
+			}
+		},
+	)
+	return e
+}
+
+func requestID(c echo.Context) string {
+	id, _ := c.Get(requestIDHeader).(string)
+	return id
+}
+
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,175 @@
+// Package httpapi is the bridge's HTTP surface: the public listener that
+// takes provider callbacks (and serves the event schemas), and the admin
+// listener with health, readiness and metrics. Each callback goes
+// read -> decode -> build -> publish -> answer in CallbackHandler.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/metrics"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
+)
+
+// CallbackPath is the provider's callBackUrl path.
+const CallbackPath = "/callbacks/vocals"
+
+// SchemaPrefix is where the event schemas are served.
+const SchemaPrefix = "/schemas"
+
+// PublicDeps are what the public listener needs.
+type PublicDeps struct {
+	Log       *zap.Logger
+	Metrics   *metrics.Metrics
+	Builder   *event.Builder
+	Publisher publish.Publisher
+	// BodyLimit is the largest accepted body in bytes; larger gets 413.
+	BodyLimit int64
+	// PublishTimeout bounds the wait for JetStream's acknowledgement.
+	PublishTimeout time.Duration
+	// RetryAfter is sent with 503 answers.
+	RetryAfter time.Duration
+	// Schemas is served read-only under SchemaPrefix.
+	Schemas fs.FS
+}
+
+// NewPublic returns the public listener's handler: POST /callbacks/vocals
+// and GET /schemas/..., nothing else.
+func NewPublic(d PublicDeps) *echo.Echo {
+	e := newEcho(d.Log, d.Metrics, "public")
+	h := &callbackHandler{d: d}
+	e.POST(CallbackPath, h.serve)
+	schemas := http.StripPrefix(SchemaPrefix, http.FileServer(http.FS(d.Schemas)))
+	e.GET(SchemaPrefix+"/*", echo.WrapHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/schema+json")
+		schemas.ServeHTTP(w, r)
+	})))
+	return e
+}
+
+// Answer is the JSON body of a 200 answer.
+type Answer struct {
+	Status    string `json:"status"` // always "received"
+	EventID   string `json:"event_id"`
+	Subject   string `json:"subject"`
+	Stage     string `json:"stage"`
+	Duplicate bool   `json:"duplicate"`
+}
+
+type callbackHandler struct{ d PublicDeps }
+
+var (
+	errTooLarge    = errors.New("body exceeds the size limit")
+	errContentType = errors.New("Content-Type must be application/json")
+)
+
+func (h *callbackHandler) serve(c echo.Context) error {
+	start := time.Now()
+	req := c.Request()
+	log := h.d.Log.With(zap.String("request_id", requestID(c)))
+
+	body, err := h.read(req)
+	var cb callback.Callback
+	if err == nil {
+		cb, err = callback.Decode(body)
+	}
+	if err != nil {
+		return h.reject(c, log, err, start)
+	}
+
+	msg, err := h.d.Builder.Build(cb)
+	if err != nil {
+		log.Error("building event", zap.String("task_id", cb.TaskID), zap.Error(err))
+		h.d.Metrics.CallbacksReceived.WithLabelValues(string(cb.Stage), metrics.OutcomeFailed).Inc()
+		return c.JSON(http.StatusInternalServerError, errorBody("internal", "could not build the event"))
+	}
+
+	// The answer depends only on JetStream, not on the provider staying
+	// connected: a vanished client must not abort a publish half-way.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(req.Context()), h.d.PublishTimeout)
+	defer cancel()
+	pubStart := time.Now()
+	res, err := h.d.Publisher.Publish(ctx, msg)
+	pubLatency := time.Since(pubStart)
+
+	outcome := metrics.OutcomePublished
+	switch {
+	case err != nil:
+		outcome = metrics.OutcomeFailed
+	case res.Duplicate:
+		outcome = metrics.OutcomeDuplicate
+	}
+	h.d.Metrics.PublishDuration.WithLabelValues(outcome).Observe(pubLatency.Seconds())
+	h.d.Metrics.CallbacksReceived.WithLabelValues(string(cb.Stage), outcome).Inc()
+	fields := []zap.Field{
+		zap.String("task_id", cb.TaskID),
+		zap.String("stage", string(cb.Stage)),
+		zap.Int("code", cb.Code),
+		zap.String("event_id", msg.ID),
+		zap.String("outcome", outcome),
+		zap.Duration("latency", time.Since(start)),
+	}
+	if err != nil {
+		log.Warn("callback", append(fields, zap.Error(err))...)
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(h.d.RetryAfter.Seconds())))
+		return c.JSON(http.StatusServiceUnavailable, errorBody("publish_failed", "the event could not be stored; retry later"))
+	}
+	log.Info("callback", fields...)
+	return c.JSON(http.StatusOK, Answer{
+		Status: "received", EventID: msg.ID, Subject: msg.Subject,
+		Stage: string(cb.Stage), Duplicate: res.Duplicate,
+	})
+}
+
+// read checks the Content-Type and returns the body, refusing one over the limit.
+func (h *callbackHandler) read(req *http.Request) ([]byte, error) {
+	mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return nil, errContentType
+	}
+	if req.ContentLength > h.d.BodyLimit {
+		return nil, errTooLarge
+	}
+	body, err := io.ReadAll(io.LimitReader(req.Body, h.d.BodyLimit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(body)) > h.d.BodyLimit {
+		return nil, errTooLarge
+	}
+	return body, nil
+}
+
+// reject answers a request that can never become an event. This is the one
+// place that maps input errors to status codes and reasons.
+func (h *callbackHandler) reject(c echo.Context, log *zap.Logger, err error, start time.Time) error {
+	status, reason := http.StatusBadRequest, ""
+	var cbErr *callback.Error
+	switch {
+	case errors.As(err, &cbErr):
+		reason = string(cbErr.Reason)
+	case errors.Is(err, errTooLarge):
+		status, reason = http.StatusRequestEntityTooLarge, "body_too_large"
+	case errors.Is(err, errContentType):
+		status, reason = http.StatusUnsupportedMediaType, "unsupported_media_type"
+	default: // the client broke off or timed out while sending
+		reason = "unreadable_body"
+	}
+	h.d.Metrics.CallbacksRejected.WithLabelValues(reason).Inc()
+	h.d.Metrics.CallbacksReceived.WithLabelValues(metrics.StageUnknown, metrics.OutcomeRejected).Inc()
+	log.Info("callback rejected", zap.String("reason", reason), zap.Error(err),
+		zap.Duration("latency", time.Since(start)))
+	return c.JSON(status, errorBody(reason, err.Error()))
+}

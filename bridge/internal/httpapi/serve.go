@@ -1,0 +1,60 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Timeouts protect a listener against slow clients.
+type Timeouts struct {
+	ReadHeader, Read, Write, Idle time.Duration
+}
+
+// Listener is a bound, not yet serving, HTTP listener.
+type Listener struct {
+	srv *http.Server
+	ln  net.Listener
+}
+
+// Listen binds addr now, so that start-up fails early on a busy port and
+// Addr reports the real port when addr asked for port 0.
+func Listen(addr string, h http.Handler, t Timeouts) (*Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("httpapi: listening on %s: %w", addr, err)
+	}
+	return &Listener{
+		ln: ln,
+		srv: &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: t.ReadHeader,
+			ReadTimeout:       t.Read,
+			WriteTimeout:      t.Write,
+			IdleTimeout:       t.Idle,
+			MaxHeaderBytes:    64 << 10,
+		},
+	}, nil
+}
+
+// Addr is the bound address.
+func (l *Listener) Addr() string { return l.ln.Addr().String() }
+
+// Serve serves until Shutdown; it returns nil after a clean shutdown.
+func (l *Listener) Serve() error {
+	if err := l.srv.Serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Shutdown stops accepting connections and waits for in-flight requests
+// until ctx ends. It also releases a listener that never served.
+func (l *Listener) Shutdown(ctx context.Context) error {
+	err := l.srv.Shutdown(ctx)
+	_ = l.ln.Close()
+	return err
+}

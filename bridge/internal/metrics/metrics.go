@@ -1,0 +1,72 @@
+// Package metrics defines the bridge's Prometheus metrics. They live on a
+// registry passed in by the caller, never the global one.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Namespace prefixes every metric name.
+const Namespace = "vocals_bridge"
+
+// Outcomes of a callback (label "outcome" of CallbacksReceived).
+const (
+	OutcomePublished = "published"
+	OutcomeDuplicate = "duplicate"
+	OutcomeRejected  = "rejected"
+	OutcomeFailed    = "failed"
+)
+
+// StageUnknown labels callbacks rejected before their stage was known.
+const StageUnknown = "unknown"
+
+// Metrics are the bridge's instruments.
+type Metrics struct {
+	CallbacksReceived *prometheus.CounterVec   // stage, outcome
+	CallbacksRejected *prometheus.CounterVec   // reason
+	PublishDuration   *prometheus.HistogramVec // outcome
+	HTTPDuration      *prometheus.HistogramVec // listener, route, code
+	NATSConnected     prometheus.Gauge
+	BuildInfo         *prometheus.GaugeVec // version
+}
+
+// New creates the metrics and registers them, with the Go and process
+// collectors, on reg.
+func New(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		CallbacksReceived: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "callbacks", Name: "received_total",
+			Help: "Callbacks received, by stage and outcome (published, duplicate, rejected, failed).",
+		}, []string{"stage", "outcome"}),
+		CallbacksRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "callbacks", Name: "rejected_total",
+			Help: "Callbacks answered with a 4xx, by reason.",
+		}, []string{"reason"}),
+		PublishDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: Namespace, Subsystem: "publish", Name: "duration_seconds",
+			Help:    "Time from publish to JetStream acknowledgement, by outcome (published, duplicate, failed).",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"outcome"}),
+		HTTPDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: Namespace, Subsystem: "http", Name: "request_duration_seconds",
+			Help:    "HTTP request duration, by listener (public, admin), route and status code.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15},
+		}, []string{"listener", "route", "code"}),
+		NATSConnected: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: Namespace, Subsystem: "nats", Name: "connected",
+			Help: "1 while the bridge's NATS connection is up, else 0.",
+		}),
+		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "build_info",
+			Help: "Always 1; the version label says which build runs.",
+		}, []string{"version"}),
+	}
+	reg.MustRegister(
+		m.CallbacksReceived, m.CallbacksRejected, m.PublishDuration,
+		m.HTTPDuration, m.NATSConnected, m.BuildInfo,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}

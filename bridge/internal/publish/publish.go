@@ -1,0 +1,108 @@
+// Package publish stores built events in the JetStream stream: the stream's
+// set-up, the publisher contract, and the classification of broker errors
+// into "try again later" and "never".
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+)
+
+// Publisher stores events in the stream.
+//
+// Implementations are safe for concurrent use. Publish returns a nil error
+// only after JetStream acknowledged the event, that is after the stream
+// leader stored it (and, for a replicated stream, a quorum of replicas did).
+// A duplicate is a success with Result.Duplicate set: the stream already
+// holds an event with this id or for this task's stage. Errors wrap
+// ErrUnavailable (transient: the same event may succeed later) or
+// ErrRejected (the stream will never take this event).
+type Publisher interface {
+	Publish(ctx context.Context, m event.Message) (Result, error)
+}
+
+// Result describes an acknowledged publish.
+type Result struct {
+	Duplicate bool
+	Sequence  uint64 // stream sequence; 0 for a duplicate rejected by the per-subject limit
+}
+
+var (
+	// ErrUnavailable means the stream did not acknowledge in time or could
+	// not be reached; publishing the same message again is safe.
+	ErrUnavailable = errors.New("stream unavailable")
+	// ErrRejected means the stream refused the message for good (too large,
+	// wrong stream bound to the subject).
+	ErrRejected = errors.New("rejected by the stream")
+)
+
+// JetStream publishes to one stream with Nats-Msg-Id set to the event id
+// and Nats-Expected-Stream set to the stream name, so a subject bound to a
+// different stream is an error instead of a silent write elsewhere.
+type JetStream struct {
+	js     jetstream.JetStream
+	stream string
+}
+
+// NewJetStream returns a Publisher over nc for the named stream.
+func NewJetStream(nc *nats.Conn, stream string) (*JetStream, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("publish: %w", err)
+	}
+	return &JetStream{js: js, stream: stream}, nil
+}
+
+// JS exposes the JetStream context for stream management and readiness.
+func (p *JetStream) JS() jetstream.JetStream { return p.js }
+
+// Publish implements Publisher. The ctx deadline bounds the wait for the ack.
+func (p *JetStream) Publish(ctx context.Context, m event.Message) (Result, error) {
+	msg := nats.NewMsg(m.Subject)
+	msg.Data = m.Body
+	msg.Header.Set("Content-Type", event.ContentType)
+	ack, err := p.js.PublishMsg(ctx, msg,
+		jetstream.WithMsgID(m.ID),
+		jetstream.WithExpectStream(p.stream),
+		jetstream.WithRetryAttempts(0), // retrying is the caller's job, within its deadline
+	)
+	if err != nil {
+		if isPerSubjectDuplicate(err) {
+			return Result{Duplicate: true}, nil
+		}
+		return Result{}, classify(err)
+	}
+	return Result{Duplicate: ack.Duplicate, Sequence: ack.Sequence}, nil
+}
+
+// perSubjectLimitErr is the description nats-server gives (as a store
+// failure, err_code 10077) when discard-new-per-subject refuses a second
+// message on a subject that already holds one.
+const perSubjectLimitErr = "maximum messages per subject exceeded"
+
+func isPerSubjectDuplicate(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && strings.Contains(apiErr.Description, perSubjectLimitErr)
+}
+
+// classify wraps err in ErrRejected when retrying cannot help and in
+// ErrUnavailable otherwise: an unknown error is treated as transient, since
+// a needless retry costs less than a lost event.
+func classify(err error) error {
+	var apiErr *jetstream.APIError
+	switch {
+	case errors.Is(err, nats.ErrMaxPayload),
+		errors.Is(err, nats.ErrBadSubject),
+		errors.As(err, &apiErr) && apiErr.Code >= 400 && apiErr.Code < 500:
+		return fmt.Errorf("%w: %w", ErrRejected, err)
+	default:
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+}
