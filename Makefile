@@ -31,7 +31,7 @@ test:
 	$(GO) test -race -count=1 ./...
 
 fuzz:
-	$(GO) test ./bridge/internal/callback -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME)
+	$(GO) test ./bridge/internal/callback -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
 lint:
 	@test -z "$$(gofmt -l bridge)" || { gofmt -l bridge; echo "gofmt needed"; exit 1; }

@@ -1,0 +1,191 @@
+package event_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/schematest"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/golden from the current output")
+
+// fixtures are the provider payloads shared with the decoder's tests.
+const fixtures = "../internal/callback/testdata"
+
+var fixedTime = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func newBuilder(t *testing.T, zone string) *event.Builder {
+	t.Helper()
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return event.NewBuilder("vocals", "/vocals-bridge", "http://localhost:8080/schemas", loc).
+		WithClock(func() time.Time { return fixedTime })
+}
+
+// TestGolden builds every fixture's event and compares it, byte for byte,
+// with testdata/golden; each golden event must also match the schemas.
+func TestGolden(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(fixtures, "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no fixtures in %s (%v)", fixtures, err)
+	}
+	b := newBuilder(t, "UTC")
+	for _, file := range files {
+		name := filepath.Base(file)
+		t.Run(name, func(t *testing.T) {
+			raw, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cb, err := callback.Decode(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg, err := b.Build(cb)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var pretty bytes.Buffer
+			if err := json.Indent(&pretty, msg.Body, "", "  "); err != nil {
+				t.Fatal(err)
+			}
+			pretty.WriteByte('\n')
+			golden := filepath.Join("testdata", "golden", name)
+			if *update {
+				if err := os.WriteFile(golden, pretty.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./bridge/event -update to create it)", err)
+			}
+			if !bytes.Equal(pretty.Bytes(), want) {
+				t.Errorf("event differs from %s:\n%s", golden, pretty.Bytes())
+			}
+			schematest.ValidateEvent(t, want)
+			if want := event.Subject("vocals", cb.TaskID, cb.Stage); msg.Subject != want {
+				t.Errorf("subject %q, want %q", msg.Subject, want)
+			}
+		})
+	}
+}
+
+func TestIDIsDeterministicPerTaskAndStage(t *testing.T) {
+	a := event.ID("task1", callback.StageComplete)
+	if a != event.ID("task1", callback.StageComplete) {
+		t.Fatal("same task and stage gave different ids")
+	}
+	seen := map[string]string{}
+	for _, task := range []string{"task1", "task2", "task1-", "task"} {
+		for _, st := range callback.Stages {
+			id := event.ID(task, st)
+			if prev, dup := seen[id]; dup {
+				t.Fatalf("id %s shared by %s and %s/%s", id, prev, task, st)
+			}
+			seen[id] = task + "/" + string(st)
+		}
+	}
+	if len(a) != 36 || a[14] != '5' {
+		t.Errorf("id %q is not a UUIDv5", a)
+	}
+}
+
+// Retries are built at a later time but must carry the same id, so that the
+// stream deduplicates them.
+func TestRetryKeepsID(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(fixtures, "complete.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := callback.Decode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := newBuilder(t, "UTC").Build(cb)
+	later, _ := newBuilder(t, "UTC").WithClock(func() time.Time { return fixedTime.Add(21 * time.Minute) }).Build(cb)
+	if first.ID != later.ID || first.Subject != later.Subject {
+		t.Errorf("retry changed id or subject: %s/%s vs %s/%s", first.ID, first.Subject, later.ID, later.Subject)
+	}
+}
+
+func TestCreateTimeZone(t *testing.T) {
+	tests := map[string]struct {
+		zone, raw string
+		want      string // RFC 3339 in UTC, "" for null
+	}{
+		"utc":             {"UTC", "2025-01-01 00:00:00", "2025-01-01T00:00:00Z"},
+		"shanghai":        {"Asia/Shanghai", "2025-01-01 08:00:00", "2025-01-01T00:00:00Z"},
+		"rfc3339 kept":    {"Asia/Shanghai", "2025-01-01T08:00:00+08:00", "2025-01-01T00:00:00Z"},
+		"unknown format":  {"UTC", "01/02/2025", ""},
+		"impossible date": {"UTC", "2025-13-40 99:99:99", ""},
+		"absent":          {"UTC", "", ""},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			d := newBuilder(t, tc.zone).Data(callback.Callback{
+				TaskID: "t", Stage: callback.StageFirst, Code: 200,
+				Tracks: []callback.Track{{CreateTime: tc.raw}},
+			})
+			got := d.Tracks[0]
+			if got.CreateTimeRaw != tc.raw {
+				t.Errorf("raw %q, want %q", got.CreateTimeRaw, tc.raw)
+			}
+			switch {
+			case tc.want == "" && got.CreateTime != nil:
+				t.Errorf("create_time %v, want null", got.CreateTime)
+			case tc.want != "" && (got.CreateTime == nil || got.CreateTime.Format(time.RFC3339) != tc.want):
+				t.Errorf("create_time %v, want %s", got.CreateTime, tc.want)
+			}
+		})
+	}
+}
+
+func TestCodeReason(t *testing.T) {
+	for code, want := range map[int]string{200: "success", 400: "validation_error", 408: "rate_limited",
+		413: "conflict", 500: "server_error", 501: "generation_failed", 531: "failed_refunded", 999: "unknown"} {
+		if got := event.CodeReason(code); got != want {
+			t.Errorf("CodeReason(%d) = %q, want %q", code, got, want)
+		}
+	}
+}
+
+// The binary serves the embedded copy; schemas/ is what users read. They
+// must be the same files.
+func TestEmbeddedSchemasMatchRepository(t *testing.T) {
+	root := schematest.RepoRoot(t)
+	repo, err := filepath.Glob(filepath.Join(root, "schemas", "v1", "*.json"))
+	if err != nil || len(repo) == 0 {
+		t.Fatalf("no schemas in schemas/v1 (%v)", err)
+	}
+	for _, path := range repo {
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := fsRead("v1/" + filepath.Base(path))
+		if err != nil {
+			t.Errorf("%s is not embedded (run make schemas): %v", path, err)
+			continue
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("embedded %s differs from schemas/ (run make schemas)", filepath.Base(path))
+		}
+	}
+	if got := event.Type(callback.StageComplete); got != "com.sunoapi.vocals.complete.v1" {
+		t.Errorf("type %q", got)
+	}
+	if !strings.HasSuffix(event.SchemaPath, "/v1/data.schema.json") {
+		t.Errorf("schema path %q", event.SchemaPath)
+	}
+}

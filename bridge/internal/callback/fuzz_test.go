@@ -1,0 +1,72 @@
+package callback_test
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
+)
+
+// FuzzDecode feeds arbitrary bytes through decode and build. Whatever the
+// input: no panic; a rejection is a *callback.Error; an accepted body
+// yields a safe subject, a valid stage, and a valid JSON event whose data
+// says the same task and stage.
+func FuzzDecode(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{"code":200,"data":{"task_id":"a.b","callbackType":"text"}}`))
+	f.Add([]byte(`{"code":1e3,"data":{"task_id":"x","callbackType":"first","data":[{"duration":1e308}]}}`))
+	f.Add([]byte(`{"code":200,"data":{"task_id":"x","callbackType":"complete","data":[{"createTime":"2025-13-40 99:99:99"}]}}`))
+
+	b := event.NewBuilder("vocals", "/vocals-bridge", "http://localhost/schemas", time.UTC)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		cb, err := callback.Decode(body)
+		if err != nil {
+			var cbErr *callback.Error
+			if !errors.As(err, &cbErr) || !errors.Is(err, callback.ErrInvalid) {
+				t.Fatalf("rejection is not a *callback.Error: %T %v", err, err)
+			}
+			return
+		}
+		if !callback.ValidTaskID(cb.TaskID) {
+			t.Fatalf("accepted unsafe task id %q", cb.TaskID)
+		}
+		switch cb.Stage {
+		case callback.StageText, callback.StageFirst, callback.StageComplete, callback.StageError:
+		default:
+			t.Fatalf("accepted stage %q", cb.Stage)
+		}
+		if cb.Code != callback.SuccessCode && cb.Stage != callback.StageError {
+			t.Fatalf("code %d mapped to %q", cb.Code, cb.Stage)
+		}
+		msg, err := b.Build(cb)
+		if err != nil {
+			t.Fatalf("accepted callback does not build: %v", err)
+		}
+		if strings.Count(msg.Subject, ".") != 2 || strings.ContainsAny(msg.Subject, "*> \t\r\n") {
+			t.Fatalf("unsafe subject %q", msg.Subject)
+		}
+		var ev struct {
+			ID   string       `json:"id"`
+			Data event.DataV1 `json:"data"`
+		}
+		if err := json.Unmarshal(msg.Body, &ev); err != nil {
+			t.Fatalf("event is not JSON: %v\n%s", err, msg.Body)
+		}
+		if ev.ID != msg.ID || ev.Data.TaskID != cb.TaskID || ev.Data.Stage != string(cb.Stage) {
+			t.Fatalf("event disagrees with callback: %+v", ev)
+		}
+	})
+}

@@ -1,0 +1,67 @@
+// Package schematest validates produced events against the JSON Schemas
+// published in the repository's schemas/ folder, with formats asserted.
+package schematest
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+var (
+	once    sync.Once
+	schema  *jsonschema.Schema
+	loadErr error
+)
+
+// RepoRoot finds the folder holding go.mod above the working directory.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 10; i++ {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		dir = filepath.Dir(dir)
+	}
+	t.Fatal("go.mod not found above the test's directory")
+	return ""
+}
+
+// ValidateEvent fails the test unless body is a valid v1 structured-mode
+// CloudEvent according to schemas/v1/event.schema.json.
+func ValidateEvent(t testing.TB, body []byte) {
+	t.Helper()
+	if err := CheckEvent(t, body); err != nil {
+		t.Fatalf("%v\n%s", err, body)
+	}
+}
+
+// CheckEvent is ValidateEvent returning the problem instead of failing.
+func CheckEvent(t testing.TB, body []byte) error {
+	t.Helper()
+	once.Do(func() {
+		c := jsonschema.NewCompiler()
+		c.AssertFormat()
+		schema, loadErr = c.Compile(filepath.Join(RepoRoot(t), "schemas", "v1", "event.schema.json"))
+	})
+	if loadErr != nil {
+		t.Fatalf("compiling schema: %v", loadErr)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("event is not JSON: %w", err)
+	}
+	if err := schema.Validate(doc); err != nil {
+		return fmt.Errorf("event does not match schemas/v1/event.schema.json: %w", err)
+	}
+	return nil
+}
