@@ -46,8 +46,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, version string
 	}()
 
 	reg := prometheus.NewRegistry()
-	m := metrics.New(reg)
-	m.BuildInfo.WithLabelValues(version).Set(1)
+	m := metrics.New(reg, version)
 
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("app: data dir: %w", err)

@@ -5,6 +5,8 @@ package metrics
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
 )
 
 // Namespace prefixes every metric name.
@@ -32,8 +34,8 @@ type Metrics struct {
 }
 
 // New creates the metrics and registers them, with the Go and process
-// collectors, on reg.
-func New(reg prometheus.Registerer) *Metrics {
+// collectors, on reg. version labels vocals_bridge_build_info.
+func New(reg prometheus.Registerer, version string) *Metrics {
 	m := &Metrics{
 		CallbacksReceived: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Subsystem: "callbacks", Name: "received_total",
@@ -68,5 +70,14 @@ func New(reg prometheus.Registerer) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	m.BuildInfo.WithLabelValues(version).Set(1)
+	// Export every stage/outcome series from the start, so rates and alerts
+	// see a zero instead of a missing series.
+	for _, st := range callback.Stages {
+		for _, o := range []string{OutcomePublished, OutcomeDuplicate, OutcomeFailed} {
+			m.CallbacksReceived.WithLabelValues(string(st), o)
+		}
+	}
+	m.CallbacksReceived.WithLabelValues(StageUnknown, OutcomeRejected)
 	return m
 }
