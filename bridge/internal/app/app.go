@@ -37,10 +37,10 @@ type App struct {
 
 // New starts NATS (or connects to it), makes sure the stream exists, and
 // binds both listeners. It fails, naming the cause, if any of that fails.
-func New(ctx context.Context, cfg config.Config, log *zap.Logger, version string) (a *App, err error) {
-	a = &App{cfg: cfg, log: log}
+func New(ctx context.Context, cfg config.Config, log *zap.Logger, version string) (_ *App, err error) {
+	a := &App{cfg: cfg, log: log}
 	defer func() {
-		if err != nil {
+		if err != nil { // release whatever was started before the failure
 			a.Close()
 		}
 	}()

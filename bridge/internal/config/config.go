@@ -176,7 +176,7 @@ func (c Config) Validate() error {
 			return bad(a.key, "%q is not host:port (%v)", a.val, err)
 		}
 	}
-	if c.HTTPAddr == c.AdminAddr {
+	if _, port, _ := net.SplitHostPort(c.HTTPAddr); c.HTTPAddr == c.AdminAddr && port != "0" {
 		return bad("admin_addr", "must differ from http_addr: the admin surface is never public")
 	}
 	if c.Embedded() {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natsembed"
@@ -32,7 +33,7 @@ func Start(t testing.TB) *Server {
 // one. It stops when the test ends, unless stopped before.
 func StartIn(t testing.TB, storeDir string) *Server {
 	t.Helper()
-	s, err := natsembed.Start(natsembed.Options{StoreDir: storeDir, ListenAddr: "127.0.0.1:0"}, zaptest.NewLogger(t).Named("nats"))
+	s, err := natsembed.Start(natsembed.Options{StoreDir: storeDir, ListenAddr: "127.0.0.1:0"}, zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)).Named("nats"))
 	if err != nil {
 		t.Fatalf("starting nats: %v", err)
 	}

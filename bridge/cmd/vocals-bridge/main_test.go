@@ -1,0 +1,358 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natstest"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/schematest"
+)
+
+var binary string
+
+// TestMain builds the real binary once; every test here runs it as a
+// separate process and talks to it over HTTP and NATS on loopback.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "vocals-bridge-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "vocals-bridge")
+	build := exec.Command("go", "build", "-race", "-o", binary, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building the binary:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// proc is a running bridge process and what its log said.
+type proc struct {
+	cmd     *exec.Cmd
+	mu      sync.Mutex
+	lines   []map[string]any
+	raw     bytes.Buffer
+	done    chan struct{}
+	public  string
+	admin   string
+	natsURL string
+}
+
+// start runs the binary with env on random loopback ports and waits until
+// it logs that it started.
+func start(t *testing.T, dataDir string, env ...string) *proc {
+	t.Helper()
+	p := &proc{done: make(chan struct{})}
+	p.cmd = exec.Command(binary)
+	p.cmd.Env = append([]string{
+		"PATH=" + os.Getenv("PATH"),
+		"VOCALS_BRIDGE_HTTP_ADDR=127.0.0.1:0",
+		"VOCALS_BRIDGE_ADMIN_ADDR=127.0.0.1:0",
+		"VOCALS_BRIDGE_EMBEDDED_NATS_ADDR=127.0.0.1:0",
+		"VOCALS_BRIDGE_DATA_DIR=" + dataDir,
+	}, env...)
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	go func() {
+		defer close(p.done)
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		once := sync.Once{}
+		for sc.Scan() {
+			var line map[string]any
+			p.mu.Lock()
+			p.raw.WriteString(sc.Text() + "\n")
+			if json.Unmarshal(sc.Bytes(), &line) == nil {
+				p.lines = append(p.lines, line)
+				switch line["msg"] {
+				case "listening":
+					if line["listener"] == "public" {
+						p.public = "http://" + line["addr"].(string)
+					} else {
+						p.admin = "http://" + line["addr"].(string)
+					}
+				case "embedded nats started":
+					p.natsURL, _ = line["client_url"].(string)
+				case "bridge started":
+					once.Do(func() { close(started) })
+				}
+			}
+			p.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			_ = p.cmd.Process.Kill()
+			_ = p.cmd.Wait()
+		}
+		if t.Failed() {
+			t.Logf("bridge log:\n%s", p.log())
+		}
+	})
+	select {
+	case <-started:
+	case <-p.done:
+		_ = p.cmd.Wait()
+		t.Fatalf("bridge exited during start-up:\n%s", p.log())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("bridge did not start in 30s:\n%s", p.log())
+	}
+	return p
+}
+
+func (p *proc) log() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.raw.String()
+}
+
+// stop sends SIGTERM and returns the exit error once the process ended.
+func (p *proc) stop(t *testing.T) error {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { <-p.done; errc <- p.cmd.Wait() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatal("bridge did not stop within 30s of SIGTERM")
+		return nil
+	}
+}
+
+type answer struct {
+	Status    string `json:"status"`
+	Reason    string `json:"reason"`
+	EventID   string `json:"event_id"`
+	Subject   string `json:"subject"`
+	Duplicate bool   `json:"duplicate"`
+}
+
+func post(t *testing.T, url string, body []byte) (int, answer) {
+	t.Helper()
+	client := &http.Client{Timeout: 15 * time.Second} // the provider's timeout
+	resp, err := client.Post(url+"/callbacks/vocals", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var a answer
+	raw, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(raw, &a); err != nil {
+		t.Fatalf("answer is not JSON: %s", raw)
+	}
+	return resp.StatusCode, a
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+func fixture(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "internal", "callback", "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func streamMessages(t *testing.T, url, filter string) []*jetstream.RawStreamMsg {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.MaxReconnects(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return natstest.Messages(t, js, "VOCALS", filter)
+}
+
+func TestBinaryWithEmbeddedNATS(t *testing.T) {
+	data := t.TempDir()
+	p := start(t, data)
+
+	if code, body := get(t, p.admin+"/readyz"); code != 200 {
+		t.Fatalf("readyz %d %s", code, body)
+	}
+	code, a := post(t, p.public, fixture(t, "complete.json"))
+	if code != 200 || a.Status != "received" || a.Duplicate || a.Subject != "vocals.2fac4d1b9e0a4c8fb1d2e3f4a5b69f72.complete" {
+		t.Fatalf("first delivery: %d %+v", code, a)
+	}
+	code, again := post(t, p.public, fixture(t, "complete.json"))
+	if code != 200 || !again.Duplicate || again.EventID != a.EventID {
+		t.Fatalf("retry: %d %+v", code, again)
+	}
+	if code, a := post(t, p.public, []byte(`{"code":200,"data":{"task_id":"x.>","callbackType":"complete"}}`)); code != 400 || a.Reason != "invalid_task_id" {
+		t.Fatalf("injection: %d %+v", code, a)
+	}
+	if code, _ := post(t, p.public, fixture(t, "error-531.json")); code != 200 {
+		t.Fatalf("error callback: %d", code)
+	}
+
+	msgs := streamMessages(t, p.natsURL, ">")
+	if len(msgs) != 2 {
+		t.Fatalf("stream holds %d messages, want 2", len(msgs))
+	}
+	for _, m := range msgs {
+		schematest.ValidateEvent(t, m.Data)
+	}
+	if msgs[1].Subject != "vocals.2fac4d1b9e0a4c8fb1d2e3f4a5b69f72.error" {
+		t.Errorf("second message on %s", msgs[1].Subject)
+	}
+
+	code, metrics := get(t, p.admin+"/metrics")
+	if code != 200 || !strings.Contains(metrics, `vocals_bridge_callbacks_received_total{outcome="duplicate",stage="complete"} 1`) ||
+		!strings.Contains(metrics, "vocals_bridge_nats_connected 1") {
+		t.Errorf("metrics %d:\n%s", code, metrics)
+	}
+	if code, _ := get(t, p.public+"/metrics"); code != 404 {
+		t.Errorf("metrics reachable on the public listener: %d", code)
+	}
+	if code, _ := get(t, p.public+"/schemas/v1/data.schema.json"); code != 200 {
+		t.Errorf("schema not served: %d", code)
+	}
+
+	if err := p.stop(t); err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+	if !strings.Contains(p.log(), `"msg":"stopped"`) {
+		t.Error("no clean-stop line in the log")
+	}
+
+	// A restart on the same data dir keeps the stream and its dedup state.
+	p2 := start(t, data)
+	if code, a := post(t, p2.public, fixture(t, "complete.json")); code != 200 || !a.Duplicate {
+		t.Fatalf("retry after restart: %d %+v", code, a)
+	}
+	if n := len(streamMessages(t, p2.natsURL, ">")); n != 2 {
+		t.Fatalf("after restart the stream holds %d messages, want 2", n)
+	}
+	if err := p2.stop(t); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBinaryWithExternalNATS(t *testing.T) {
+	srv := natstest.Start(t)
+	p := start(t, t.TempDir(), "VOCALS_BRIDGE_NATS_URL="+srv.URL, "VOCALS_BRIDGE_SUBJECT_PREFIX=suno.vocals")
+	if p.natsURL != "" {
+		t.Fatal("embedded server started although a NATS URL was given")
+	}
+	code, a := post(t, p.public, fixture(t, "first.json"))
+	if code != 200 || a.Subject != "suno.vocals.7d1e0c2a9b3f4e5d8c6b1a0f2e3d4c5b.first" {
+		t.Fatalf("%d %+v", code, a)
+	}
+	if n := len(streamMessages(t, srv.URL, "suno.vocals.*.first")); n != 1 {
+		t.Fatalf("stream holds %d messages", n)
+	}
+
+	// NATS goes away: readiness drops and callbacks get 503 with Retry-After,
+	// well inside the provider's 15 s timeout.
+	srv.Shutdown()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, _ := get(t, p.admin+"/readyz")
+		if code == 503 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("readyz still %d 10s after NATS stopped", code)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	client := &http.Client{Timeout: 15 * time.Second}
+	started := time.Now()
+	resp, err := client.Post(p.public+"/callbacks/vocals", "application/json", bytes.NewReader(fixture(t, "complete.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("with NATS down: %d Retry-After=%q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if d := time.Since(started); d > 10*time.Second {
+		t.Errorf("503 took %s", d)
+	}
+	if err := p.stop(t); err != nil {
+		t.Fatalf("exit after SIGTERM with NATS down: %v", err)
+	}
+}
+
+func TestBinaryRejectsInvalidConfig(t *testing.T) {
+	tests := map[string]struct {
+		env  []string
+		want string
+	}{
+		"replicas":    {[]string{"VOCALS_BRIDGE_STREAM_REPLICAS=0"}, "stream_replicas"},
+		"prefix":      {[]string{"VOCALS_BRIDGE_SUBJECT_PREFIX=a.>"}, "subject_prefix"},
+		"duration":    {[]string{"VOCALS_BRIDGE_PUBLISH_TIMEOUT=soon"}, "VOCALS_BRIDGE_PUBLISH_TIMEOUT"},
+		"nats url":    {[]string{"VOCALS_BRIDGE_NATS_URL=nats://127.0.0.1:1"}, "connecting to nats"},
+		"port in use": {nil, "address already in use"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			env := append([]string{"PATH=" + os.Getenv("PATH"), "VOCALS_BRIDGE_DATA_DIR=" + t.TempDir(),
+				"VOCALS_BRIDGE_EMBEDDED_NATS_ADDR=", "VOCALS_BRIDGE_ADMIN_ADDR=127.0.0.1:0"}, tc.env...)
+			if name == "port in use" {
+				busy := start(t, t.TempDir())
+				env = append(env, "VOCALS_BRIDGE_HTTP_ADDR="+strings.TrimPrefix(busy.public, "http://"))
+			} else {
+				env = append(env, "VOCALS_BRIDGE_HTTP_ADDR=127.0.0.1:0")
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, binary)
+			cmd.Env = env
+			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+				t.Fatalf("want exit status 1, got %v\n%s", err, out)
+			}
+			if !strings.Contains(string(out), tc.want) {
+				t.Errorf("output does not name %q:\n%s", tc.want, out)
+			}
+		})
+	}
+}
