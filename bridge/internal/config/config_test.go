@@ -188,3 +188,16 @@ func TestSchemaBase(t *testing.T) {
 		})
 	}
 }
+
+// The README's configuration table documents every variable.
+func TestReadmeDocumentsEveryVariable(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range config.Settings() {
+		if !strings.Contains(string(readme), "| `"+s.Env+"` |") {
+			t.Errorf("README.md has no table row for %s", s.Env)
+		}
+	}
+}
