@@ -5,6 +5,7 @@
 #                ./data, callbacks on :8080, admin on :8081 (ARGS=... adds flags)
 #   make test    every test, with the race detector (go test -race ./...)
 #   make fuzz    run each fuzz target for FUZZTIME (default 30s)
+#   make bench   Go benchmarks of the hot path, with allocations (not tests)
 #   make lint    gofmt and go vet
 #   make schemas copy schemas/ into the binary's embedded copy
 #   make clean   remove bin/ and ./data
@@ -16,10 +17,10 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 30s
 ARGS     ?=
 
-.PHONY: help build run test fuzz lint schemas clean
+.PHONY: help build run test fuzz bench lint schemas clean
 
 help:
-	@sed -n '3,11p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,12p' Makefile | sed 's/^# \{0,1\}//'
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/vocals-bridge ./bridge/cmd/vocals-bridge
@@ -32,6 +33,9 @@ test:
 
 fuzz:
 	$(GO) test ./bridge/internal/callback -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 
 lint:
 	@test -z "$$(gofmt -l bridge)" || { gofmt -l bridge; echo "gofmt needed"; exit 1; }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -354,5 +355,56 @@ func TestBinaryRejectsInvalidConfig(t *testing.T) {
 				t.Errorf("output does not name %q:\n%s", tc.want, out)
 			}
 		})
+	}
+}
+
+// A request still being received when SIGTERM arrives is finished, stored
+// and answered before the bridge exits.
+func TestBinaryFinishesInFlightRequestOnSIGTERM(t *testing.T) {
+	p := start(t, t.TempDir())
+	body := fixture(t, "text.json")
+	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(p.public, "http://"), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
+	fmt.Fprintf(conn, "POST /callbacks/vocals HTTP/1.1\r\nHost: bridge\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", len(body))
+	half := len(body) / 2
+	if _, err := conn.Write(body[:half]); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // let the server start reading the body
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(p.log(), `"msg":"shutting down"`) {
+		if time.Now().After(deadline) {
+			t.Fatal("no shutdown line after SIGTERM")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := conn.Write(body[half:]); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("in-flight request got no answer: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("in-flight request answered %d", resp.StatusCode)
+	}
+	if !strings.Contains(p.log(), `"outcome":"published"`) {
+		t.Error("in-flight callback was not published")
+	}
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("bridge did not exit after the in-flight request")
+	}
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v", err)
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
@@ -39,10 +41,15 @@ type bridge struct {
 	pub     *publish.JetStream
 }
 
-func newBridge(t *testing.T, pub publish.Publisher) *bridge {
+func newBridge(t testing.TB, pub publish.Publisher) *bridge {
 	t.Helper()
 	srv := natstest.Start(t)
 	log := zaptest.NewLogger(t)
+	if _, isBench := t.(*testing.B); isBench {
+		// Pay for Info logging as production does, without printing it.
+		log = zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()),
+			zapcore.AddSync(io.Discard), zap.InfoLevel))
+	}
 	nc, err := publish.Connect([]string{srv.URL}, log, publish.ConnHooks{})
 	if err != nil {
 		t.Fatal(err)
