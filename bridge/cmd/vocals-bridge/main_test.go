@@ -277,7 +277,8 @@ func TestBinaryWithEmbeddedNATS(t *testing.T) {
 
 func TestBinaryWithExternalNATS(t *testing.T) {
 	srv := natstest.Start(t)
-	p := start(t, t.TempDir(), "VOCALS_BRIDGE_NATS_URL="+srv.URL, "VOCALS_BRIDGE_SUBJECT_PREFIX=suno.vocals")
+	p := start(t, t.TempDir(), "VOCALS_BRIDGE_NATS_URL="+srv.URL, "VOCALS_BRIDGE_SUBJECT_PREFIX=suno.vocals",
+		"VOCALS_BRIDGE_SPOOL_ENABLED=false")
 	if p.natsURL != "" {
 		t.Fatal("embedded server started although a NATS URL was given")
 	}
@@ -289,8 +290,8 @@ func TestBinaryWithExternalNATS(t *testing.T) {
 		t.Fatalf("stream holds %d messages", n)
 	}
 
-	// NATS goes away: readiness drops and callbacks get 503 with Retry-After,
-	// well inside the provider's 15 s timeout.
+	// NATS goes away and the spool is off: readiness drops and callbacks get
+	// 503 with Retry-After, well inside the provider's 15 s timeout.
 	srv.Shutdown()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

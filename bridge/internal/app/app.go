@@ -17,10 +17,12 @@ import (
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/config"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/httpapi"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/metrics"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natsembed"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/spool"
 )
 
 // App is a configured, started bridge. Close releases what New acquired
@@ -31,6 +33,8 @@ type App struct {
 	embedded *natsembed.Server
 	nc       *nats.Conn
 	pub      *publish.JetStream
+	spool    *spool.Spool // nil when disabled
+	metrics  *metrics.Metrics
 	public   *httpapi.Listener
 	admin    *httpapi.Listener
 }
@@ -47,6 +51,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, version string
 
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg, version)
+	a.metrics = m
 
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("app: data dir: %w", err)
@@ -100,6 +105,26 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, version string
 			zap.Duration("window", cfg.StreamDuplicateWindow), zap.Duration("retry_span", config.ProviderRetrySpan))
 	}
 
+	if cfg.SpoolEnabled {
+		dir := filepath.Join(cfg.DataDir, "spool")
+		var damage []spool.Damage
+		a.spool, damage, err = spool.Open(dir, spool.Limits{MaxBytes: cfg.SpoolMaxBytes, MaxEntries: cfg.SpoolMaxEntries},
+			func(n int, b int64) { m.SpoolEntries.Set(float64(n)); m.SpoolBytes.Set(float64(b)) })
+		for _, d := range damage {
+			m.SpoolDamaged.Inc()
+			log.Error("spool record damaged, set aside", zap.String("segment", d.Segment), zap.Int64("offset", d.Offset),
+				zap.Int64("bytes", d.Bytes), zap.String("reason", d.Reason), zap.String("saved_as", d.SavedAs))
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n := a.spool.Len(); n > 0 {
+			log.Info("spool recovered", zap.String("dir", dir), zap.Int("entries", n))
+		}
+	} else {
+		log.Warn("spool disabled: callbacks are answered 503 while JetStream is unavailable")
+	}
+
 	loc, err := time.LoadLocation(cfg.ProviderTimeZone)
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
@@ -109,14 +134,13 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, version string
 		Write: cfg.WriteTimeout, Idle: cfg.IdleTimeout,
 	}
 	publicHandler := httpapi.NewPublic(httpapi.PublicDeps{
-		Log:            log,
-		Metrics:        m,
-		Builder:        event.NewBuilder(cfg.SubjectPrefix, cfg.EventSource, cfg.SchemaBase(), loc),
-		Publisher:      a.pub,
-		BodyLimit:      cfg.BodyLimit,
-		PublishTimeout: cfg.PublishTimeout,
-		RetryAfter:     cfg.RetryAfter,
-		Schemas:        event.Schemas(),
+		Log:        log,
+		Metrics:    m,
+		Builder:    event.NewBuilder(cfg.SubjectPrefix, cfg.EventSource, cfg.SchemaBase(), loc),
+		Sink:       deliver.New(a.pub, a.spool, cfg.PublishTimeout),
+		BodyLimit:  cfg.BodyLimit,
+		RetryAfter: cfg.RetryAfter,
+		Schemas:    event.Schemas(),
 	})
 	if a.public, err = httpapi.Listen(cfg.HTTPAddr, publicHandler, timeouts); err != nil {
 		return nil, err
@@ -130,15 +154,25 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, version string
 	return a, nil
 }
 
-// ready is nil when the connection is up and the stream answers.
-func (a *App) ready(ctx context.Context) error {
+// ready is "ready" when the connection is up and the stream answers,
+// "degraded" when it is not but the spool takes callbacks, else
+// "unavailable".
+func (a *App) ready(ctx context.Context) httpapi.Readiness {
+	var reason string
 	if !a.nc.IsConnected() {
-		return fmt.Errorf("nats: %s", a.nc.Status())
+		reason = fmt.Sprintf("nats: %s", a.nc.Status())
+	} else if _, err := a.pub.JS().Stream(ctx, a.cfg.Stream); err != nil {
+		reason = fmt.Sprintf("stream %s: %v", a.cfg.Stream, err)
+	} else {
+		return httpapi.Readiness{Status: httpapi.Ready}
 	}
-	if _, err := a.pub.JS().Stream(ctx, a.cfg.Stream); err != nil {
-		return fmt.Errorf("stream %s: %w", a.cfg.Stream, err)
+	if a.spool != nil {
+		if n, b, _ := a.spool.Stats(); n < a.cfg.SpoolMaxEntries && b < a.cfg.SpoolMaxBytes-a.cfg.BodyLimit*2 {
+			return httpapi.Readiness{Status: httpapi.Degraded, Reason: reason + "; spooling"}
+		}
+		reason += "; spool full"
 	}
-	return nil
+	return httpapi.Readiness{Status: httpapi.Unavailable, Reason: reason}
 }
 
 // Run serves until ctx ends or a listener fails, then shuts down: stop
@@ -152,6 +186,16 @@ func (a *App) Run(ctx context.Context) error {
 				errc <- fmt.Errorf("%s listener: %w", name, err)
 			}
 		}()
+	}
+	drainCtx, stopDrain := context.WithCancel(context.Background())
+	drained := make(chan struct{})
+	if a.spool != nil {
+		go func() {
+			defer close(drained)
+			a.drain(drainCtx)
+		}()
+	} else {
+		close(drained)
 	}
 	a.log.Info("bridge started", zap.String("stream", a.cfg.Stream),
 		zap.String("subject_prefix", a.cfg.SubjectPrefix), zap.Bool("embedded_nats", a.cfg.Embedded()))
@@ -174,6 +218,8 @@ func (a *App) Run(ctx context.Context) error {
 		runErr = errors.Join(runErr, fmt.Errorf("admin listener shutdown: %w", err))
 	}
 	a.admin = nil
+	stopDrain()
+	<-drained
 	a.Close()
 	a.log.Info("stopped")
 	return runErr
@@ -190,6 +236,13 @@ func (a *App) Close() {
 		_ = a.admin.Shutdown(context.Background())
 		a.admin = nil
 	}
+	if a.spool != nil {
+		if n := a.spool.Len(); n > 0 {
+			a.log.Warn("stopping with events in the spool; the next start publishes them", zap.Int("entries", n))
+		}
+		_ = a.spool.Close()
+		a.spool = nil
+	}
 	if a.nc != nil {
 		if err := a.nc.Drain(); err != nil {
 			a.nc.Close()
@@ -203,6 +256,36 @@ func (a *App) Close() {
 		a.embedded.Shutdown()
 		a.embedded = nil
 	}
+}
+
+// drain runs the spool drainer and keeps the oldest-age gauge current.
+func (a *App) drain(ctx context.Context) {
+	d := &spool.Drainer{
+		Spool: a.spool, Publisher: a.pub, Log: a.log.Named("spool"),
+		Timeout: a.cfg.PublishTimeout, MinBackoff: 100 * time.Millisecond, MaxBackoff: 10 * time.Second,
+		Hooks: spool.DrainHooks{
+			Drained: a.metrics.SpoolDrained.Inc,
+			Error:   func(r string) { a.metrics.SpoolDrainErrors.WithLabelValues(r).Inc() },
+		},
+	}
+	sp := a.spool
+	ageDone := make(chan struct{})
+	go func() {
+		defer close(ageDone)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			_, _, age := sp.Stats()
+			a.metrics.SpoolOldestAge.Set(age.Seconds())
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	defer func() { <-ageDone }()
+	d.Run(ctx)
 }
 
 // PublicAddr and AdminAddr are the bound listener addresses.

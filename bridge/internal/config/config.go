@@ -28,6 +28,8 @@ const (
 	DefaultDuplicateWindow   = 30 * time.Minute
 	DefaultPublishTimeout    = 5 * time.Second
 	DefaultRetryAfter        = 60 * time.Second
+	DefaultSpoolMaxBytes     = 512 << 20
+	DefaultSpoolMaxEntries   = 500_000
 	DefaultBodyLimit         = 1 << 20
 	DefaultEventSource       = "/vocals-bridge"
 	DefaultProviderTimeZone  = "UTC"
@@ -66,6 +68,10 @@ type Config struct {
 	PublishTimeout        time.Duration `yaml:"publish_timeout"`
 	RetryAfter            time.Duration `yaml:"retry_after"`
 
+	SpoolEnabled    bool  `yaml:"spool_enabled"`
+	SpoolMaxBytes   int64 `yaml:"spool_max_bytes"`
+	SpoolMaxEntries int   `yaml:"spool_max_entries"`
+
 	BodyLimit        int64  `yaml:"body_limit"`
 	EventSource      string `yaml:"event_source"`
 	SchemaBaseURL    string `yaml:"schema_base_url"`
@@ -97,6 +103,9 @@ func Default() Config {
 		StreamDuplicateWindow: DefaultDuplicateWindow,
 		PublishTimeout:        DefaultPublishTimeout,
 		RetryAfter:            DefaultRetryAfter,
+		SpoolEnabled:          true,
+		SpoolMaxBytes:         DefaultSpoolMaxBytes,
+		SpoolMaxEntries:       DefaultSpoolMaxEntries,
 		BodyLimit:             DefaultBodyLimit,
 		EventSource:           DefaultEventSource,
 		ProviderTimeZone:      DefaultProviderTimeZone,
@@ -226,6 +235,12 @@ func (c Config) Validate() error {
 	}
 	if c.RetryAfter < time.Second {
 		return bad("retry_after", "must be at least 1s")
+	}
+	if c.SpoolMaxBytes < 1<<20 {
+		return bad("spool_max_bytes", "%d must be at least 1 MiB", c.SpoolMaxBytes)
+	}
+	if c.SpoolMaxEntries < 1 {
+		return bad("spool_max_entries", "%d must be at least 1", c.SpoolMaxEntries)
 	}
 	if c.BodyLimit < 1024 || c.BodyLimit > 64<<20 {
 		return bad("body_limit", "%d must be between 1024 and %d bytes", c.BodyLimit, 64<<20)

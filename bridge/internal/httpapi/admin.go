@@ -13,8 +13,21 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/metrics"
 )
 
-// ReadyFunc reports nil when the bridge can store events right now.
-type ReadyFunc func(ctx context.Context) error
+// Readiness states.
+const (
+	Ready       = "ready"       // JetStream is connected and the stream answers
+	Degraded    = "degraded"    // JetStream is not usable, but callbacks are spooled durably
+	Unavailable = "unavailable" // callbacks would be answered 503
+)
+
+// Readiness is the answer of a ReadyFunc.
+type Readiness struct {
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// ReadyFunc reports whether the bridge can accept callbacks right now.
+type ReadyFunc func(ctx context.Context) Readiness
 
 // AdminDeps are what the admin listener needs.
 type AdminDeps struct {
@@ -28,8 +41,9 @@ type AdminDeps struct {
 const readyTimeout = 2 * time.Second
 
 // NewAdmin returns the admin listener's handler: /healthz (the process
-// answers), /readyz (200 only when NATS is connected and the stream is
-// usable, else 503) and /metrics.
+// answers), /readyz and /metrics. /readyz answers 200 while callbacks are
+// accepted durably, "ready" or "degraded" (spooling), and 503 "unavailable"
+// otherwise.
 func NewAdmin(d AdminDeps) *echo.Echo {
 	e := newEcho(d.Log, d.Metrics, "admin")
 	e.GET("/healthz", func(c echo.Context) error {
@@ -38,10 +52,11 @@ func NewAdmin(d AdminDeps) *echo.Echo {
 	e.GET("/readyz", func(c echo.Context) error {
 		ctx, cancel := context.WithTimeout(c.Request().Context(), readyTimeout)
 		defer cancel()
-		if err := d.Ready(ctx); err != nil {
-			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
+		r := d.Ready(ctx)
+		if r.Status == Unavailable {
+			return c.JSON(http.StatusServiceUnavailable, r)
 		}
-		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+		return c.JSON(http.StatusOK, r)
 	})
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{})))
 	return e

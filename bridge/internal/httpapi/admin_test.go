@@ -2,7 +2,6 @@ package httpapi_test
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,10 +15,10 @@ import (
 
 func TestAdminEndpoints(t *testing.T) {
 	b := newBridge(t, nil)
-	var readyErr error
+	readiness := httpapi.Readiness{Status: httpapi.Ready}
 	h := httpapi.NewAdmin(httpapi.AdminDeps{
 		Log: zaptest.NewLogger(t), Metrics: b.metrics, Gatherer: b.reg,
-		Ready: func(context.Context) error { return readyErr },
+		Ready: func(context.Context) httpapi.Readiness { return readiness },
 	})
 	hs := httptest.NewServer(h)
 	defer hs.Close()
@@ -41,7 +40,11 @@ func TestAdminEndpoints(t *testing.T) {
 	if code, body := get("/readyz"); code != 200 || !strings.Contains(body, "ready") {
 		t.Errorf("readyz %d %s", code, body)
 	}
-	readyErr = errors.New("nats: DISCONNECTED")
+	readiness = httpapi.Readiness{Status: httpapi.Degraded, Reason: "nats: DISCONNECTED; spooling"}
+	if code, body := get("/readyz"); code != 200 || !strings.Contains(body, `"degraded"`) {
+		t.Errorf("readyz when spooling: %d %s", code, body)
+	}
+	readiness = httpapi.Readiness{Status: httpapi.Unavailable, Reason: "nats: DISCONNECTED"}
 	if code, body := get("/readyz"); code != 503 || !strings.Contains(body, "DISCONNECTED") {
 		t.Errorf("readyz when not ready: %d %s", code, body)
 	}

@@ -19,8 +19,9 @@ import (
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/metrics"
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/spool"
 )
 
 // CallbackPath is the provider's callBackUrl path.
@@ -29,16 +30,19 @@ const CallbackPath = "/callbacks/vocals"
 // SchemaPrefix is where the event schemas are served.
 const SchemaPrefix = "/schemas"
 
+// Sink records built events durably; *deliver.Deliverer is the real one.
+type Sink interface {
+	Deliver(ctx context.Context, m event.Message) (deliver.Result, error)
+}
+
 // PublicDeps are what the public listener needs.
 type PublicDeps struct {
-	Log       *zap.Logger
-	Metrics   *metrics.Metrics
-	Builder   *event.Builder
-	Publisher publish.Publisher
+	Log     *zap.Logger
+	Metrics *metrics.Metrics
+	Builder *event.Builder
+	Sink    Sink
 	// BodyLimit is the largest accepted body in bytes; larger gets 413.
 	BodyLimit int64
-	// PublishTimeout bounds the wait for JetStream's acknowledgement.
-	PublishTimeout time.Duration
 	// RetryAfter is sent with 503 answers.
 	RetryAfter time.Duration
 	// Schemas is served read-only under SchemaPrefix.
@@ -66,6 +70,9 @@ type Answer struct {
 	Subject   string `json:"subject"`
 	Stage     string `json:"stage"`
 	Duplicate bool   `json:"duplicate"`
+	// Spooled is true when the event waits in the local spool: it is
+	// durably recorded and will reach the stream when JetStream is back.
+	Spooled bool `json:"spooled"`
 }
 
 type callbackHandler struct{ d PublicDeps }
@@ -96,22 +103,22 @@ func (h *callbackHandler) serve(c echo.Context) error {
 		return c.JSON(http.StatusInternalServerError, errorBody("internal", "could not build the event"))
 	}
 
-	// The answer depends only on JetStream, not on the provider staying
-	// connected: a vanished client must not abort a publish half-way.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(req.Context()), h.d.PublishTimeout)
-	defer cancel()
-	pubStart := time.Now()
-	res, err := h.d.Publisher.Publish(ctx, msg)
-	pubLatency := time.Since(pubStart)
+	// The answer depends only on the broker and the disk, not on the
+	// provider staying connected: a vanished client must not abort a
+	// delivery half-way.
+	res, err := h.d.Sink.Deliver(context.WithoutCancel(req.Context()), msg)
 
-	outcome := metrics.OutcomePublished
-	switch {
-	case err != nil:
+	outcome := string(res.Outcome)
+	if err != nil {
 		outcome = metrics.OutcomeFailed
-	case res.Duplicate:
-		outcome = metrics.OutcomeDuplicate
 	}
-	h.d.Metrics.PublishDuration.WithLabelValues(outcome).Observe(pubLatency.Seconds())
+	if res.Published > 0 {
+		pubOutcome := outcome
+		if res.PublishErr != nil || err != nil {
+			pubOutcome = metrics.OutcomeFailed
+		}
+		h.d.Metrics.PublishDuration.WithLabelValues(pubOutcome).Observe(res.Published.Seconds())
+	}
 	h.d.Metrics.CallbacksReceived.WithLabelValues(string(cb.Stage), outcome).Inc()
 	fields := []zap.Field{
 		zap.String("task_id", cb.TaskID),
@@ -121,15 +128,23 @@ func (h *callbackHandler) serve(c echo.Context) error {
 		zap.String("outcome", outcome),
 		zap.Duration("latency", time.Since(start)),
 	}
+	if res.PublishErr != nil {
+		fields = append(fields, zap.NamedError("publish_error", res.PublishErr))
+	}
 	if err != nil {
 		log.Warn("callback", append(fields, zap.Error(err))...)
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(h.d.RetryAfter.Seconds())))
+		if errors.Is(err, spool.ErrFull) {
+			h.d.Metrics.SpoolFull.Inc()
+			log.Error("spool full: callback refused", zap.String("task_id", cb.TaskID), zap.String("stage", string(cb.Stage)))
+			return c.JSON(http.StatusServiceUnavailable, errorBody("spool_full", "the stream is unavailable and the local spool is full; retry later"))
+		}
 		return c.JSON(http.StatusServiceUnavailable, errorBody("publish_failed", "the event could not be stored; retry later"))
 	}
 	log.Info("callback", fields...)
 	return c.JSON(http.StatusOK, Answer{
-		Status: "received", EventID: msg.ID, Subject: msg.Subject,
-		Stage: string(cb.Stage), Duplicate: res.Duplicate,
+		Status: "received", EventID: msg.ID, Subject: msg.Subject, Stage: string(cb.Stage),
+		Duplicate: res.Outcome == deliver.Duplicate, Spooled: res.Spooled,
 	})
 }
 

@@ -22,11 +22,13 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/httpapi"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/metrics"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natstest"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/schematest"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/spool"
 )
 
 const bodyLimit = 64 << 10
@@ -42,6 +44,11 @@ type bridge struct {
 }
 
 func newBridge(t testing.TB, pub publish.Publisher) *bridge {
+	return newBridgeSpool(t, pub, nil)
+}
+
+// newBridgeSpool is newBridge with a spool behind the publisher.
+func newBridgeSpool(t testing.TB, pub publish.Publisher, sp *spool.Spool) *bridge {
 	t.Helper()
 	srv := natstest.Start(t)
 	log := zaptest.NewLogger(t)
@@ -73,12 +80,11 @@ func newBridge(t testing.TB, pub publish.Publisher) *bridge {
 	m := metrics.New(reg, "test")
 	h := httpapi.NewPublic(httpapi.PublicDeps{
 		Log: log, Metrics: m,
-		Builder:        event.NewBuilder("vocals", "/vocals-bridge", "http://localhost:8080/schemas", time.UTC),
-		Publisher:      pub,
-		BodyLimit:      bodyLimit,
-		PublishTimeout: 2 * time.Second,
-		RetryAfter:     30 * time.Second,
-		Schemas:        event.Schemas(),
+		Builder:    event.NewBuilder("vocals", "/vocals-bridge", "http://localhost:8080/schemas", time.UTC),
+		Sink:       deliver.New(pub, sp, 2*time.Second),
+		BodyLimit:  bodyLimit,
+		RetryAfter: 30 * time.Second,
+		Schemas:    event.Schemas(),
 	})
 	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)

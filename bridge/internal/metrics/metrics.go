@@ -16,6 +16,7 @@ const Namespace = "vocals_bridge"
 const (
 	OutcomePublished = "published"
 	OutcomeDuplicate = "duplicate"
+	OutcomeSpooled   = "spooled"
 	OutcomeRejected  = "rejected"
 	OutcomeFailed    = "failed"
 )
@@ -31,6 +32,14 @@ type Metrics struct {
 	HTTPDuration      *prometheus.HistogramVec // listener, route, code
 	NATSConnected     prometheus.Gauge
 	BuildInfo         *prometheus.GaugeVec // version
+
+	SpoolEntries     prometheus.Gauge
+	SpoolBytes       prometheus.Gauge
+	SpoolOldestAge   prometheus.Gauge
+	SpoolDrained     prometheus.Counter
+	SpoolDrainErrors *prometheus.CounterVec // reason
+	SpoolDamaged     prometheus.Counter
+	SpoolFull        prometheus.Counter
 }
 
 // New creates the metrics and registers them, with the Go and process
@@ -39,7 +48,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 	m := &Metrics{
 		CallbacksReceived: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Subsystem: "callbacks", Name: "received_total",
-			Help: "Callbacks received, by stage and outcome (published, duplicate, rejected, failed).",
+			Help: "Callbacks received, by stage and outcome (published, duplicate, spooled, rejected, failed).",
 		}, []string{"stage", "outcome"}),
 		CallbacksRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Subsystem: "callbacks", Name: "rejected_total",
@@ -63,10 +72,39 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Namespace: Namespace, Name: "build_info",
 			Help: "Always 1; the version label says which build runs.",
 		}, []string{"version"}),
+		SpoolEntries: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: Namespace, Subsystem: "spool", Name: "entries",
+			Help: "Events waiting in the local spool.",
+		}),
+		SpoolBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: Namespace, Subsystem: "spool", Name: "bytes",
+			Help: "Bytes of events waiting in the local spool.",
+		}),
+		SpoolOldestAge: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: Namespace, Subsystem: "spool", Name: "oldest_age_seconds",
+			Help: "Age of the oldest event waiting in the spool; 0 when empty.",
+		}),
+		SpoolDrained: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "spool", Name: "drained_total",
+			Help: "Spooled events JetStream acknowledged (duplicates included).",
+		}),
+		SpoolDrainErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "spool", Name: "drain_errors_total",
+			Help: "Failed drain attempts, by reason (unavailable, rejected, damaged).",
+		}, []string{"reason"}),
+		SpoolDamaged: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "spool", Name: "damaged_records_total",
+			Help: "Unreadable spool records found at start-up and set aside.",
+		}),
+		SpoolFull: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "spool", Name: "full_total",
+			Help: "Callbacks answered 503 because the stream was unavailable and the spool full.",
+		}),
 	}
 	reg.MustRegister(
 		m.CallbacksReceived, m.CallbacksRejected, m.PublishDuration,
 		m.HTTPDuration, m.NATSConnected, m.BuildInfo,
+		m.SpoolEntries, m.SpoolBytes, m.SpoolOldestAge, m.SpoolDrained, m.SpoolDrainErrors, m.SpoolDamaged, m.SpoolFull,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -74,10 +112,13 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 	// Export every stage/outcome series from the start, so rates and alerts
 	// see a zero instead of a missing series.
 	for _, st := range callback.Stages {
-		for _, o := range []string{OutcomePublished, OutcomeDuplicate, OutcomeFailed} {
+		for _, o := range []string{OutcomePublished, OutcomeDuplicate, OutcomeSpooled, OutcomeFailed} {
 			m.CallbacksReceived.WithLabelValues(string(st), o)
 		}
 	}
 	m.CallbacksReceived.WithLabelValues(StageUnknown, OutcomeRejected)
+	for _, r := range []string{"unavailable", "rejected", "damaged"} {
+		m.SpoolDrainErrors.WithLabelValues(r)
+	}
 	return m
 }

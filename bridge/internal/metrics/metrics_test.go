@@ -49,7 +49,7 @@ func TestMetricsAreNamedAndDocumented(t *testing.T) {
 			}
 		}
 	}
-	if found != 6 {
-		t.Errorf("found %d vocals_bridge metrics, want 6", found)
+	if found != 13 {
+		t.Errorf("found %d vocals_bridge metrics, want 13", found)
 	}
 }

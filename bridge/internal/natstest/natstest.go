@@ -29,11 +29,19 @@ func Start(t testing.TB) *Server {
 	return StartIn(t, t.TempDir())
 }
 
-// StartIn starts a server on an existing store directory, e.g. to restart
-// one. It stops when the test ends, unless stopped before.
+// StartIn starts a server on an existing store directory. It stops when
+// the test ends, unless stopped before.
 func StartIn(t testing.TB, storeDir string) *Server {
 	t.Helper()
-	s, err := natsembed.Start(natsembed.Options{StoreDir: storeDir, ListenAddr: "127.0.0.1:0"}, zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)).Named("nats"))
+	return StartAt(t, storeDir, "nats://127.0.0.1:0")
+}
+
+// StartAt starts a server on storeDir listening at url's host and port, so
+// a stopped server can come back where its clients reconnect to.
+func StartAt(t testing.TB, storeDir, url string) *Server {
+	t.Helper()
+	s, err := natsembed.Start(natsembed.Options{StoreDir: storeDir, ListenAddr: strings.TrimPrefix(url, "nats://")},
+		zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)).Named("nats"))
 	if err != nil {
 		t.Fatalf("starting nats: %v", err)
 	}

@@ -1,0 +1,97 @@
+// Package deliver decides where a built event goes: straight to JetStream,
+// or into the local spool when JetStream cannot acknowledge it in time.
+// Either way a nil error means the event is durably recorded.
+package deliver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/spool"
+)
+
+// Outcome says where an event ended up.
+type Outcome string
+
+// Outcomes of Deliver.
+const (
+	Published Outcome = "published" // JetStream stored it now
+	Duplicate Outcome = "duplicate" // JetStream or the spool already had it
+	Spooled   Outcome = "spooled"   // fsynced to the spool; the drainer will publish it
+)
+
+// Result of a delivery.
+type Result struct {
+	Outcome Outcome
+	// Spooled is true when the event waits in the spool (also for a
+	// duplicate of a spooled event).
+	Spooled bool
+	// Published is how long the JetStream publish took, 0 if none was tried.
+	Published time.Duration
+	// PublishErr is the JetStream error that sent the event to the spool.
+	PublishErr error
+}
+
+// Deliverer publishes events, falling back to a spool. It is safe for
+// concurrent use.
+type Deliverer struct {
+	pub     publish.Publisher
+	sp      *spool.Spool // nil: no spool, publish failures are returned
+	timeout time.Duration
+}
+
+// New returns a Deliverer. sp may be nil to disable spooling; timeout
+// bounds each publish.
+func New(pub publish.Publisher, sp *spool.Spool, timeout time.Duration) *Deliverer {
+	return &Deliverer{pub: pub, sp: sp, timeout: timeout}
+}
+
+// Deliver records m. A nil error means JetStream acknowledged it, or it is
+// fsynced to the spool. While the spool holds a backlog, new events join it
+// instead of overtaking it, so the stream receives events in arrival order.
+// Errors wrap publish.ErrUnavailable or publish.ErrRejected (no spool, or
+// rejected), spool.ErrFull, or a spool write error.
+func (d *Deliverer) Deliver(ctx context.Context, m event.Message) (Result, error) {
+	if d.sp != nil {
+		if d.sp.Contains(m.ID) {
+			return Result{Outcome: Duplicate, Spooled: true}, nil
+		}
+		if d.sp.Len() > 0 {
+			return d.spool(m, Result{})
+		}
+	}
+	pctx, cancel := context.WithTimeout(ctx, d.timeout)
+	start := time.Now()
+	res, err := d.pub.Publish(pctx, m)
+	cancel()
+	r := Result{Published: time.Since(start)}
+	switch {
+	case err == nil && res.Duplicate:
+		r.Outcome = Duplicate
+		return r, nil
+	case err == nil:
+		r.Outcome = Published
+		return r, nil
+	case d.sp == nil || !errors.Is(err, publish.ErrUnavailable):
+		return r, err
+	}
+	r.PublishErr = err
+	return d.spool(m, r)
+}
+
+func (d *Deliverer) spool(m event.Message, r Result) (Result, error) {
+	err := d.sp.Append(m)
+	switch {
+	case errors.Is(err, spool.ErrAlreadySpooled):
+		r.Outcome, r.Spooled = Duplicate, true
+		return r, nil
+	case err != nil:
+		return r, fmt.Errorf("deliver: %w", err)
+	}
+	r.Outcome, r.Spooled = Spooled, true
+	return r, nil
+}

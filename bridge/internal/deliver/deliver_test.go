@@ -1,0 +1,226 @@
+package deliver_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natstest"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/spool"
+)
+
+type env struct {
+	storeDir string
+	spoolDir string
+	srv      *natstest.Server
+	pub      *publish.JetStream
+	sp       *spool.Spool
+	d        *deliver.Deliverer
+}
+
+// setup runs a real JetStream server and a publisher whose connection
+// survives the server's restarts.
+func setup(t *testing.T, limits spool.Limits) *env {
+	t.Helper()
+	e := &env{storeDir: t.TempDir()}
+	e.srv = natstest.StartIn(t, e.storeDir)
+	nc, err := publish.Connect([]string{e.srv.URL}, zaptest.NewLogger(t), publish.ConnHooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	if e.pub, err = publish.NewJetStream(nc, "VOCALS"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := publish.EnsureStream(ctx, e.pub.JS(), publish.StreamSpec{
+		Name: "VOCALS", SubjectPrefix: "vocals", Replicas: 1, MaxAge: time.Hour, Duplicates: 30 * time.Minute,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.spoolDir = filepath.Join(t.TempDir(), "spool")
+	e.sp, _, err = spool.Open(e.spoolDir, limits, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.sp.Close() })
+	e.d = deliver.New(e.pub, e.sp, time.Second)
+	return e
+}
+
+// restart brings the server back on the same port and store.
+func (e *env) restart(t *testing.T) {
+	t.Helper()
+	e.srv = natstest.StartAt(t, e.storeDir, e.srv.URL)
+}
+
+func message(i int) event.Message {
+	task := fmt.Sprintf("task%d", i)
+	return event.Message{ID: event.ID(task, callback.StageComplete), Subject: event.Subject("vocals", task, callback.StageComplete),
+		Stage: callback.StageComplete, TaskID: task, Body: []byte(fmt.Sprintf(`{"n":%d}`, i))}
+}
+
+func deliverOK(t *testing.T, d *deliver.Deliverer, m event.Message, want deliver.Outcome) deliver.Result {
+	t.Helper()
+	r, err := d.Deliver(context.Background(), m)
+	if err != nil || r.Outcome != want {
+		t.Fatalf("%s: got %+v %v, want %s", m.TaskID, r, err, want)
+	}
+	return r
+}
+
+func stored(t *testing.T, e *env) []*jetstream.RawStreamMsg {
+	t.Helper()
+	_, js := e.srv.Connect(t)
+	return natstest.Messages(t, js, "VOCALS", ">")
+}
+
+func TestPublishedWhenTheStreamAnswers(t *testing.T) {
+	e := setup(t, spool.Limits{})
+	deliverOK(t, e.d, message(1), deliver.Published)
+	deliverOK(t, e.d, message(1), deliver.Duplicate)
+	if e.sp.Len() != 0 {
+		t.Fatal("spooled although the stream answered")
+	}
+}
+
+// The whole outage story: events spool while the server is down, retries
+// of spooled events add nothing, new events queue behind the backlog, and
+// the drainer delivers each exactly once, in order, when it is back.
+func TestOutageSpoolsThenDrainsExactlyOnce(t *testing.T) {
+	e := setup(t, spool.Limits{})
+	deliverOK(t, e.d, message(0), deliver.Published)
+	e.srv.Shutdown()
+
+	r := deliverOK(t, e.d, message(1), deliver.Spooled)
+	if r.PublishErr == nil || !errors.Is(r.PublishErr, publish.ErrUnavailable) {
+		t.Errorf("spooled without a publish error: %+v", r)
+	}
+	for i := 2; i <= 5; i++ {
+		deliverOK(t, e.d, message(i), deliver.Spooled)
+	}
+	if r := deliverOK(t, e.d, message(3), deliver.Duplicate); !r.Spooled || r.Published != 0 {
+		t.Errorf("retry of a spooled event: %+v", r)
+	}
+	deliverOK(t, e.d, message(0), deliver.Spooled) // its first delivery reached the stream before the outage
+	if e.sp.Len() != 6 {
+		t.Fatalf("spool holds %d, want 6", e.sp.Len())
+	}
+
+	e.restart(t)
+	// Back up, but the backlog is not drained yet: new events join it.
+	deliverOK(t, e.d, message(6), deliver.Spooled)
+
+	var drained, failures atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		(&spool.Drainer{Spool: e.sp, Publisher: e.pub, Log: zaptest.NewLogger(t),
+			Timeout: time.Second, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
+			Hooks: spool.DrainHooks{Drained: func() { drained.Add(1) }, Error: func(string) { failures.Add(1) }},
+		}).Run(ctx)
+	}()
+	deadline := time.Now().Add(15 * time.Second)
+	for e.sp.Len() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("spool still holds %d after 15s", e.sp.Len())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	<-done
+
+	msgs := stored(t, e)
+	if len(msgs) != 7 {
+		t.Fatalf("stream holds %d messages, want 7", len(msgs))
+	}
+	for i, m := range msgs {
+		if want := fmt.Sprintf("vocals.task%d.complete", i); m.Subject != want {
+			t.Errorf("message %d is %s, want %s (order)", i, m.Subject, want)
+		}
+	}
+	if drained.Load() != 7 {
+		t.Errorf("drained %d, want 7 (the duplicate of task0 counts)", drained.Load())
+	}
+	// With the backlog gone, events go straight to the stream again.
+	deliverOK(t, e.d, message(7), deliver.Published)
+}
+
+func TestSpoolFull(t *testing.T) {
+	e := setup(t, spool.Limits{MaxEntries: 2})
+	e.srv.Shutdown()
+	deliverOK(t, e.d, message(1), deliver.Spooled)
+	deliverOK(t, e.d, message(2), deliver.Spooled)
+	if _, err := e.d.Deliver(context.Background(), message(3)); !errors.Is(err, spool.ErrFull) {
+		t.Fatalf("third event: %v", err)
+	}
+	deliverOK(t, e.d, message(1), deliver.Duplicate) // a retry of an accepted one is still fine
+}
+
+func TestWithoutSpoolFailuresAreReturned(t *testing.T) {
+	e := setup(t, spool.Limits{})
+	e.srv.Shutdown()
+	d := deliver.New(e.pub, nil, time.Second)
+	if _, err := d.Deliver(context.Background(), message(1)); !errors.Is(err, publish.ErrUnavailable) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// An event the stream refuses for good is kept in rejected.log, and the
+// events behind it still drain.
+func TestDrainerSetsAsideRejectedEvents(t *testing.T) {
+	e := setup(t, spool.Limits{})
+	_, js := e.srv.Connect(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "OTHER", Subjects: []string{"other.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	bad := message(1)
+	bad.Subject = "other.task1.complete" // bound to a different stream: ErrRejected
+	for _, m := range []event.Message{bad, message(2)} {
+		if err := e.sp.Append(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var reasons []string
+	dctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		(&spool.Drainer{Spool: e.sp, Publisher: e.pub, Log: zaptest.NewLogger(t),
+			Timeout: time.Second, MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+			Hooks: spool.DrainHooks{Error: func(r string) { reasons = append(reasons, r) }},
+		}).Run(dctx)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for e.sp.Len() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	<-done
+	if e.sp.Len() != 0 || len(reasons) != 1 || reasons[0] != "rejected" {
+		t.Fatalf("spool len %d, errors %v", e.sp.Len(), reasons)
+	}
+	if n := len(natstest.Messages(t, js, "VOCALS", ">")); n != 1 {
+		t.Fatalf("VOCALS holds %d, want the one good event", n)
+	}
+	info, err := os.Stat(filepath.Join(e.spoolDir, "rejected.log"))
+	if err != nil || info.Size() == 0 {
+		t.Fatalf("rejected.log: %v", err)
+	}
+}

@@ -1,0 +1,115 @@
+package spool
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
+)
+
+// DrainHooks let the caller count what the drainer does.
+type DrainHooks struct {
+	Drained func()
+	Error   func(reason string) // "unavailable", "rejected", "damaged"
+}
+
+// Drainer republishes spooled events, oldest first, with their original
+// ids, and removes each only after JetStream acknowledged it (a duplicate
+// counts: the stream has the event).
+type Drainer struct {
+	Spool     *Spool
+	Publisher publish.Publisher
+	Log       *zap.Logger
+	Hooks     DrainHooks
+	// Timeout bounds each publish; MinBackoff and MaxBackoff the wait after
+	// a failed one (doubling, with jitter).
+	Timeout, MinBackoff, MaxBackoff time.Duration
+}
+
+// Run drains until ctx ends. It never drops an event: one the stream
+// refuses for good, or that cannot be read back, is set aside in the spool
+// directory and logged.
+func (d *Drainer) Run(ctx context.Context) {
+	backoff := d.MinBackoff
+	draining := false
+	for {
+		e, m, ok, err := d.Spool.Head()
+		if !ok {
+			if draining {
+				d.Log.Info("spool drained")
+				draining = false
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-d.Spool.Notify():
+				continue
+			}
+		}
+		if !draining {
+			n, _, age := d.Spool.Stats()
+			d.Log.Info("draining spool", zap.Int("entries", n), zap.Duration("oldest_age", age))
+			draining = true
+		}
+		if err != nil {
+			d.Log.Error("spooled event unreadable, set aside", zap.String("event_id", e.ID), zap.Error(err))
+			d.count("damaged")
+			if rerr := d.Spool.Remove(e); rerr != nil {
+				d.Log.Error("spool remove", zap.Error(rerr))
+			}
+			continue
+		}
+
+		pctx, cancel := context.WithTimeout(ctx, d.Timeout)
+		_, err = d.Publisher.Publish(pctx, m)
+		cancel()
+		switch {
+		case err == nil:
+			if rerr := d.Spool.Remove(e); rerr != nil {
+				d.Log.Error("spool remove", zap.Error(rerr))
+			}
+			if d.Hooks.Drained != nil {
+				d.Hooks.Drained()
+			}
+			backoff = d.MinBackoff
+			continue
+		case errors.Is(err, publish.ErrRejected):
+			d.Log.Error("stream refused a spooled event; kept in rejected.log",
+				zap.String("event_id", m.ID), zap.String("subject", m.Subject), zap.Error(err))
+			d.count("rejected")
+			if serr := d.Spool.SetAside(e, m); serr != nil {
+				d.Log.Error("spool set aside", zap.Error(serr))
+				d.sleep(ctx, backoff)
+			}
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		d.count("unavailable")
+		d.Log.Debug("spool drain publish failed", zap.String("event_id", m.ID), zap.Error(err), zap.Duration("backoff", backoff))
+		d.sleep(ctx, backoff)
+		backoff = min(backoff*2, d.MaxBackoff)
+	}
+}
+
+func (d *Drainer) count(reason string) {
+	if d.Hooks.Error != nil {
+		d.Hooks.Error(reason)
+	}
+}
+
+// sleep waits about dur (±20%), or until ctx ends.
+func (d *Drainer) sleep(ctx context.Context, dur time.Duration) {
+	jitter := time.Duration(float64(dur) * (0.8 + 0.4*rand.Float64()))
+	t := time.NewTimer(jitter)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

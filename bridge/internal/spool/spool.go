@@ -1,0 +1,617 @@
+// Package spool is the bridge's durable local queue for events JetStream
+// did not acknowledge in time. Append returns only after the event is
+// fsynced to disk; a Drainer republishes spooled events in order and removes
+// each only after JetStream acknowledged it.
+//
+// The spool is a directory of append-only segment files (seg-<n>.log) of
+// checksummed records, locked by one process at a time. Concurrent appends
+// share one write and one fsync (group commit). A checkpoint file remembers
+// how far draining got; losing it only republishes events the stream then
+// reports as duplicates.
+package spool
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+)
+
+// Defaults for Limits.
+const (
+	DefaultMaxBytes     = 512 << 20
+	DefaultMaxEntries   = 500_000
+	DefaultSegmentBytes = 16 << 20
+)
+
+// Limits bound the spool.
+type Limits struct {
+	MaxBytes     int64 // sum of pending record sizes
+	MaxEntries   int
+	SegmentBytes int64 // a segment is closed once it grows past this
+}
+
+var (
+	// ErrFull means the spool is at its entry or byte limit.
+	ErrFull = errors.New("spool is full")
+	// ErrAlreadySpooled means an event with this id is already waiting.
+	ErrAlreadySpooled = errors.New("event is already spooled")
+	// ErrLocked means another process owns the spool directory.
+	ErrLocked = errors.New("spool directory is locked by another process")
+	// ErrClosed means the spool was closed.
+	ErrClosed = errors.New("spool is closed")
+)
+
+// Damage describes bytes that could not be read back when opening.
+type Damage struct {
+	Segment string
+	Offset  int64
+	Bytes   int64
+	Reason  string
+	SavedAs string // where the damaged bytes were moved, for inspection
+}
+
+// Observer is told about the spool's size after every change.
+type Observer func(entries int, bytes int64)
+
+// Entry is one pending event's place on disk.
+type Entry struct {
+	ID     string
+	seg    uint64
+	off    int64
+	size   int64
+	queued time.Time
+}
+
+// Spool is the durable queue. It is safe for concurrent use.
+type Spool struct {
+	dir      string
+	limits   Limits
+	observe  Observer
+	lockFile *os.File
+
+	mu       sync.Mutex
+	pending  []Entry // in append order; pending[0] is the oldest
+	ids      map[string]struct{}
+	reserved int
+	bytes    int64
+	closed   bool
+	broken   error // a write failed and could not be undone
+	notify   chan struct{}
+	senders  sync.WaitGroup // appends between their checks and their answer
+
+	reqs       chan *appendReq
+	writerDone chan struct{}
+	active     *os.File // owned by the writer goroutine
+	activeSeq  uint64
+	activeSize int64
+
+	readMu  sync.Mutex
+	readSeq uint64
+	readF   *os.File
+}
+
+type appendReq struct {
+	rec  []byte
+	id   string
+	at   time.Time
+	done chan error
+}
+
+// Open locks dir, recovers what earlier processes left there and starts the
+// writer. Damaged bytes found while recovering are copied aside and
+// reported; every intact record, before or after them, is kept.
+func Open(dir string, limits Limits, observe Observer) (*Spool, []Damage, error) {
+	if limits.MaxBytes <= 0 {
+		limits.MaxBytes = DefaultMaxBytes
+	}
+	if limits.MaxEntries <= 0 {
+		limits.MaxEntries = DefaultMaxEntries
+	}
+	if limits.SegmentBytes <= 0 {
+		limits.SegmentBytes = DefaultSegmentBytes
+	}
+	if observe == nil {
+		observe = func(int, int64) {}
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, nil, fmt.Errorf("spool: %w", err)
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_CREATE|os.O_RDWR, 0o640)
+	if err != nil {
+		return nil, nil, fmt.Errorf("spool: %w", err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, nil, fmt.Errorf("spool: %s: %w", dir, ErrLocked)
+	}
+	s := &Spool{
+		dir: dir, limits: limits, observe: observe, lockFile: lock,
+		ids:        make(map[string]struct{}),
+		notify:     make(chan struct{}, 1),
+		reqs:       make(chan *appendReq, 1024),
+		writerDone: make(chan struct{}),
+	}
+	damage, err := s.recover()
+	if err != nil {
+		s.unlock()
+		return nil, damage, err
+	}
+	if err := s.newSegment(); err != nil {
+		s.unlock()
+		return nil, damage, err
+	}
+	s.observe(len(s.pending), s.bytes)
+	go s.writer()
+	return s, damage, nil
+}
+
+func segName(seq uint64) string { return fmt.Sprintf("seg-%020d.log", seq) }
+
+func (s *Spool) segments() ([]uint64, error) {
+	names, err := filepath.Glob(filepath.Join(s.dir, "seg-*.log"))
+	if err != nil {
+		return nil, err
+	}
+	var seqs []uint64
+	for _, n := range names {
+		base := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(n), "seg-"), ".log")
+		if seq, err := strconv.ParseUint(base, 10, 64); err == nil {
+			seqs = append(seqs, seq)
+		}
+	}
+	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
+	return seqs, nil
+}
+
+// recover scans every segment, skipping what the checkpoint says was
+// drained, and rebuilds the pending queue.
+func (s *Spool) recover() ([]Damage, error) {
+	cpSeq, cpOff := s.readCheckpoint()
+	seqs, err := s.segments()
+	if err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	var damage []Damage
+	for _, seq := range seqs {
+		s.activeSeq = seq
+		path := filepath.Join(s.dir, segName(seq))
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return damage, fmt.Errorf("spool: reading %s: %w", path, err)
+		}
+		off := int64(0)
+		for off < int64(len(raw)) {
+			m, at, size, err := readRecord(raw, off)
+			if err != nil {
+				// Keep whatever intact records follow the damage: resume at
+				// the next offset where a whole record checks out.
+				next := resync(raw, off+1)
+				d, derr := saveDamaged(path, raw[off:next], off, err)
+				damage = append(damage, d)
+				if derr != nil {
+					return damage, derr
+				}
+				off = next
+				continue
+			}
+			drained := seq < cpSeq || (seq == cpSeq && off < cpOff)
+			if _, dup := s.ids[m.ID]; !drained && !dup {
+				s.pending = append(s.pending, Entry{ID: m.ID, seg: seq, off: off, size: size, queued: at})
+				s.ids[m.ID] = struct{}{}
+				s.bytes += size
+			}
+			off += size
+		}
+		if !s.segmentInUse(seq) {
+			_ = os.Remove(path) // fully drained
+		}
+	}
+	return damage, nil
+}
+
+// readRecord decodes the record at off in a segment's bytes.
+func readRecord(raw []byte, off int64) (event.Message, time.Time, int64, error) {
+	n, err := parseHeader(raw[off:], int64(len(raw))-off)
+	if err != nil {
+		return event.Message{}, time.Time{}, 0, err
+	}
+	size := int64(headerSize + n)
+	m, at, err := decodeRecord(raw[off : off+size])
+	return m, at, size, err
+}
+
+// resync finds the first offset at or after from where a whole record
+// checks out, or the end of raw.
+func resync(raw []byte, from int64) int64 {
+	for p := from; p < int64(len(raw)); p++ {
+		if raw[p] != recordMagic {
+			continue
+		}
+		if _, _, _, err := readRecord(raw, p); err == nil {
+			return p
+		}
+	}
+	return int64(len(raw))
+}
+
+// saveDamaged copies unreadable bytes next to their segment for an
+// operator. Segments are never rewritten: Open starts a new one to append
+// to, and pending entries simply skip the damaged range.
+func saveDamaged(path string, bad []byte, off int64, cause error) (Damage, error) {
+	d := Damage{Segment: filepath.Base(path), Offset: off, Bytes: int64(len(bad)), Reason: cause.Error(),
+		SavedAs: fmt.Sprintf("%s.%d.damaged", path, off)}
+	if err := writeFileSync(d.SavedAs, bad); err != nil {
+		return d, fmt.Errorf("spool: saving damaged bytes of %s: %w", path, err)
+	}
+	return d, nil
+}
+
+func (s *Spool) segmentInUse(seq uint64) bool {
+	for i := len(s.pending) - 1; i >= 0; i-- {
+		if s.pending[i].seg == seq {
+			return true
+		}
+		if s.pending[i].seg < seq {
+			return false
+		}
+	}
+	return false
+}
+
+// newSegment starts the next segment file; only the writer (or Open) calls
+// it. The previous segment is deleted if nothing in it still waits.
+func (s *Spool) newSegment() error {
+	prev, next := s.activeSeq, s.activeSeq+1
+	f, err := os.OpenFile(filepath.Join(s.dir, segName(next)), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	if err := syncDir(s.dir); err != nil {
+		f.Close()
+		return fmt.Errorf("spool: %w", err)
+	}
+	s.mu.Lock()
+	s.activeSeq = next
+	prevDone := prev > 0 && (len(s.pending) == 0 || s.pending[0].seg > prev)
+	s.mu.Unlock()
+	if s.active != nil {
+		_ = s.active.Close()
+	}
+	s.active, s.activeSize = f, 0
+	if prevDone {
+		_ = os.Remove(filepath.Join(s.dir, segName(prev)))
+	}
+	return nil
+}
+
+// Append stores m durably. It returns nil only after the record is fsynced;
+// ErrAlreadySpooled when an event with the same id waits already (nothing is
+// added); ErrFull at the limits.
+func (s *Spool) Append(m event.Message) error {
+	now := time.Now()
+	rec, err := encodeRecord(m, now)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	switch {
+	case s.closed:
+		s.mu.Unlock()
+		return ErrClosed
+	case s.broken != nil:
+		s.mu.Unlock()
+		return s.broken
+	}
+	if _, dup := s.ids[m.ID]; dup {
+		s.mu.Unlock()
+		return ErrAlreadySpooled
+	}
+	if len(s.pending)+s.reserved+1 > s.limits.MaxEntries || s.bytes+int64(len(rec)) > s.limits.MaxBytes {
+		s.mu.Unlock()
+		return ErrFull
+	}
+	s.ids[m.ID] = struct{}{}
+	s.reserved++
+	s.bytes += int64(len(rec))
+	s.senders.Add(1)
+	s.mu.Unlock()
+
+	req := &appendReq{rec: rec, id: m.ID, at: now, done: make(chan error, 1)}
+	s.reqs <- req
+	err = <-req.done
+	s.senders.Done()
+	if err != nil {
+		s.mu.Lock()
+		delete(s.ids, m.ID)
+		s.reserved--
+		s.bytes -= int64(len(rec))
+		s.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// writer serialises appends: it takes every request waiting, writes them,
+// fsyncs once, and only then makes them visible and answers.
+func (s *Spool) writer() {
+	defer close(s.writerDone)
+	for req := range s.reqs {
+		batch := []*appendReq{req}
+	more:
+		for len(batch) < 512 {
+			select {
+			case r, ok := <-s.reqs:
+				if !ok {
+					break more
+				}
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		entries, err := s.writeBatch(batch)
+		s.mu.Lock()
+		if err == nil {
+			s.pending = append(s.pending, entries...)
+			s.reserved -= len(entries)
+		} else if s.broken == nil {
+			s.broken = err
+		}
+		n, b := len(s.pending), s.bytes
+		s.mu.Unlock()
+		if err == nil {
+			s.observe(n, b)
+			s.wake()
+		}
+		for _, r := range batch {
+			r.done <- err
+		}
+	}
+}
+
+func (s *Spool) writeBatch(batch []*appendReq) ([]Entry, error) {
+	if s.activeSize >= s.limits.SegmentBytes {
+		if err := s.active.Sync(); err != nil {
+			return nil, fmt.Errorf("spool: fsync: %w", err)
+		}
+		if err := s.newSegment(); err != nil {
+			return nil, err
+		}
+	}
+	start := s.activeSize
+	buf := make([]byte, 0, len(batch)*len(batch[0].rec))
+	entries := make([]Entry, 0, len(batch))
+	off := start
+	for _, r := range batch {
+		buf = append(buf, r.rec...)
+		entries = append(entries, Entry{ID: r.id, seg: s.activeSeq, off: off, size: int64(len(r.rec)), queued: r.at})
+		off += int64(len(r.rec))
+	}
+	_, err := s.active.Write(buf)
+	if err == nil {
+		err = s.active.Sync()
+	}
+	if err != nil {
+		// Undo a partial write so the next batch does not follow garbage;
+		// if even that fails, the spool stops accepting.
+		if terr := s.active.Truncate(start); terr != nil {
+			return nil, fmt.Errorf("spool: write failed (%v) and could not be undone: %w", err, terr)
+		}
+		return nil, fmt.Errorf("spool: write: %w", err)
+	}
+	s.activeSize = off
+	return entries, nil
+}
+
+func (s *Spool) wake() {
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+// Notify receives a value after appends; the drainer waits on it.
+func (s *Spool) Notify() <-chan struct{} { return s.notify }
+
+// Contains reports whether an event with this id is waiting.
+func (s *Spool) Contains(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.ids[id]
+	return ok
+}
+
+// Len is the number of events waiting (including those being written).
+func (s *Spool) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pending) + s.reserved
+}
+
+// Stats returns the entries and bytes waiting and the oldest one's age.
+func (s *Spool) Stats() (entries int, bytes int64, oldest time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.pending) > 0 {
+		oldest = time.Since(s.pending[0].queued)
+	}
+	return len(s.pending), s.bytes, oldest
+}
+
+// Head returns the oldest waiting event, read back from disk and checked.
+func (s *Spool) Head() (Entry, event.Message, bool, error) {
+	s.mu.Lock()
+	if len(s.pending) == 0 {
+		s.mu.Unlock()
+		return Entry{}, event.Message{}, false, nil
+	}
+	e := s.pending[0]
+	s.mu.Unlock()
+
+	s.readMu.Lock()
+	defer s.readMu.Unlock()
+	if s.readF == nil || s.readSeq != e.seg {
+		if s.readF != nil {
+			s.readF.Close()
+		}
+		f, err := os.Open(filepath.Join(s.dir, segName(e.seg)))
+		if err != nil {
+			s.readF = nil
+			return e, event.Message{}, true, fmt.Errorf("spool: %w", err)
+		}
+		s.readF, s.readSeq = f, e.seg
+	}
+	rec := make([]byte, e.size)
+	if _, err := s.readF.ReadAt(rec, e.off); err != nil && !errors.Is(err, io.EOF) {
+		return e, event.Message{}, true, fmt.Errorf("spool: reading %s@%d: %w", segName(e.seg), e.off, err)
+	}
+	m, _, err := decodeRecord(rec)
+	if err != nil {
+		return e, m, true, fmt.Errorf("spool: %s@%d: %w", segName(e.seg), e.off, err)
+	}
+	return e, m, true, nil
+}
+
+// Remove drops e, which must be the head, after it reached the stream (or
+// was set aside). Segments with nothing left waiting are deleted.
+func (s *Spool) Remove(e Entry) error {
+	s.mu.Lock()
+	if len(s.pending) == 0 || s.pending[0].ID != e.ID || s.pending[0].seg != e.seg || s.pending[0].off != e.off {
+		s.mu.Unlock()
+		return fmt.Errorf("spool: remove of %s which is not the head", e.ID)
+	}
+	s.pending[0] = Entry{}
+	s.pending = s.pending[1:]
+	delete(s.ids, e.ID)
+	s.bytes -= e.size
+	n, b := len(s.pending), s.bytes
+	segDone := n == 0 || s.pending[0].seg != e.seg
+	active := s.activeSeq
+	s.mu.Unlock()
+
+	s.observe(n, b)
+	s.writeCheckpoint(e.seg, e.off+e.size)
+	if segDone && e.seg != active {
+		s.readMu.Lock()
+		if s.readF != nil && s.readSeq == e.seg {
+			s.readF.Close()
+			s.readF = nil
+		}
+		s.readMu.Unlock()
+		if err := os.Remove(filepath.Join(s.dir, segName(e.seg))); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("spool: %w", err)
+		}
+	}
+	return nil
+}
+
+// SetAside appends the raw record of e to rejected.log (fsynced) so an
+// event the stream refuses for good is kept for an operator, then removes it.
+func (s *Spool) SetAside(e Entry, m event.Message) error {
+	rec, err := encodeRecord(m, e.queued)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(s.dir, "rejected.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	_, werr := f.Write(rec)
+	if werr == nil {
+		werr = f.Sync()
+	}
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return fmt.Errorf("spool: rejected.log: %w", werr)
+	}
+	return s.Remove(e)
+}
+
+func (s *Spool) readCheckpoint() (uint64, int64) {
+	raw, err := os.ReadFile(filepath.Join(s.dir, "checkpoint"))
+	if err != nil {
+		return 0, 0
+	}
+	var seq uint64
+	var off int64
+	if _, err := fmt.Sscanf(string(raw), "%d %d", &seq, &off); err != nil {
+		return 0, 0
+	}
+	return seq, off
+}
+
+// writeCheckpoint records the drain position. It is not fsynced: a stale
+// checkpoint only republishes events the stream reports as duplicates.
+func (s *Spool) writeCheckpoint(seq uint64, off int64) {
+	tmp := filepath.Join(s.dir, "checkpoint.tmp")
+	if err := os.WriteFile(tmp, []byte(fmt.Sprintf("%d %d\n", seq, off)), 0o640); err == nil {
+		_ = os.Rename(tmp, filepath.Join(s.dir, "checkpoint"))
+	}
+}
+
+// Close stops accepting appends, waits for the writer, and releases the
+// directory lock. Waiting events stay on disk for the next Open.
+func (s *Spool) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	s.senders.Wait() // no Append is between its checks and its send any more
+	close(s.reqs)
+	<-s.writerDone
+	var err error
+	if s.active != nil {
+		err = s.active.Close()
+	}
+	s.readMu.Lock()
+	if s.readF != nil {
+		s.readF.Close()
+	}
+	s.readMu.Unlock()
+	s.unlock()
+	return err
+}
+
+func (s *Spool) unlock() {
+	_ = syscall.Flock(int(s.lockFile.Fd()), syscall.LOCK_UN)
+	_ = s.lockFile.Close()
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+func writeFileSync(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
