@@ -26,7 +26,7 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/schematest"
 )
 
-var binary string
+var binary, natsServer string
 
 // TestMain builds the real binary once; every test here runs it as a
 // separate process and talks to it over HTTP and NATS on loopback.
@@ -37,11 +37,19 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "vocals-bridge")
-	build := exec.Command("go", "build", "-race", "-o", binary, ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building the binary:", err)
-		os.Exit(1)
+	natsServer = filepath.Join(dir, "nats-server")
+	for _, args := range [][]string{
+		{"build", "-race", "-o", binary, "."},
+		// The fault tests need NATS as a separate process they can kill;
+		// it is built from the module go.mod pins, so nothing is installed.
+		{"build", "-o", natsServer, "github.com/nats-io/nats-server/v2"},
+	} {
+		build := exec.Command("go", args...)
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "go", strings.Join(args, " "), err)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -157,6 +165,7 @@ type answer struct {
 	EventID   string `json:"event_id"`
 	Subject   string `json:"subject"`
 	Duplicate bool   `json:"duplicate"`
+	Spooled   bool   `json:"spooled"`
 }
 
 func post(t *testing.T, url string, body []byte) (int, answer) {

@@ -1,0 +1,366 @@
+package main_test
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Fault tests: a real nats-server process (built from the module by
+// TestMain) and the real bridge binary, killed, stopped and restarted on
+// loopback. The promise under test: a 200 means the event reaches the
+// stream exactly once, whatever NATS or the bridge does afterwards.
+
+// natsProc is a nats-server process with a fixed port and store, so it can
+// be killed and started again where the bridge reconnects.
+type natsProc struct {
+	cmd  *exec.Cmd
+	port int
+	dir  string
+	url  string
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func startNATS(t *testing.T) *natsProc {
+	t.Helper()
+	n := &natsProc{port: freePort(t), dir: t.TempDir()}
+	n.url = fmt.Sprintf("nats://127.0.0.1:%d", n.port)
+	n.start(t)
+	t.Cleanup(func() {
+		if n.cmd != nil && n.cmd.ProcessState == nil {
+			_ = n.cmd.Process.Signal(syscall.SIGCONT)
+			_ = n.cmd.Process.Kill()
+			_ = n.cmd.Wait()
+		}
+	})
+	return n
+}
+
+func (n *natsProc) start(t *testing.T) {
+	t.Helper()
+	n.cmd = exec.Command(natsServer, "-js", "-sd", n.dir, "-a", "127.0.0.1", "-p", strconv.Itoa(n.port), "-n", "fault-test")
+	n.cmd.Stdout, n.cmd.Stderr = nil, nil
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", n.port), 200*time.Millisecond)
+		if err == nil {
+			// A line from the server means it is past accept and talks NATS.
+			_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			_, rerr := bufio.NewReader(c).ReadString('\n')
+			c.Close()
+			if rerr == nil {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nats-server not up on port %d after 15s", n.port)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (n *natsProc) kill(t *testing.T) {
+	t.Helper()
+	_ = n.cmd.Process.Kill()
+	_ = n.cmd.Wait()
+}
+
+func (n *natsProc) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if err := n.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (p *proc) kill(t *testing.T) {
+	t.Helper()
+	_ = p.cmd.Process.Kill()
+	<-p.done
+	_ = p.cmd.Wait()
+}
+
+// startBridge runs the bridge against n with a short publish timeout.
+func startBridge(t *testing.T, n *natsProc, dataDir string, env ...string) *proc {
+	t.Helper()
+	return start(t, dataDir, append([]string{
+		"VOCALS_BRIDGE_NATS_URL=" + n.url,
+		"VOCALS_BRIDGE_PUBLISH_TIMEOUT=2s",
+	}, env...)...)
+}
+
+func faultCallback(task string) []byte {
+	return []byte(fmt.Sprintf(`{"code":200,"msg":"ok","data":{"callbackType":"complete","task_id":%q,"data":[]}}`, task))
+}
+
+// metric reads one unlabelled sample from the admin listener.
+func metric(t *testing.T, p *proc, name string) float64 {
+	t.Helper()
+	_, body := get(t, p.admin+"/metrics")
+	for _, line := range strings.Split(body, "\n") {
+		if rest, ok := strings.CutPrefix(line, name+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			return v
+		}
+	}
+	t.Fatalf("metric %s not exported", name)
+	return 0
+}
+
+// waitDrained waits until the bridge's spool is empty.
+func waitDrained(t *testing.T, p *proc) {
+	t.Helper()
+	deadline := time.Now().Add(45 * time.Second)
+	for metric(t, p, "vocals_bridge_spool_entries") > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("spool not drained after 45s (%v entries)", metric(t, p, "vocals_bridge_spool_entries"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// assertExactlyOnce checks that each task's complete event is stored once
+// and nothing else is.
+func assertExactlyOnce(t *testing.T, n *natsProc, tasks []string) {
+	t.Helper()
+	msgs := streamMessages(t, n.url, ">")
+	count := map[string]int{}
+	for _, m := range msgs {
+		count[m.Subject]++
+	}
+	for _, task := range tasks {
+		if c := count["vocals."+task+".complete"]; c != 1 {
+			t.Errorf("task %s stored %d times", task, c)
+		}
+	}
+	if len(msgs) != len(tasks) {
+		t.Errorf("stream holds %d messages, want %d", len(msgs), len(tasks))
+	}
+}
+
+// 1. NATS is killed while callbacks keep arriving: every callback gets 200;
+// after NATS returns each is in the stream exactly once.
+func TestFaultNATSKilledWhileCallbacksArrive(t *testing.T) {
+	n := startNATS(t)
+	p := startBridge(t, n, t.TempDir())
+	var tasks []string
+	for i := 0; i < 60; i++ {
+		if i == 20 {
+			n.kill(t)
+		}
+		if i == 40 {
+			if code, body := get(t, p.admin+"/readyz"); code != 200 || !strings.Contains(body, "degraded") {
+				t.Errorf("readyz during the outage: %d %s", code, body)
+			}
+			n.start(t)
+		}
+		task := fmt.Sprintf("killed%02d", i)
+		tasks = append(tasks, task)
+		if code, a := post(t, p.public, faultCallback(task)); code != 200 {
+			t.Fatalf("callback %d answered %d %+v", i, code, a)
+		}
+	}
+	waitDrained(t, p)
+	assertExactlyOnce(t, n, tasks)
+	if metric(t, p, "vocals_bridge_spool_drained_total") == 0 {
+		t.Error("nothing went through the spool: the test did not test it")
+	}
+}
+
+// 2 and 3. The bridge is SIGKILLed right after acknowledging callbacks
+// during an outage, some of them retried: after a restart every one reaches
+// the stream exactly once.
+func TestFaultBridgeKilledDuringOutage(t *testing.T) {
+	n := startNATS(t)
+	data := t.TempDir()
+	p := startBridge(t, n, data)
+	n.kill(t)
+	var tasks []string
+	for i := 0; i < 20; i++ {
+		task := fmt.Sprintf("orphan%02d", i)
+		tasks = append(tasks, task)
+		if code, a := post(t, p.public, faultCallback(task)); code != 200 || !a.Spooled {
+			t.Fatalf("callback %d: %d %+v", i, code, a)
+		}
+	}
+	for i := 0; i < 5; i++ { // the provider retries some
+		if code, a := post(t, p.public, faultCallback(tasks[i])); code != 200 || !a.Duplicate {
+			t.Fatalf("retry %d: %d %+v", i, code, a)
+		}
+	}
+	p.kill(t)
+
+	n.start(t)
+	p2 := startBridge(t, n, data)
+	waitDrained(t, p2)
+	assertExactlyOnce(t, n, tasks)
+	if got := metric(t, p2, "vocals_bridge_spool_drained_total"); got != 20 {
+		t.Errorf("restarted bridge drained %v, want 20", got)
+	}
+}
+
+// 4. NATS stops answering (SIGSTOP): callbacks are still answered well
+// inside the provider's 15 s timeout, and all arrive once it resumes.
+func TestFaultNATSStalled(t *testing.T) {
+	n := startNATS(t)
+	p := startBridge(t, n, t.TempDir())
+	n.signal(t, syscall.SIGSTOP)
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		slowest time.Duration
+		tasks   []string
+	)
+	for i := 0; i < 16; i++ {
+		task := fmt.Sprintf("stall%02d", i)
+		tasks = append(tasks, task)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			resp, err := (&http.Client{Timeout: 15 * time.Second}).Post(p.public+"/callbacks/vocals", "application/json", strings.NewReader(string(faultCallback(task))))
+			if err != nil {
+				t.Errorf("%s: %v", task, err)
+				return
+			}
+			resp.Body.Close()
+			d := time.Since(start)
+			mu.Lock()
+			slowest = max(slowest, d)
+			mu.Unlock()
+			if resp.StatusCode != 200 {
+				t.Errorf("%s: %d", task, resp.StatusCode)
+			}
+		}()
+		time.Sleep(100 * time.Millisecond)
+	}
+	wg.Wait()
+	time.Sleep(time.Second)
+	n.signal(t, syscall.SIGCONT)
+	t.Logf("slowest answer while NATS was stopped: %s (publish timeout 2s, provider timeout 15s)", slowest)
+	if slowest > 5*time.Second {
+		t.Errorf("slowest answer took %s", slowest)
+	}
+	waitDrained(t, p)
+	assertExactlyOnce(t, n, tasks)
+}
+
+// 5. The spool is full: 503 with Retry-After, and nothing accepted is lost.
+func TestFaultSpoolFull(t *testing.T) {
+	n := startNATS(t)
+	p := startBridge(t, n, t.TempDir(), "VOCALS_BRIDGE_SPOOL_MAX_ENTRIES=5")
+	n.kill(t)
+	var tasks []string
+	for i := 0; i < 5; i++ {
+		task := fmt.Sprintf("full%d", i)
+		tasks = append(tasks, task)
+		if code, _ := post(t, p.public, faultCallback(task)); code != 200 {
+			t.Fatalf("callback %d: %d", i, code)
+		}
+	}
+	resp, err := (&http.Client{Timeout: 15 * time.Second}).Post(p.public+"/callbacks/vocals", "application/json", strings.NewReader(string(faultCallback("full5"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("sixth callback: %d Retry-After=%q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if code, body := get(t, p.admin+"/readyz"); code != 503 || !strings.Contains(body, "spool full") {
+		t.Errorf("readyz with a full spool: %d %s", code, body)
+	}
+	if metric(t, p, "vocals_bridge_spool_full_total") != 1 {
+		t.Error("spool-full refusal not counted")
+	}
+	n.start(t)
+	waitDrained(t, p)
+	if code, _ := post(t, p.public, faultCallback("full5")); code != 200 { // the provider's retry
+		t.Fatalf("retry after draining: %d", code)
+	}
+	assertExactlyOnce(t, n, append(tasks, "full5"))
+}
+
+// 6. A torn last spool record: the bridge starts, keeps every complete
+// record, and reports the damaged one.
+func TestFaultTornSpoolRecord(t *testing.T) {
+	n := startNATS(t)
+	data := t.TempDir()
+	p := startBridge(t, n, data)
+	n.kill(t)
+	var tasks []string
+	for i := 0; i < 5; i++ {
+		task := fmt.Sprintf("torn%d", i)
+		tasks = append(tasks, task)
+		if code, _ := post(t, p.public, faultCallback(task)); code != 200 {
+			t.Fatalf("callback %d: %d", i, code)
+		}
+	}
+	p.kill(t)
+	segs, _ := filepath.Glob(filepath.Join(data, "spool", "seg-*.log"))
+	var last string
+	for _, s := range segs {
+		if info, err := os.Stat(s); err == nil && info.Size() > 0 {
+			last = s
+		}
+	}
+	if last == "" {
+		t.Fatal("no spool segment with data")
+	}
+	info, _ := os.Stat(last)
+	if err := os.Truncate(last, info.Size()-10); err != nil { // as if the kill hit mid-write
+		t.Fatal(err)
+	}
+
+	n.start(t)
+	p2 := startBridge(t, n, data)
+	if !strings.Contains(p2.log(), "spool record damaged") {
+		t.Error("damaged record not reported in the log")
+	}
+	if metric(t, p2, "vocals_bridge_spool_damaged_records_total") != 1 {
+		t.Error("damaged record not counted")
+	}
+	waitDrained(t, p2)
+	assertExactlyOnce(t, n, tasks[:4])
+	if damaged, _ := filepath.Glob(filepath.Join(data, "spool", "*.damaged")); len(damaged) != 1 {
+		t.Errorf("damaged bytes not kept for inspection: %v", damaged)
+	}
+}
+
+// Two bridges on one data directory would corrupt each other's spool; the
+// second refuses to start.
+func TestFaultSecondBridgeOnSameDataDir(t *testing.T) {
+	n := startNATS(t)
+	data := t.TempDir()
+	startBridge(t, n, data)
+	cmd := exec.Command(binary)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "VOCALS_BRIDGE_NATS_URL=" + n.url, "VOCALS_BRIDGE_DATA_DIR=" + data,
+		"VOCALS_BRIDGE_HTTP_ADDR=127.0.0.1:0", "VOCALS_BRIDGE_ADMIN_ADDR=127.0.0.1:0"}
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "locked by another process") {
+		t.Fatalf("second bridge: %v\n%s", err, out)
+	}
+}
