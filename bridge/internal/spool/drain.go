@@ -52,7 +52,7 @@ func (d *Drainer) Run(ctx context.Context) {
 		}
 		if !draining {
 			n, _, age := d.Spool.Stats()
-			d.Log.Info("draining spool", zap.Int("entries", n), zap.Duration("oldest_age", age))
+			d.Log.Info("spooling started", zap.Int("entries", n), zap.Duration("oldest_age", age))
 			draining = true
 		}
 		if err != nil {
