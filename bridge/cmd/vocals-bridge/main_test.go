@@ -207,6 +207,11 @@ func fixture(t *testing.T, name string) []byte {
 
 func streamMessages(t *testing.T, url, filter string) []*jetstream.RawStreamMsg {
 	t.Helper()
+	return streamMessagesIn(t, url, "VOCALS", filter)
+}
+
+func streamMessagesIn(t *testing.T, url, stream, filter string) []*jetstream.RawStreamMsg {
+	t.Helper()
 	nc, err := nats.Connect(url, nats.MaxReconnects(0))
 	if err != nil {
 		t.Fatal(err)
@@ -216,7 +221,7 @@ func streamMessages(t *testing.T, url, filter string) []*jetstream.RawStreamMsg 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return natstest.Messages(t, js, "VOCALS", filter)
+	return natstest.Messages(t, js, stream, filter)
 }
 
 func TestBinaryWithEmbeddedNATS(t *testing.T) {
@@ -250,6 +255,13 @@ func TestBinaryWithEmbeddedNATS(t *testing.T) {
 	}
 	if msgs[1].Subject != "vocals.2fac4d1b9e0a4c8fb1d2e3f4a5b69f72.error" {
 		t.Errorf("second message on %s", msgs[1].Subject)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(streamMessagesIn(t, p.natsURL, "VOCALS_DLQ", "vocals_dlq.invalid_task_id")) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the refused injection attempt is not in the dead-letter stream")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 
 	code, metrics := get(t, p.admin+"/metrics")

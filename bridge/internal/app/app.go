@@ -17,6 +17,7 @@ import (
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/config"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deadletter"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/httpapi"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/metrics"
@@ -33,7 +34,8 @@ type App struct {
 	embedded *natsembed.Server
 	nc       *nats.Conn
 	pub      *publish.JetStream
-	spool    *spool.Spool // nil when disabled
+	spool    *spool.Spool       // nil when disabled
+	dlq      *deadletter.Writer // nil when disabled
 	metrics  *metrics.Metrics
 	public   *httpapi.Listener
 	admin    *httpapi.Listener
@@ -100,6 +102,19 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, version string
 			log.Warn("stream configuration", zap.String("stream", cfg.Stream), zap.String("warning", w))
 		}
 	}
+	var deadLetters httpapi.DeadLetter
+	if cfg.DeadLetterEnabled {
+		a.dlq = deadletter.New(a.pub.JS(), deadletter.StreamSpec{
+			Name: cfg.DeadLetterStream, SubjectPrefix: cfg.DeadLetterSubjectPrefix, Replicas: cfg.StreamReplicas,
+			MaxAge: cfg.StreamMaxAge, MaxBytes: cfg.DeadLetterMaxBytes,
+		}, cfg.DeadLetterMaxBody, func(o string) { m.DeadLetters.WithLabelValues(o).Inc() })
+		if cfg.StreamManage {
+			if err := a.dlq.EnsureStream(sctx); err != nil {
+				return nil, err
+			}
+		}
+		deadLetters = a.dlq
+	}
 	if cfg.StreamDuplicateWindow < config.ProviderRetrySpan {
 		log.Warn("duplicate window shorter than the provider's retry span",
 			zap.Duration("window", cfg.StreamDuplicateWindow), zap.Duration("retry_span", config.ProviderRetrySpan))
@@ -141,6 +156,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, version string
 		BodyLimit:  cfg.BodyLimit,
 		RetryAfter: cfg.RetryAfter,
 		Schemas:    event.Schemas(),
+		DeadLetter: deadLetters,
 	})
 	if a.public, err = httpapi.Listen(cfg.HTTPAddr, publicHandler, timeouts); err != nil {
 		return nil, err
@@ -235,6 +251,10 @@ func (a *App) Close() {
 	if a.admin != nil {
 		_ = a.admin.Shutdown(context.Background())
 		a.admin = nil
+	}
+	if a.dlq != nil {
+		a.dlq.Wait()
+		a.dlq = nil
 	}
 	if a.spool != nil {
 		if n := a.spool.Len(); n > 0 {

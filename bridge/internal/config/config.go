@@ -17,29 +17,33 @@ const EnvPrefix = "VOCALS_BRIDGE_"
 
 // Documented defaults. The README's configuration table lists the same values.
 const (
-	DefaultHTTPAddr          = ":8080"
-	DefaultAdminAddr         = ":8081"
-	DefaultEmbeddedNATSAddr  = "127.0.0.1:4222"
-	DefaultDataDir           = "./data"
-	DefaultStream            = "VOCALS"
-	DefaultSubjectPrefix     = "vocals"
-	DefaultStreamReplicas    = 1
-	DefaultStreamMaxAge      = 14 * 24 * time.Hour
-	DefaultDuplicateWindow   = 30 * time.Minute
-	DefaultPublishTimeout    = 5 * time.Second
-	DefaultRetryAfter        = 60 * time.Second
-	DefaultSpoolMaxBytes     = 512 << 20
-	DefaultSpoolMaxEntries   = 500_000
-	DefaultBodyLimit         = 1 << 20
-	DefaultEventSource       = "/vocals-bridge"
-	DefaultProviderTimeZone  = "UTC"
-	DefaultLogLevel          = "info"
-	DefaultLogFormat         = "json"
-	DefaultReadHeaderTimeout = 5 * time.Second
-	DefaultReadTimeout       = 10 * time.Second
-	DefaultWriteTimeout      = 20 * time.Second
-	DefaultIdleTimeout       = 60 * time.Second
-	DefaultShutdownTimeout   = 20 * time.Second
+	DefaultHTTPAddr                = ":8080"
+	DefaultAdminAddr               = ":8081"
+	DefaultEmbeddedNATSAddr        = "127.0.0.1:4222"
+	DefaultDataDir                 = "./data"
+	DefaultStream                  = "VOCALS"
+	DefaultSubjectPrefix           = "vocals"
+	DefaultStreamReplicas          = 1
+	DefaultStreamMaxAge            = 14 * 24 * time.Hour
+	DefaultDuplicateWindow         = 30 * time.Minute
+	DefaultPublishTimeout          = 5 * time.Second
+	DefaultRetryAfter              = 60 * time.Second
+	DefaultSpoolMaxBytes           = 512 << 20
+	DefaultSpoolMaxEntries         = 500_000
+	DefaultDeadLetterStream        = "VOCALS_DLQ"
+	DefaultDeadLetterSubjectPrefix = "vocals_dlq"
+	DefaultDeadLetterMaxBody       = 64 << 10
+	DefaultDeadLetterMaxBytes      = 256 << 20
+	DefaultBodyLimit               = 1 << 20
+	DefaultEventSource             = "/vocals-bridge"
+	DefaultProviderTimeZone        = "UTC"
+	DefaultLogLevel                = "info"
+	DefaultLogFormat               = "json"
+	DefaultReadHeaderTimeout       = 5 * time.Second
+	DefaultReadTimeout             = 10 * time.Second
+	DefaultWriteTimeout            = 20 * time.Second
+	DefaultIdleTimeout             = 60 * time.Second
+	DefaultShutdownTimeout         = 20 * time.Second
 
 	// ProviderRetrySpan is how long the provider keeps retrying one callback
 	// (1 + 5 + 15 minutes). A duplicate window shorter than this lets a late
@@ -72,6 +76,12 @@ type Config struct {
 	SpoolMaxBytes   int64 `yaml:"spool_max_bytes"`
 	SpoolMaxEntries int   `yaml:"spool_max_entries"`
 
+	DeadLetterEnabled       bool   `yaml:"deadletter_enabled"`
+	DeadLetterStream        string `yaml:"deadletter_stream"`
+	DeadLetterSubjectPrefix string `yaml:"deadletter_subject_prefix"`
+	DeadLetterMaxBody       int    `yaml:"deadletter_max_body"`
+	DeadLetterMaxBytes      int64  `yaml:"deadletter_max_bytes"`
+
 	BodyLimit        int64  `yaml:"body_limit"`
 	EventSource      string `yaml:"event_source"`
 	SchemaBaseURL    string `yaml:"schema_base_url"`
@@ -91,31 +101,36 @@ type Config struct {
 // an embedded JetStream server under ./data, public listener :8080, admin :8081.
 func Default() Config {
 	return Config{
-		HTTPAddr:              DefaultHTTPAddr,
-		AdminAddr:             DefaultAdminAddr,
-		EmbeddedNATSAddr:      DefaultEmbeddedNATSAddr,
-		DataDir:               DefaultDataDir,
-		Stream:                DefaultStream,
-		SubjectPrefix:         DefaultSubjectPrefix,
-		StreamReplicas:        DefaultStreamReplicas,
-		StreamManage:          true,
-		StreamMaxAge:          DefaultStreamMaxAge,
-		StreamDuplicateWindow: DefaultDuplicateWindow,
-		PublishTimeout:        DefaultPublishTimeout,
-		RetryAfter:            DefaultRetryAfter,
-		SpoolEnabled:          true,
-		SpoolMaxBytes:         DefaultSpoolMaxBytes,
-		SpoolMaxEntries:       DefaultSpoolMaxEntries,
-		BodyLimit:             DefaultBodyLimit,
-		EventSource:           DefaultEventSource,
-		ProviderTimeZone:      DefaultProviderTimeZone,
-		LogLevel:              DefaultLogLevel,
-		LogFormat:             DefaultLogFormat,
-		ReadHeaderTimeout:     DefaultReadHeaderTimeout,
-		ReadTimeout:           DefaultReadTimeout,
-		WriteTimeout:          DefaultWriteTimeout,
-		IdleTimeout:           DefaultIdleTimeout,
-		ShutdownTimeout:       DefaultShutdownTimeout,
+		HTTPAddr:                DefaultHTTPAddr,
+		AdminAddr:               DefaultAdminAddr,
+		EmbeddedNATSAddr:        DefaultEmbeddedNATSAddr,
+		DataDir:                 DefaultDataDir,
+		Stream:                  DefaultStream,
+		SubjectPrefix:           DefaultSubjectPrefix,
+		StreamReplicas:          DefaultStreamReplicas,
+		StreamManage:            true,
+		StreamMaxAge:            DefaultStreamMaxAge,
+		StreamDuplicateWindow:   DefaultDuplicateWindow,
+		PublishTimeout:          DefaultPublishTimeout,
+		RetryAfter:              DefaultRetryAfter,
+		SpoolEnabled:            true,
+		SpoolMaxBytes:           DefaultSpoolMaxBytes,
+		SpoolMaxEntries:         DefaultSpoolMaxEntries,
+		DeadLetterEnabled:       true,
+		DeadLetterStream:        DefaultDeadLetterStream,
+		DeadLetterSubjectPrefix: DefaultDeadLetterSubjectPrefix,
+		DeadLetterMaxBody:       DefaultDeadLetterMaxBody,
+		DeadLetterMaxBytes:      DefaultDeadLetterMaxBytes,
+		BodyLimit:               DefaultBodyLimit,
+		EventSource:             DefaultEventSource,
+		ProviderTimeZone:        DefaultProviderTimeZone,
+		LogLevel:                DefaultLogLevel,
+		LogFormat:               DefaultLogFormat,
+		ReadHeaderTimeout:       DefaultReadHeaderTimeout,
+		ReadTimeout:             DefaultReadTimeout,
+		WriteTimeout:            DefaultWriteTimeout,
+		IdleTimeout:             DefaultIdleTimeout,
+		ShutdownTimeout:         DefaultShutdownTimeout,
 	}
 }
 
@@ -242,6 +257,23 @@ func (c Config) Validate() error {
 	if c.SpoolMaxEntries < 1 {
 		return bad("spool_max_entries", "%d must be at least 1", c.SpoolMaxEntries)
 	}
+	if c.DeadLetterEnabled {
+		if !streamRe.MatchString(c.DeadLetterStream) || c.DeadLetterStream == c.Stream {
+			return bad("deadletter_stream", "%q must be a valid stream name other than stream", c.DeadLetterStream)
+		}
+		if err := validSubjectPrefix(c.DeadLetterSubjectPrefix); err != nil {
+			return bad("deadletter_subject_prefix", "%q %v", c.DeadLetterSubjectPrefix, err)
+		}
+		if overlaps(c.DeadLetterSubjectPrefix, c.SubjectPrefix) {
+			return bad("deadletter_subject_prefix", "%q overlaps subject_prefix %q: dead letters could be read as events", c.DeadLetterSubjectPrefix, c.SubjectPrefix)
+		}
+		if c.DeadLetterMaxBody < 0 || c.DeadLetterMaxBody > 1<<20 {
+			return bad("deadletter_max_body", "%d must be between 0 and 1048576", c.DeadLetterMaxBody)
+		}
+		if c.DeadLetterMaxBytes < 1<<20 {
+			return bad("deadletter_max_bytes", "%d must be at least 1 MiB", c.DeadLetterMaxBytes)
+		}
+	}
 	if c.BodyLimit < 1024 || c.BodyLimit > 64<<20 {
 		return bad("body_limit", "%d must be between 1024 and %d bytes", c.BodyLimit, 64<<20)
 	}
@@ -286,6 +318,21 @@ func (c Config) Validate() error {
 		return bad("write_timeout", "%s must be longer than publish_timeout %s, or answers are cut off", c.WriteTimeout, c.PublishTimeout)
 	}
 	return nil
+}
+
+// overlaps reports whether subjects under one prefix can match the other's
+// "<prefix>.>": one prefix's tokens start the other's.
+func overlaps(a, b string) bool {
+	ta, tb := strings.Split(a, "."), strings.Split(b, ".")
+	if len(ta) > len(tb) {
+		ta, tb = tb, ta
+	}
+	for i, tok := range ta {
+		if tb[i] != tok {
+			return false
+		}
+	}
+	return true
 }
 
 // validSubjectPrefix accepts one or more dot-separated tokens without

@@ -19,6 +19,7 @@ import (
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deadletter"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/metrics"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/spool"
@@ -47,6 +48,14 @@ type PublicDeps struct {
 	RetryAfter time.Duration
 	// Schemas is served read-only under SchemaPrefix.
 	Schemas fs.FS
+	// DeadLetter keeps refused callbacks; nil disables that.
+	DeadLetter DeadLetter
+}
+
+// DeadLetter records a refused callback without blocking the answer;
+// *deadletter.Writer is the real one.
+type DeadLetter interface {
+	Record(deadletter.Rejection)
 }
 
 // NewPublic returns the public listener's handler: POST /callbacks/vocals
@@ -87,13 +96,13 @@ func (h *callbackHandler) serve(c echo.Context) error {
 	req := c.Request()
 	log := h.d.Log.With(zap.String("request_id", requestID(c)))
 
-	body, err := h.read(req)
+	body, size, err := h.read(req)
 	var cb callback.Callback
 	if err == nil {
 		cb, err = callback.Decode(body)
 	}
 	if err != nil {
-		return h.reject(c, log, err, start)
+		return h.reject(c, log, err, start, body, size)
 	}
 
 	msg, err := h.d.Builder.Build(cb)
@@ -148,28 +157,30 @@ func (h *callbackHandler) serve(c echo.Context) error {
 	})
 }
 
-// read checks the Content-Type and returns the body, refusing one over the limit.
-func (h *callbackHandler) read(req *http.Request) ([]byte, error) {
-	mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
-		return nil, errContentType
-	}
+// read returns the body (all of it, or what arrived before an error) and
+// its size, refusing a body over the limit and a Content-Type other than
+// JSON. A body announced as too large is not read at all.
+func (h *callbackHandler) read(req *http.Request) ([]byte, int64, error) {
 	if req.ContentLength > h.d.BodyLimit {
-		return nil, errTooLarge
+		return nil, req.ContentLength, errTooLarge
 	}
 	body, err := io.ReadAll(io.LimitReader(req.Body, h.d.BodyLimit+1))
-	if err != nil {
-		return nil, err
+	size := int64(len(body))
+	switch {
+	case err != nil:
+		return body, size, err
+	case size > h.d.BodyLimit:
+		return body, size, errTooLarge
 	}
-	if int64(len(body)) > h.d.BodyLimit {
-		return nil, errTooLarge
+	if mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return body, size, errContentType
 	}
-	return body, nil
+	return body, size, nil
 }
 
 // reject answers a request that can never become an event. This is the one
 // place that maps input errors to status codes and reasons.
-func (h *callbackHandler) reject(c echo.Context, log *zap.Logger, err error, start time.Time) error {
+func (h *callbackHandler) reject(c echo.Context, log *zap.Logger, err error, start time.Time, body []byte, size int64) error {
 	status, reason := http.StatusBadRequest, ""
 	var cbErr *callback.Error
 	switch {
@@ -186,5 +197,11 @@ func (h *callbackHandler) reject(c echo.Context, log *zap.Logger, err error, sta
 	h.d.Metrics.CallbacksReceived.WithLabelValues(metrics.StageUnknown, metrics.OutcomeRejected).Inc()
 	log.Info("callback rejected", zap.String("reason", reason), zap.Error(err),
 		zap.Duration("latency", time.Since(start)))
+	if h.d.DeadLetter != nil {
+		h.d.DeadLetter.Record(deadletter.Rejection{
+			Reason: reason, Error: err.Error(), RequestID: requestID(c),
+			ContentType: c.Request().Header.Get("Content-Type"), Body: body, BodySize: size, At: start,
+		})
+	}
 	return c.JSON(status, errorBody(reason, err.Error()))
 }

@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deadletter"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/httpapi"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/metrics"
@@ -31,7 +32,10 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/spool"
 )
 
-const bodyLimit = 64 << 10
+const (
+	bodyLimit  = 64 << 10
+	dlqMaxBody = 1 << 10
+)
 
 // bridge is a public listener over a real JetStream server.
 type bridge struct {
@@ -41,6 +45,7 @@ type bridge struct {
 	metrics *metrics.Metrics
 	reg     *prometheus.Registry
 	pub     *publish.JetStream
+	dlq     *deadletter.Writer
 }
 
 func newBridge(t testing.TB, pub publish.Publisher) *bridge {
@@ -76,6 +81,12 @@ func newBridgeSpool(t testing.TB, pub publish.Publisher, sp *spool.Spool) *bridg
 	if pub == nil {
 		pub = jsPub
 	}
+	dlq := deadletter.New(jsPub.JS(), deadletter.StreamSpec{
+		Name: "VOCALS_DLQ", SubjectPrefix: "vocals_dlq", Replicas: 1, MaxAge: time.Hour, MaxBytes: 64 << 20,
+	}, dlqMaxBody, nil)
+	if err := dlq.EnsureStream(ctx); err != nil {
+		t.Fatal(err)
+	}
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg, "test")
 	h := httpapi.NewPublic(httpapi.PublicDeps{
@@ -85,11 +96,13 @@ func newBridgeSpool(t testing.TB, pub publish.Publisher, sp *spool.Spool) *bridg
 		BodyLimit:  bodyLimit,
 		RetryAfter: 30 * time.Second,
 		Schemas:    event.Schemas(),
+		DeadLetter: dlq,
 	})
 	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)
+	t.Cleanup(dlq.Wait)
 	_, js := srv.Connect(t)
-	return &bridge{url: hs.URL, js: js, nats: srv, metrics: m, reg: reg, pub: jsPub}
+	return &bridge{url: hs.URL, js: js, nats: srv, metrics: m, reg: reg, pub: jsPub, dlq: dlq}
 }
 
 type response struct {
@@ -288,6 +301,32 @@ func TestBadInputIsRejectedAndNothingStored(t *testing.T) {
 	}
 	if n := len(b.stored(t, ">")); n != 0 {
 		t.Fatalf("rejected requests stored %d messages", n)
+	}
+	b.dlq.Wait()
+	dead := natstest.Messages(t, b.js, "VOCALS_DLQ", ">")
+	if len(dead) != len(tests) {
+		t.Fatalf("dead-letter stream holds %d messages, want one per rejected request (%d)", len(dead), len(tests))
+	}
+	for _, m := range dead {
+		reason := m.Header.Get(deadletter.HeaderReason)
+		if m.Subject != "vocals_dlq."+reason || m.Header.Get(deadletter.HeaderError) == "" || m.Header.Get(deadletter.HeaderRequestID) == "" {
+			t.Errorf("dead letter %s headers %v", m.Subject, m.Header)
+		}
+		if len(m.Data) > dlqMaxBody {
+			t.Errorf("dead letter body %d bytes over the %d cap", len(m.Data), dlqMaxBody)
+		}
+		if reason == "body_too_large" && m.Header.Get(deadletter.HeaderTruncated) != "true" {
+			t.Errorf("oversized body not marked truncated: %v", m.Header)
+		}
+		if reason == "invalid_task_id" && !strings.Contains(string(m.Data), `"task_id"`) {
+			t.Errorf("raw body not kept: %s", m.Data)
+		}
+	}
+	// The provider retries a refused callback; the dead-letter stream keeps it once.
+	b.post(t, "application/json", tests["malformed json"].body)
+	b.dlq.Wait()
+	if n := len(natstest.Messages(t, b.js, "VOCALS_DLQ", "vocals_dlq.malformed_json")); n != 1 {
+		t.Errorf("retried refusal stored %d times", n)
 	}
 	if got := testutil.ToFloat64(b.metrics.CallbacksRejected.WithLabelValues("invalid_task_id")); got != 6 {
 		t.Errorf("invalid_task_id rejections counted %v, want 6", got)

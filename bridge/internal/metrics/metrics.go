@@ -40,6 +40,8 @@ type Metrics struct {
 	SpoolDrainErrors *prometheus.CounterVec // reason
 	SpoolDamaged     prometheus.Counter
 	SpoolFull        prometheus.Counter
+
+	DeadLetters *prometheus.CounterVec // outcome
 }
 
 // New creates the metrics and registers them, with the Go and process
@@ -100,11 +102,16 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Namespace: Namespace, Subsystem: "spool", Name: "full_total",
 			Help: "Callbacks answered 503 because the stream was unavailable and the spool full.",
 		}),
+		DeadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "deadletter", Name: "messages_total",
+			Help: "Refused callbacks sent to the dead-letter stream, by outcome (published, duplicate, failed, dropped).",
+		}, []string{"outcome"}),
 	}
 	reg.MustRegister(
 		m.CallbacksReceived, m.CallbacksRejected, m.PublishDuration,
 		m.HTTPDuration, m.NATSConnected, m.BuildInfo,
 		m.SpoolEntries, m.SpoolBytes, m.SpoolOldestAge, m.SpoolDrained, m.SpoolDrainErrors, m.SpoolDamaged, m.SpoolFull,
+		m.DeadLetters,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -117,6 +124,9 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		}
 	}
 	m.CallbacksReceived.WithLabelValues(StageUnknown, OutcomeRejected)
+	for _, o := range []string{"published", "duplicate", "failed", "dropped"} {
+		m.DeadLetters.WithLabelValues(o)
+	}
 	for _, r := range []string{"unavailable", "rejected", "damaged"} {
 		m.SpoolDrainErrors.WithLabelValues(r)
 	}

@@ -49,7 +49,7 @@ func TestMetricsAreNamedAndDocumented(t *testing.T) {
 			}
 		}
 	}
-	if found != 13 {
-		t.Errorf("found %d vocals_bridge metrics, want 13", found)
+	if found != 14 {
+		t.Errorf("found %d vocals_bridge metrics, want 14", found)
 	}
 }
