@@ -364,3 +364,34 @@ func TestFaultSecondBridgeOnSameDataDir(t *testing.T) {
 		t.Fatalf("second bridge: %v\n%s", err, out)
 	}
 }
+
+// A bridge restarted while NATS is still down starts anyway, spools, and
+// sets up the stream and drains once NATS appears.
+func TestFaultBridgeStartsWhileNATSIsDown(t *testing.T) {
+	n := &natsProc{port: freePort(t), dir: t.TempDir()}
+	n.url = fmt.Sprintf("nats://127.0.0.1:%d", n.port)
+	t.Cleanup(func() {
+		if n.cmd != nil && n.cmd.ProcessState == nil {
+			_ = n.cmd.Process.Kill()
+			_ = n.cmd.Wait()
+		}
+	})
+	p := startBridge(t, n, t.TempDir())
+	if code, body := get(t, p.admin+"/readyz"); code != 200 || !strings.Contains(body, "degraded") {
+		t.Errorf("readyz with NATS never seen: %d %s", code, body)
+	}
+	var tasks []string
+	for i := 0; i < 5; i++ {
+		task := fmt.Sprintf("early%d", i)
+		tasks = append(tasks, task)
+		if code, a := post(t, p.public, faultCallback(task)); code != 200 || !a.Spooled {
+			t.Fatalf("callback %d: %d %+v", i, code, a)
+		}
+	}
+	n.start(t)
+	waitDrained(t, p)
+	assertExactlyOnce(t, n, tasks)
+	if code, body := get(t, p.admin+"/readyz"); code != 200 || !strings.Contains(body, `"ready"`) {
+		t.Errorf("readyz after NATS came: %d %s", code, body)
+	}
+}

@@ -348,11 +348,11 @@ func TestBinaryRejectsInvalidConfig(t *testing.T) {
 		env  []string
 		want string
 	}{
-		"replicas":    {[]string{"VOCALS_BRIDGE_STREAM_REPLICAS=0"}, "stream_replicas"},
-		"prefix":      {[]string{"VOCALS_BRIDGE_SUBJECT_PREFIX=a.>"}, "subject_prefix"},
-		"duration":    {[]string{"VOCALS_BRIDGE_PUBLISH_TIMEOUT=soon"}, "VOCALS_BRIDGE_PUBLISH_TIMEOUT"},
-		"nats url":    {[]string{"VOCALS_BRIDGE_NATS_URL=nats://127.0.0.1:1"}, "connecting to nats"},
-		"port in use": {nil, "address already in use"},
+		"replicas":               {[]string{"VOCALS_BRIDGE_STREAM_REPLICAS=0"}, "stream_replicas"},
+		"prefix":                 {[]string{"VOCALS_BRIDGE_SUBJECT_PREFIX=a.>"}, "subject_prefix"},
+		"duration":               {[]string{"VOCALS_BRIDGE_PUBLISH_TIMEOUT=soon"}, "VOCALS_BRIDGE_PUBLISH_TIMEOUT"},
+		"nats url without spool": {[]string{"VOCALS_BRIDGE_NATS_URL=nats://127.0.0.1:1", "VOCALS_BRIDGE_SPOOL_ENABLED=false"}, "connecting to nats"},
+		"port in use":            {nil, "address already in use"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -36,9 +36,12 @@ type App struct {
 	pub      *publish.JetStream
 	spool    *spool.Spool       // nil when disabled
 	dlq      *deadletter.Writer // nil when disabled
-	metrics  *metrics.Metrics
-	public   *httpapi.Listener
-	admin    *httpapi.Listener
+	// streamsPending is set when NATS was down at start-up: Run sets the
+	// streams up once it connects.
+	streamsPending bool
+	metrics        *metrics.Metrics
+	public         *httpapi.Listener
+	admin          *httpapi.Listener
 }
 
 // New starts NATS (or connects to it), makes sure the stream exists, and
@@ -58,68 +61,8 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, version string
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("app: data dir: %w", err)
 	}
-	hooks := publish.ConnHooks{
-		OnConnected:    func() { m.NATSConnected.Set(1) },
-		OnDisconnected: func() { m.NATSConnected.Set(0) },
-	}
-	if cfg.Embedded() {
-		a.embedded, err = natsembed.Start(natsembed.Options{
-			StoreDir:   filepath.Join(cfg.DataDir, "nats"),
-			ListenAddr: cfg.EmbeddedNATSAddr,
-		}, log.Named("nats"))
-		if err != nil {
-			return nil, err
-		}
-		a.nc, err = publish.Connect(nil, log, hooks, a.embedded.ConnectOption())
-		log.Info("embedded nats started", zap.String("client_url", a.embedded.ClientURL()),
-			zap.String("store_dir", filepath.Join(cfg.DataDir, "nats")))
-	} else {
-		a.nc, err = publish.Connect(cfg.NATSServers(), log, hooks)
-	}
-	if err != nil {
-		return nil, err
-	}
-
-	if a.pub, err = publish.NewJetStream(a.nc, cfg.Stream); err != nil {
-		return nil, err
-	}
-	spec := publish.StreamSpec{
-		Name: cfg.Stream, SubjectPrefix: cfg.SubjectPrefix, Replicas: cfg.StreamReplicas,
-		MaxAge: cfg.StreamMaxAge, Duplicates: cfg.StreamDuplicateWindow,
-	}
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if cfg.StreamManage {
-		if err := publish.EnsureStream(sctx, a.pub.JS(), spec); err != nil {
-			return nil, err
-		}
-	} else {
-		warnings, err := publish.CheckStream(sctx, a.pub.JS(), spec)
-		if err != nil {
-			return nil, err
-		}
-		for _, w := range warnings {
-			log.Warn("stream configuration", zap.String("stream", cfg.Stream), zap.String("warning", w))
-		}
-	}
-	var deadLetters httpapi.DeadLetter
-	if cfg.DeadLetterEnabled {
-		a.dlq = deadletter.New(a.pub.JS(), deadletter.StreamSpec{
-			Name: cfg.DeadLetterStream, SubjectPrefix: cfg.DeadLetterSubjectPrefix, Replicas: cfg.StreamReplicas,
-			MaxAge: cfg.StreamMaxAge, MaxBytes: cfg.DeadLetterMaxBytes,
-		}, cfg.DeadLetterMaxBody, func(o string) { m.DeadLetters.WithLabelValues(o).Inc() })
-		if cfg.StreamManage {
-			if err := a.dlq.EnsureStream(sctx); err != nil {
-				return nil, err
-			}
-		}
-		deadLetters = a.dlq
-	}
-	if cfg.StreamDuplicateWindow < config.ProviderRetrySpan {
-		log.Warn("duplicate window shorter than the provider's retry span",
-			zap.Duration("window", cfg.StreamDuplicateWindow), zap.Duration("retry_span", config.ProviderRetrySpan))
-	}
-
+	// The spool first: its lock refuses a second bridge on this data dir
+	// before anything else is touched.
 	if cfg.SpoolEnabled {
 		dir := filepath.Join(cfg.DataDir, "spool")
 		var damage []spool.Damage
@@ -138,6 +81,59 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, version string
 		}
 	} else {
 		log.Warn("spool disabled: callbacks are answered 503 while JetStream is unavailable")
+	}
+	hooks := publish.ConnHooks{
+		OnConnected:    func() { m.NATSConnected.Set(1) },
+		OnDisconnected: func() { m.NATSConnected.Set(0) },
+	}
+	if cfg.Embedded() {
+		a.embedded, err = natsembed.Start(natsembed.Options{
+			StoreDir:   filepath.Join(cfg.DataDir, "nats"),
+			ListenAddr: cfg.EmbeddedNATSAddr,
+		}, log.Named("nats"))
+		if err != nil {
+			return nil, err
+		}
+		a.nc, err = publish.Connect(nil, log, hooks, a.embedded.ConnectOption())
+		log.Info("embedded nats started", zap.String("client_url", a.embedded.ClientURL()),
+			zap.String("store_dir", filepath.Join(cfg.DataDir, "nats")))
+	} else {
+		var extra []nats.Option
+		if cfg.SpoolEnabled {
+			// With a spool the bridge can take callbacks while NATS is down,
+			// so it also starts while NATS is down.
+			extra = append(extra, nats.RetryOnFailedConnect(true))
+		}
+		a.nc, err = publish.Connect(cfg.NATSServers(), log, hooks, extra...)
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	if a.pub, err = publish.NewJetStream(a.nc, cfg.Stream); err != nil {
+		return nil, err
+	}
+	var deadLetters httpapi.DeadLetter
+	if cfg.DeadLetterEnabled {
+		a.dlq = deadletter.New(a.pub.JS(), deadletter.StreamSpec{
+			Name: cfg.DeadLetterStream, SubjectPrefix: cfg.DeadLetterSubjectPrefix, Replicas: cfg.StreamReplicas,
+			MaxAge: cfg.StreamMaxAge, MaxBytes: cfg.DeadLetterMaxBytes,
+		}, cfg.DeadLetterMaxBody, func(o string) { m.DeadLetters.WithLabelValues(o).Inc() })
+		deadLetters = a.dlq
+	}
+	if a.nc.IsConnected() {
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := a.setupStreams(sctx); err != nil {
+			return nil, err
+		}
+	} else {
+		log.Warn("nats unreachable at start-up: spooling callbacks until it is", zap.Strings("servers", cfg.NATSServers()))
+		a.streamsPending = true
+	}
+	if cfg.StreamDuplicateWindow < config.ProviderRetrySpan {
+		log.Warn("duplicate window shorter than the provider's retry span",
+			zap.Duration("window", cfg.StreamDuplicateWindow), zap.Duration("retry_span", config.ProviderRetrySpan))
 	}
 
 	loc, err := time.LoadLocation(cfg.ProviderTimeZone)
@@ -168,6 +164,51 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, version string
 		return nil, err
 	}
 	return a, nil
+}
+
+// setupStreams creates or checks the event stream and the dead-letter stream.
+func (a *App) setupStreams(ctx context.Context) error {
+	spec := publish.StreamSpec{
+		Name: a.cfg.Stream, SubjectPrefix: a.cfg.SubjectPrefix, Replicas: a.cfg.StreamReplicas,
+		MaxAge: a.cfg.StreamMaxAge, Duplicates: a.cfg.StreamDuplicateWindow,
+	}
+	if !a.cfg.StreamManage {
+		warnings, err := publish.CheckStream(ctx, a.pub.JS(), spec)
+		for _, w := range warnings {
+			a.log.Warn("stream configuration", zap.String("stream", a.cfg.Stream), zap.String("warning", w))
+		}
+		return err
+	}
+	if err := publish.EnsureStream(ctx, a.pub.JS(), spec); err != nil {
+		return err
+	}
+	if a.dlq != nil {
+		return a.dlq.EnsureStream(ctx)
+	}
+	return nil
+}
+
+// setupStreamsLater retries setupStreams until it succeeds or ctx ends.
+func (a *App) setupStreamsLater(ctx context.Context) {
+	wait := time.Second
+	for {
+		if a.nc.IsConnected() {
+			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err := a.setupStreams(sctx)
+			cancel()
+			if err == nil {
+				a.log.Info("streams set up", zap.String("stream", a.cfg.Stream))
+				return
+			}
+			a.log.Error("setting up streams", zap.Error(err))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 30*time.Second)
+	}
 }
 
 // ready is "ready" when the connection is up and the stream answers,
@@ -204,6 +245,13 @@ func (a *App) Run(ctx context.Context) error {
 		}()
 	}
 	drainCtx, stopDrain := context.WithCancel(context.Background())
+	setupDone := make(chan struct{})
+	go func() {
+		defer close(setupDone)
+		if a.streamsPending {
+			a.setupStreamsLater(drainCtx)
+		}
+	}()
 	drained := make(chan struct{})
 	if a.spool != nil {
 		go func() {
@@ -236,6 +284,7 @@ func (a *App) Run(ctx context.Context) error {
 	a.admin = nil
 	stopDrain()
 	<-drained
+	<-setupDone
 	a.Close()
 	a.log.Info("stopped")
 	return runErr

@@ -16,7 +16,8 @@ type ConnHooks struct {
 }
 
 // Connect opens the bridge's NATS connection. servers are seed URLs of one
-// cluster. Extra options (e.g. nats.InProcessServer) come last.
+// cluster. Extra options (e.g. nats.InProcessServer, or
+// nats.RetryOnFailedConnect to start while NATS is down) come last.
 //
 // The reconnect buffer is disabled: while disconnected a publish fails at
 // once instead of waiting in a client buffer, so nothing is ever answered as
@@ -37,6 +38,12 @@ func Connect(servers []string, log *zap.Logger, hooks ConnHooks, extra ...nats.O
 				hooks.OnDisconnected()
 			}
 		}),
+		nats.ConnectHandler(func(nc *nats.Conn) { // first connect after RetryOnFailedConnect
+			log.Info("nats connected", zap.String("server", nc.ConnectedUrlRedacted()))
+			if hooks.OnConnected != nil {
+				hooks.OnConnected()
+			}
+		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			log.Info("nats reconnected", zap.String("server", nc.ConnectedUrlRedacted()))
 			if hooks.OnConnected != nil {
@@ -55,7 +62,7 @@ func Connect(servers []string, log *zap.Logger, hooks ConnHooks, extra ...nats.O
 	if err != nil {
 		return nil, fmt.Errorf("publish: connecting to nats %s: %w", redact(servers), err)
 	}
-	if hooks.OnConnected != nil {
+	if hooks.OnConnected != nil && nc.IsConnected() {
 		hooks.OnConnected()
 	}
 	return nc, nil
