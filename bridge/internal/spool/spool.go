@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -89,6 +90,7 @@ type Spool struct {
 	notify   chan struct{}
 	senders  sync.WaitGroup // appends between their checks and their answer
 
+	syncs      atomic.Int64 // fsyncs of appended data, for benchmarks
 	reqs       chan *appendReq
 	writerDone chan struct{}
 	active     *os.File // owned by the writer goroutine
@@ -400,6 +402,7 @@ func (s *Spool) writeBatch(batch []*appendReq) ([]Entry, error) {
 	_, err := s.active.Write(buf)
 	if err == nil {
 		err = s.active.Sync()
+		s.syncs.Add(1)
 	}
 	if err != nil {
 		// Undo a partial write so the next batch does not follow garbage;
