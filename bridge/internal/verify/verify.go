@@ -1,0 +1,266 @@
+// Package verify decides whether a callback comes from the provider: its
+// HMAC signature (the provider's scheme or Standard Webhooks), a secret
+// token in the URL, and replay protection. Each check is independent and
+// configured on its own; a Verifier runs the configured ones.
+package verify
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Header names of the provider's signature scheme.
+const (
+	HeaderTimestamp = "X-Webhook-Timestamp"
+	HeaderSignature = "X-Webhook-Signature"
+)
+
+// Header names of Standard Webhooks (standardwebhooks.com).
+const (
+	HeaderSWID        = "Webhook-Id"
+	HeaderSWTimestamp = "Webhook-Timestamp"
+	HeaderSWSignature = "Webhook-Signature"
+)
+
+// Reason names why a request was refused. The set is fixed: it is a metric
+// label.
+type Reason string
+
+// Refusal reasons.
+const (
+	ReasonSignature Reason = "signature" // missing, malformed or wrong
+	ReasonStale     Reason = "stale"     // timestamp outside the tolerance
+	ReasonReplay    Reason = "replay"    // a used signature with another body
+	ReasonToken     Reason = "token"     // missing or wrong URL token
+)
+
+// ErrUnauthorized is wrapped by every refusal.
+var ErrUnauthorized = errors.New("unauthorized")
+
+// Error is a refusal.
+type Error struct {
+	Reason Reason
+	Detail string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Reason, e.Detail) }
+
+// Unwrap makes errors.Is(err, ErrUnauthorized) true.
+func (e *Error) Unwrap() error { return ErrUnauthorized }
+
+func refuse(r Reason, format string, a ...any) error {
+	return &Error{Reason: r, Detail: fmt.Sprintf(format, a...)}
+}
+
+// Config selects the checks. Zero values turn a check off.
+type Config struct {
+	// ProviderKeys are the provider's HMAC keys; any of them may sign
+	// (several during a rotation).
+	ProviderKeys [][]byte
+	// StandardSecrets are Standard Webhooks secrets ("whsec_<base64>").
+	StandardSecrets []string
+	// Token is a secret expected in the URL path or the token query parameter.
+	Token string
+	// Tolerance bounds |now - timestamp| for signed requests.
+	Tolerance time.Duration
+	// ReplayCacheSize bounds how many used signatures are remembered.
+	ReplayCacheSize int
+}
+
+// Request is what the checks look at.
+type Request struct {
+	Header http.Header
+	Body   []byte
+	TaskID string // data.task_id of the decoded body
+	Token  string // from the URL; "" when none was given
+	Now    time.Time
+}
+
+// Verifier runs the configured checks. It is safe for concurrent use.
+type Verifier struct {
+	cfg     Config
+	secrets [][]byte // decoded StandardSecrets
+	replays *replayCache
+}
+
+// New checks cfg and returns a Verifier.
+func New(cfg Config) (*Verifier, error) {
+	v := &Verifier{cfg: cfg}
+	for i, s := range cfg.StandardSecrets {
+		key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(s, "whsec_"))
+		if err != nil || len(key) == 0 {
+			return nil, fmt.Errorf("verify: standard webhooks secret %d is not whsec_<base64>", i+1)
+		}
+		v.secrets = append(v.secrets, key)
+	}
+	for i, k := range cfg.ProviderKeys {
+		if len(k) == 0 {
+			return nil, fmt.Errorf("verify: provider key %d is empty", i+1)
+		}
+	}
+	if v.Signed() {
+		if cfg.Tolerance <= 0 {
+			return nil, errors.New("verify: a signature tolerance is required")
+		}
+		size := cfg.ReplayCacheSize
+		if size <= 0 {
+			size = 100_000
+		}
+		v.replays = newReplayCache(size)
+	}
+	return v, nil
+}
+
+// Signed reports whether requests must carry a signature.
+func (v *Verifier) Signed() bool { return len(v.cfg.ProviderKeys) > 0 || len(v.secrets) > 0 }
+
+// Enabled reports whether any check is configured.
+func (v *Verifier) Enabled() bool { return v.Signed() || v.cfg.Token != "" }
+
+// TokenRequired reports whether the URL token is checked.
+func (v *Verifier) TokenRequired() bool { return v.cfg.Token != "" }
+
+// CheckEarly runs what needs no body: the URL token, and that a signature
+// is present at all. Refusing here spares decoding unauthenticated bodies.
+func (v *Verifier) CheckEarly(r Request) error {
+	if v.cfg.Token != "" {
+		// Hash both sides so the comparison time does not reveal the length.
+		want, got := sha256.Sum256([]byte(v.cfg.Token)), sha256.Sum256([]byte(r.Token))
+		if r.Token == "" || subtle.ConstantTimeCompare(want[:], got[:]) != 1 {
+			return refuse(ReasonToken, "missing or wrong callback token")
+		}
+	}
+	if v.Signed() && !v.hasProviderHeaders(r.Header) && !v.hasStandardHeaders(r.Header) {
+		return refuse(ReasonSignature, "no signature headers")
+	}
+	return nil
+}
+
+func (v *Verifier) hasProviderHeaders(h http.Header) bool {
+	return len(v.cfg.ProviderKeys) > 0 && h.Get(HeaderSignature) != "" && h.Get(HeaderTimestamp) != ""
+}
+
+func (v *Verifier) hasStandardHeaders(h http.Header) bool {
+	return len(v.secrets) > 0 && h.Get(HeaderSWSignature) != "" && h.Get(HeaderSWTimestamp) != "" && h.Get(HeaderSWID) != ""
+}
+
+// Verify runs every configured check on a decoded request. On success it
+// returns nil; the request's signature is then remembered, so the same
+// signature with another body is refused as a replay until it goes stale.
+func (v *Verifier) Verify(r Request) error {
+	if err := v.CheckEarly(r); err != nil {
+		return err
+	}
+	if !v.Signed() {
+		return nil
+	}
+	var (
+		sig string
+		ts  time.Time
+		err error
+	)
+	switch {
+	case v.hasProviderHeaders(r.Header):
+		sig, ts, err = v.verifyProvider(r)
+	default:
+		sig, ts, err = v.verifyStandard(r)
+	}
+	if err != nil {
+		return err
+	}
+	bodySum := sha256.Sum256(r.Body)
+	if !v.replays.use(sig, ts.Add(v.cfg.Tolerance), bodySum, r.Now) {
+		return refuse(ReasonReplay, "signature already used with a different body")
+	}
+	return nil
+}
+
+// timestamp parses Unix seconds and checks the tolerance both ways.
+func (v *Verifier) timestamp(raw string, now time.Time) (time.Time, error) {
+	secs, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
+	if err != nil || secs <= 0 {
+		return time.Time{}, refuse(ReasonSignature, "timestamp is not Unix seconds")
+	}
+	ts := time.Unix(secs, 0)
+	// Compare in seconds: time.Duration overflows for absurd timestamps.
+	diff := now.Unix() - secs
+	if diff > int64(v.cfg.Tolerance/time.Second) || -diff > int64(v.cfg.Tolerance/time.Second) {
+		return ts, refuse(ReasonStale, "timestamp is %ds away from now, beyond the %s tolerance", diff, v.cfg.Tolerance)
+	}
+	return ts, nil
+}
+
+// verifyProvider checks X-Webhook-Signature = base64(HMAC-SHA256(key,
+// task_id + "." + timestamp)) against every configured key. The provider
+// does not sign the body.
+func (v *Verifier) verifyProvider(r Request) (string, time.Time, error) {
+	rawTS := r.Header.Get(HeaderTimestamp)
+	ts, err := v.timestamp(rawTS, r.Now)
+	if err != nil {
+		return "", ts, err
+	}
+	sigRaw := strings.TrimSpace(r.Header.Get(HeaderSignature))
+	got, err := decodeBase64(sigRaw)
+	if err != nil || len(got) != sha256.Size {
+		return "", ts, refuse(ReasonSignature, "signature is not base64 of 32 bytes")
+	}
+	msg := []byte(r.TaskID + "." + strings.TrimSpace(rawTS))
+	for _, key := range v.cfg.ProviderKeys {
+		if hmac.Equal(got, mac(key, msg)) {
+			// The replay key is the canonical encoding: padding or line
+			// breaks must not make one signature look like two.
+			return "p:" + base64.StdEncoding.EncodeToString(got), ts, nil
+		}
+	}
+	return "", ts, refuse(ReasonSignature, "signature does not match")
+}
+
+// verifyStandard checks a Standard Webhooks signature: any "v1,<base64>"
+// entry equal to HMAC-SHA256(secret, id + "." + timestamp + "." + body).
+func (v *Verifier) verifyStandard(r Request) (string, time.Time, error) {
+	rawTS := r.Header.Get(HeaderSWTimestamp)
+	ts, err := v.timestamp(rawTS, r.Now)
+	if err != nil {
+		return "", ts, err
+	}
+	id := r.Header.Get(HeaderSWID)
+	msg := make([]byte, 0, len(id)+len(rawTS)+len(r.Body)+2)
+	msg = append(append(append(append(append(msg, id...), '.'), strings.TrimSpace(rawTS)...), '.'), r.Body...)
+	for _, entry := range strings.Fields(r.Header.Get(HeaderSWSignature)) {
+		version, sig, ok := strings.Cut(entry, ",")
+		if !ok || version != "v1" {
+			continue
+		}
+		got, err := decodeBase64(sig)
+		if err != nil {
+			continue
+		}
+		for _, key := range v.secrets {
+			if hmac.Equal(got, mac(key, msg)) {
+				return "s:" + id + ":" + base64.StdEncoding.EncodeToString(got), ts, nil
+			}
+		}
+	}
+	return "", ts, refuse(ReasonSignature, "no v1 signature matches")
+}
+
+func mac(key, msg []byte) []byte {
+	h := hmac.New(sha256.New, key)
+	h.Write(msg)
+	return h.Sum(nil)
+}
+
+func decodeBase64(s string) ([]byte, error) {
+	if b, err := base64.StdEncoding.DecodeString(s); err == nil {
+		return b, nil
+	}
+	return base64.RawStdEncoding.DecodeString(s)
+}
