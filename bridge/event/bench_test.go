@@ -27,7 +27,7 @@ func BenchmarkDecodeBuild(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if _, err := bld.Build(cb); err != nil {
+				if _, err := bld.Build(cb, raw); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -1,6 +1,8 @@
 package event
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -95,9 +97,15 @@ func (b *Builder) Data(cb callback.Callback) DataV1 {
 	return d
 }
 
-// Build makes the CloudEvent for a callback. The id depends only on the task
-// and stage; time is when this delivery was built.
-func (b *Builder) Build(cb callback.Callback) (Message, error) {
+// BodyHashExtension is the CloudEvents extension attribute holding the hex
+// SHA-256 of the callback body as received, so consumers can audit an event
+// against the request it came from (the provider's signature does not
+// cover the body).
+const BodyHashExtension = "bodysha256"
+
+// Build makes the CloudEvent for a callback decoded from body. The id
+// depends only on the task and stage; time is when this delivery was built.
+func (b *Builder) Build(cb callback.Callback, body []byte) (Message, error) {
 	e := ce.New()
 	e.SetID(ID(cb.TaskID, cb.Stage))
 	e.SetType(Type(cb.Stage))
@@ -105,6 +113,8 @@ func (b *Builder) Build(cb callback.Callback) (Message, error) {
 	e.SetSubject(cb.TaskID)
 	e.SetTime(b.now().UTC())
 	e.SetDataSchema(b.dataSchema)
+	sum := sha256.Sum256(body)
+	e.SetExtension(BodyHashExtension, hex.EncodeToString(sum[:]))
 	if err := e.SetData(DataContentType, b.Data(cb)); err != nil {
 		return Message{}, fmt.Errorf("event: encoding data: %w", err)
 	}

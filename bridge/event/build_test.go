@@ -51,7 +51,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			msg, err := b.Build(cb)
+			msg, err := b.Build(cb, raw)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -112,8 +112,8 @@ func TestRetryKeepsID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, _ := newBuilder(t, "UTC").Build(cb)
-	later, _ := newBuilder(t, "UTC").WithClock(func() time.Time { return fixedTime.Add(21 * time.Minute) }).Build(cb)
+	first, _ := newBuilder(t, "UTC").Build(cb, raw)
+	later, _ := newBuilder(t, "UTC").WithClock(func() time.Time { return fixedTime.Add(21 * time.Minute) }).Build(cb, raw)
 	if first.ID != later.ID || first.Subject != later.Subject {
 		t.Errorf("retry changed id or subject: %s/%s vs %s/%s", first.ID, first.Subject, later.ID, later.Subject)
 	}

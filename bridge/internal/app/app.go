@@ -24,6 +24,7 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natsembed"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/spool"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/verify"
 )
 
 // App is a configured, started bridge. Close releases what New acquired
@@ -140,6 +141,32 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, version string
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
+	keys, err := cfg.ProviderKeys()
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	verifier, err := verify.New(verify.Config{
+		ProviderKeys: keys, StandardSecrets: cfg.StandardSecrets(), Token: cfg.CallbackToken,
+		Tolerance: cfg.SignatureTolerance, ReplayCacheSize: cfg.ReplayCacheSize,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	if verifier.Enabled() {
+		m.VerificationEnabled.Set(1)
+		log.Info("source verification on", zap.Int("provider_keys", len(keys)),
+			zap.Int("standard_webhook_secrets", len(cfg.StandardSecrets())), zap.Bool("token", cfg.CallbackToken != ""))
+	} else {
+		log.Warn("source verification is OFF: anyone who can reach the callback URL can publish events; " +
+			"set webhook_hmac_key, standard_webhook_secret or callback_token before exposing the bridge")
+	}
+	allowed, _ := config.ParsePrefixes(cfg.AllowedCIDRs) // validated with the config
+	trusted, _ := config.ParsePrefixes(cfg.TrustedProxies)
+	var tlsFiles *httpapi.TLSFiles
+	if cfg.TLSCertFile != "" {
+		tlsFiles = &httpapi.TLSFiles{Cert: cfg.TLSCertFile, Key: cfg.TLSKeyFile}
+	}
+
 	timeouts := httpapi.Timeouts{
 		ReadHeader: cfg.ReadHeaderTimeout, Read: cfg.ReadTimeout,
 		Write: cfg.WriteTimeout, Idle: cfg.IdleTimeout,
@@ -153,14 +180,20 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, version string
 		RetryAfter: cfg.RetryAfter,
 		Schemas:    event.Schemas(),
 		DeadLetter: deadLetters,
+		Verifier:   verifier,
+		Guard: httpapi.GuardConfig{
+			Allowed: allowed, TrustedProxies: trusted,
+			RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
+			MaxInFlight: cfg.MaxInFlight, RetryAfter: cfg.RetryAfter,
+		},
 	})
-	if a.public, err = httpapi.Listen(cfg.HTTPAddr, publicHandler, timeouts); err != nil {
+	if a.public, err = httpapi.Listen(cfg.HTTPAddr, publicHandler, timeouts, tlsFiles); err != nil {
 		return nil, err
 	}
 	adminHandler := httpapi.NewAdmin(httpapi.AdminDeps{
 		Log: log, Metrics: m, Gatherer: reg, Ready: a.ready,
 	})
-	if a.admin, err = httpapi.Listen(cfg.AdminAddr, adminHandler, timeouts); err != nil {
+	if a.admin, err = httpapi.Listen(cfg.AdminAddr, adminHandler, timeouts, nil); err != nil {
 		return nil, err
 	}
 	return a, nil

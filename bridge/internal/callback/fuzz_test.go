@@ -51,7 +51,7 @@ func FuzzDecode(f *testing.F) {
 		if cb.Code != callback.SuccessCode && cb.Stage != callback.StageError {
 			t.Fatalf("code %d mapped to %q", cb.Code, cb.Stage)
 		}
-		msg, err := b.Build(cb)
+		msg, err := b.Build(cb, body)
 		if err != nil {
 			t.Fatalf("accepted callback does not build: %v", err)
 		}

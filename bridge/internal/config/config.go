@@ -6,7 +6,9 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -37,6 +39,11 @@ const (
 	DefaultBodyLimit               = 1 << 20
 	DefaultEventSource             = "/vocals-bridge"
 	DefaultProviderTimeZone        = "UTC"
+	DefaultSignatureTolerance      = 5 * time.Minute
+	DefaultReplayCacheSize         = 100_000
+	DefaultRateLimit               = 200.0
+	DefaultRateBurst               = 400
+	DefaultMaxInFlight             = 1024
 	DefaultLogLevel                = "info"
 	DefaultLogFormat               = "json"
 	DefaultReadHeaderTimeout       = 5 * time.Second
@@ -87,6 +94,21 @@ type Config struct {
 	SchemaBaseURL    string `yaml:"schema_base_url"`
 	ProviderTimeZone string `yaml:"provider_time_zone"`
 
+	// Source verification (all off by default; see README "Verifying the source").
+	WebhookHMACKey        string        `yaml:"webhook_hmac_key"`
+	WebhookHMACKeyFile    string        `yaml:"webhook_hmac_key_file"`
+	StandardWebhookSecret string        `yaml:"standard_webhook_secret"`
+	CallbackToken         string        `yaml:"callback_token"`
+	SignatureTolerance    time.Duration `yaml:"signature_tolerance"`
+	ReplayCacheSize       int           `yaml:"replay_cache_size"`
+	AllowedCIDRs          string        `yaml:"allowed_cidrs"`
+	TrustedProxies        string        `yaml:"trusted_proxies"`
+	RateLimit             float64       `yaml:"rate_limit"`
+	RateBurst             int           `yaml:"rate_burst"`
+	MaxInFlight           int           `yaml:"max_in_flight"`
+	TLSCertFile           string        `yaml:"tls_cert_file"`
+	TLSKeyFile            string        `yaml:"tls_key_file"`
+
 	LogLevel  string `yaml:"log_level"`
 	LogFormat string `yaml:"log_format"`
 
@@ -124,6 +146,11 @@ func Default() Config {
 		BodyLimit:               DefaultBodyLimit,
 		EventSource:             DefaultEventSource,
 		ProviderTimeZone:        DefaultProviderTimeZone,
+		SignatureTolerance:      DefaultSignatureTolerance,
+		ReplayCacheSize:         DefaultReplayCacheSize,
+		RateLimit:               DefaultRateLimit,
+		RateBurst:               DefaultRateBurst,
+		MaxInFlight:             DefaultMaxInFlight,
 		LogLevel:                DefaultLogLevel,
 		LogFormat:               DefaultLogFormat,
 		ReadHeaderTimeout:       DefaultReadHeaderTimeout,
@@ -138,15 +165,7 @@ func Default() Config {
 func (c Config) Embedded() bool { return c.NATSURL == "" }
 
 // NATSServers splits NATSURL into its comma-separated seed URLs.
-func (c Config) NATSServers() []string {
-	var out []string
-	for _, s := range strings.Split(c.NATSURL, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}
+func (c Config) NATSServers() []string { return splitList(c.NATSURL) }
 
 // SchemaBase is the URL prefix of the dataschema attribute. When none is
 // configured it points at this bridge's own /schemas route on localhost,
@@ -290,6 +309,39 @@ func (c Config) Validate() error {
 	if _, err := time.LoadLocation(c.ProviderTimeZone); err != nil {
 		return bad("provider_time_zone", "%q is not a time zone name (%v)", c.ProviderTimeZone, err)
 	}
+	if c.WebhookHMACKey != "" && c.WebhookHMACKeyFile != "" {
+		return bad("webhook_hmac_key_file", "set either webhook_hmac_key or webhook_hmac_key_file, not both")
+	}
+	if c.WebhookHMACKeyFile != "" {
+		if _, err := c.ProviderKeys(); err != nil {
+			return bad("webhook_hmac_key_file", "%v", err)
+		}
+	}
+	for _, sec := range splitList(c.StandardWebhookSecret) {
+		if !strings.HasPrefix(sec, "whsec_") {
+			return bad("standard_webhook_secret", "each secret must start with whsec_ (value not shown)")
+		}
+	}
+	if c.SignatureTolerance < time.Second || c.SignatureTolerance > time.Hour {
+		return bad("signature_tolerance", "%s must be between 1s and 1h", c.SignatureTolerance)
+	}
+	if c.ReplayCacheSize < 1000 {
+		return bad("replay_cache_size", "%d must be at least 1000", c.ReplayCacheSize)
+	}
+	for _, k := range []struct{ key, val string }{{"allowed_cidrs", c.AllowedCIDRs}, {"trusted_proxies", c.TrustedProxies}} {
+		if _, err := ParsePrefixes(k.val); err != nil {
+			return bad(k.key, "%v", err)
+		}
+	}
+	if c.RateLimit < 0 || c.RateBurst < 1 {
+		return bad("rate_limit", "rate_limit must be >= 0 (0 turns it off) and rate_burst >= 1")
+	}
+	if c.MaxInFlight < 1 {
+		return bad("max_in_flight", "%d must be at least 1", c.MaxInFlight)
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return bad("tls_key_file", "tls_cert_file and tls_key_file go together")
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -318,6 +370,58 @@ func (c Config) Validate() error {
 		return bad("write_timeout", "%s must be longer than publish_timeout %s, or answers are cut off", c.WriteTimeout, c.PublishTimeout)
 	}
 	return nil
+}
+
+// ProviderKeys returns the provider HMAC keys: webhook_hmac_key split at
+// commas, or webhook_hmac_key_file with one key per line. Several keys are
+// accepted at once, for rotation.
+func (c Config) ProviderKeys() ([][]byte, error) {
+	raw := c.WebhookHMACKey
+	if c.WebhookHMACKeyFile != "" {
+		b, err := os.ReadFile(c.WebhookHMACKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading key file: %w", err)
+		}
+		raw = strings.ReplaceAll(string(b), "\n", ",")
+	}
+	var keys [][]byte
+	for _, k := range splitList(raw) {
+		keys = append(keys, []byte(k))
+	}
+	if c.WebhookHMACKeyFile != "" && len(keys) == 0 {
+		return nil, fmt.Errorf("key file %s holds no key", c.WebhookHMACKeyFile)
+	}
+	return keys, nil
+}
+
+// StandardSecrets splits standard_webhook_secret at commas.
+func (c Config) StandardSecrets() []string { return splitList(c.StandardWebhookSecret) }
+
+// ParsePrefixes parses a comma-separated list of CIDRs or single addresses.
+func ParsePrefixes(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, item := range splitList(list) {
+		if p, err := netip.ParsePrefix(item); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(item)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a CIDR or an address", item)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 // overlaps reports whether subjects under one prefix can match the other's

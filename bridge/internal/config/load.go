@@ -58,6 +58,12 @@ func (s Setting) set(c *Config, raw string) error {
 			return fmt.Errorf("%q is not true or false", raw)
 		}
 		v.SetBool(b)
+	case float64:
+		f, err := strconv.ParseFloat(strings.TrimSpace(raw), 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", raw)
+		}
+		v.SetFloat(f)
 	case time.Duration:
 		d, err := time.ParseDuration(strings.TrimSpace(raw))
 		if err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/metrics"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/spool"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/verify"
 )
 
 // CallbackPath is the provider's callBackUrl path.
@@ -50,6 +51,11 @@ type PublicDeps struct {
 	Schemas fs.FS
 	// DeadLetter keeps refused callbacks; nil disables that.
 	DeadLetter DeadLetter
+	// Verifier checks the source; nil (or one with nothing configured)
+	// accepts every source.
+	Verifier *verify.Verifier
+	// Guard are the abuse limits in front of the callback route.
+	Guard GuardConfig
 }
 
 // DeadLetter records a refused callback without blocking the answer;
@@ -59,11 +65,18 @@ type DeadLetter interface {
 }
 
 // NewPublic returns the public listener's handler: POST /callbacks/vocals
-// and GET /schemas/..., nothing else.
+// (and /callbacks/vocals/<token> when a token is configured) and
+// GET /schemas/..., nothing else.
 func NewPublic(d PublicDeps) *echo.Echo {
 	e := newEcho(d.Log, d.Metrics, "public")
 	h := &callbackHandler{d: d}
-	e.POST(CallbackPath, h.serve)
+	g := guard(d.Guard, d.Metrics)
+	e.POST(CallbackPath, h.serve, g)
+	if d.Verifier != nil && d.Verifier.TokenRequired() {
+		// The token may be the last path segment, for providers whose
+		// callBackUrl cannot carry a query.
+		e.POST(CallbackPath+"/:token", h.serve, g)
+	}
 	schemas := http.StripPrefix(SchemaPrefix, http.FileServer(http.FS(d.Schemas)))
 	e.GET(SchemaPrefix+"/*", echo.WrapHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/schema+json")
@@ -96,16 +109,35 @@ func (h *callbackHandler) serve(c echo.Context) error {
 	req := c.Request()
 	log := h.d.Log.With(zap.String("request_id", requestID(c)))
 
-	body, size, err := h.read(req)
-	var cb callback.Callback
+	vreq := verify.Request{Header: req.Header, Token: c.Param("token"), Now: start}
+	if vreq.Token == "" {
+		vreq.Token = c.QueryParam("token")
+	}
+	// Headers and token first: an unauthenticated body is not even read.
+	var err error
+	if h.d.Verifier != nil {
+		err = h.d.Verifier.CheckEarly(vreq)
+	}
+	var (
+		body []byte
+		size int64
+		cb   callback.Callback
+	)
+	if err == nil {
+		body, size, err = h.read(req)
+	}
 	if err == nil {
 		cb, err = callback.Decode(body)
+	}
+	if err == nil && h.d.Verifier != nil {
+		vreq.Body, vreq.TaskID = body, cb.TaskID
+		err = h.d.Verifier.Verify(vreq)
 	}
 	if err != nil {
 		return h.reject(c, log, err, start, body, size)
 	}
 
-	msg, err := h.d.Builder.Build(cb)
+	msg, err := h.d.Builder.Build(cb, body)
 	if err != nil {
 		log.Error("building event", zap.String("task_id", cb.TaskID), zap.Error(err))
 		h.d.Metrics.CallbacksReceived.WithLabelValues(string(cb.Stage), metrics.OutcomeFailed).Inc()
@@ -182,8 +214,13 @@ func (h *callbackHandler) read(req *http.Request) ([]byte, int64, error) {
 // place that maps input errors to status codes and reasons.
 func (h *callbackHandler) reject(c echo.Context, log *zap.Logger, err error, start time.Time, body []byte, size int64) error {
 	status, reason := http.StatusBadRequest, ""
-	var cbErr *callback.Error
+	var (
+		cbErr *callback.Error
+		vErr  *verify.Error
+	)
 	switch {
+	case errors.As(err, &vErr):
+		status, reason = http.StatusUnauthorized, string(vErr.Reason)
 	case errors.As(err, &cbErr):
 		reason = string(cbErr.Reason)
 	case errors.Is(err, errTooLarge):
@@ -197,7 +234,9 @@ func (h *callbackHandler) reject(c echo.Context, log *zap.Logger, err error, sta
 	h.d.Metrics.CallbacksReceived.WithLabelValues(metrics.StageUnknown, metrics.OutcomeRejected).Inc()
 	log.Info("callback rejected", zap.String("reason", reason), zap.Error(err),
 		zap.Duration("latency", time.Since(start)))
-	if h.d.DeadLetter != nil {
+	// Refused input goes to the dead letters; unauthenticated requests do
+	// not, or anyone could fill that stream.
+	if h.d.DeadLetter != nil && vErr == nil {
 		h.d.DeadLetter.Record(deadletter.Rejection{
 			Reason: reason, Error: err.Error(), RequestID: requestID(c),
 			ContentType: c.Request().Header.Get("Content-Type"), Body: body, BodySize: size, At: start,

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -14,22 +15,38 @@ type Timeouts struct {
 	ReadHeader, Read, Write, Idle time.Duration
 }
 
+// TLSFiles name a certificate and key to serve HTTPS with; reloaded when
+// they change.
+type TLSFiles struct{ Cert, Key string }
+
 // Listener is a bound, not yet serving, HTTP listener.
 type Listener struct {
 	srv *http.Server
 	ln  net.Listener
+	tls bool
 }
 
 // Listen binds addr now, so that start-up fails early on a busy port and
-// Addr reports the real port when addr asked for port 0.
-func Listen(addr string, h http.Handler, t Timeouts) (*Listener, error) {
+// Addr reports the real port when addr asked for port 0. With tlsFiles it
+// serves HTTPS (TLS 1.2 or later).
+func Listen(addr string, h http.Handler, t Timeouts, tlsFiles *TLSFiles) (*Listener, error) {
+	var tlsCfg *tls.Config
+	if tlsFiles != nil {
+		r, err := newCertReloader(tlsFiles.Cert, tlsFiles.Key)
+		if err != nil {
+			return nil, err
+		}
+		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: r.GetCertificate}
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: listening on %s: %w", addr, err)
 	}
 	return &Listener{
-		ln: ln,
+		ln:  ln,
+		tls: tlsCfg != nil,
 		srv: &http.Server{
+			TLSConfig:         tlsCfg,
 			Handler:           h,
 			ReadHeaderTimeout: t.ReadHeader,
 			ReadTimeout:       t.Read,
@@ -45,7 +62,11 @@ func (l *Listener) Addr() string { return l.ln.Addr().String() }
 
 // Serve serves until Shutdown; it returns nil after a clean shutdown.
 func (l *Listener) Serve() error {
-	if err := l.srv.Serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	serve := l.srv.Serve
+	if l.tls {
+		serve = func(ln net.Listener) error { return l.srv.ServeTLS(ln, "", "") }
+	}
+	if err := serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil

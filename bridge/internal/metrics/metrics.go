@@ -42,6 +42,8 @@ type Metrics struct {
 	SpoolFull        prometheus.Counter
 
 	DeadLetters *prometheus.CounterVec // outcome
+
+	VerificationEnabled prometheus.Gauge
 }
 
 // New creates the metrics and registers them, with the Go and process
@@ -106,12 +108,16 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Namespace: Namespace, Subsystem: "deadletter", Name: "messages_total",
 			Help: "Refused callbacks sent to the dead-letter stream, by outcome (published, duplicate, failed, dropped).",
 		}, []string{"outcome"}),
+		VerificationEnabled: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: Namespace, Subsystem: "verification", Name: "enabled",
+			Help: "1 when callbacks must carry a signature or token, 0 when any source is accepted.",
+		}),
 	}
 	reg.MustRegister(
 		m.CallbacksReceived, m.CallbacksRejected, m.PublishDuration,
 		m.HTTPDuration, m.NATSConnected, m.BuildInfo,
 		m.SpoolEntries, m.SpoolBytes, m.SpoolOldestAge, m.SpoolDrained, m.SpoolDrainErrors, m.SpoolDamaged, m.SpoolFull,
-		m.DeadLetters,
+		m.DeadLetters, m.VerificationEnabled,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

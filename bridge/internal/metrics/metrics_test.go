@@ -49,7 +49,7 @@ func TestMetricsAreNamedAndDocumented(t *testing.T) {
 			}
 		}
 	}
-	if found != 14 {
-		t.Errorf("found %d vocals_bridge metrics, want 14", found)
+	if found != 15 {
+		t.Errorf("found %d vocals_bridge metrics, want 15", found)
 	}
 }

@@ -33,6 +33,7 @@ func TestSchemaRejectsBrokenEvents(t *testing.T) {
 		"string duration":     func(_, _, track map[string]any) { track["duration"] = "201.5" },
 		"negative duration":   func(_, _, track map[string]any) { track["duration"] = -1 },
 		"create_time garbage": func(_, _, track map[string]any) { track["create_time"] = "2025-03-04 05:06:07" },
+		"body hash not hex":   func(ev, _, _ map[string]any) { ev["bodysha256"] = "xyz" },
 		"missing track id":    func(_, _, track map[string]any) { delete(track, "id") },
 	}
 	for name, mutate := range tests {
