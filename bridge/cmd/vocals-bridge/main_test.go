@@ -418,13 +418,13 @@ func TestBinaryFinishesInFlightRequestOnSIGTERM(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("in-flight request answered %d", resp.StatusCode)
 	}
-	if !strings.Contains(p.log(), `"outcome":"published"`) {
-		t.Error("in-flight callback was not published")
-	}
 	select {
-	case <-p.done:
+	case <-p.done: // all of its log has been read
 	case <-time.After(20 * time.Second):
 		t.Fatal("bridge did not exit after the in-flight request")
+	}
+	if !strings.Contains(p.log(), `"outcome":"published"`) {
+		t.Error("in-flight callback was not published")
 	}
 	if err := p.cmd.Wait(); err != nil {
 		t.Fatalf("exit: %v", err)

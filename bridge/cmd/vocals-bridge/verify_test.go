@@ -133,6 +133,9 @@ func TestBinaryProviderSignature(t *testing.T) {
 			t.Errorf("no rejection counted for %s", reason)
 		}
 	}
+	if err := p.stop(t); err != nil { // so that every log line has been read
+		t.Fatal(err)
+	}
 	if strings.Contains(p.log(), "new-key") || strings.Contains(p.log(), good) {
 		t.Error("a key or signature reached the log")
 	}
@@ -163,6 +166,9 @@ func TestBinaryCallbackToken(t *testing.T) {
 		if r := postWith(t, p.public+tc.path, signedCallback("tok", "text"), nil); r.status != tc.status {
 			t.Errorf("%s: %d, want %d", tc.path, r.status, tc.status)
 		}
+	}
+	if err := p.stop(t); err != nil { // so that every log line has been read
+		t.Fatal(err)
 	}
 	if strings.Contains(p.log(), "tok-123") {
 		t.Error("the token reached the log")
