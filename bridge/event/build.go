@@ -1,6 +1,7 @@
 package event
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -115,13 +116,21 @@ func (b *Builder) Build(cb callback.Callback, body []byte) (Message, error) {
 	e.SetDataSchema(b.dataSchema)
 	sum := sha256.Sum256(body)
 	e.SetExtension(BodyHashExtension, hex.EncodeToString(sum[:]))
-	if err := e.SetData(DataContentType, b.Data(cb)); err != nil {
+	// Encoded here rather than by SetData so that "<", ">" and "&" in lyrics
+	// and titles stay as they are instead of growing sixfold as \u003c.
+	var data bytes.Buffer
+	enc := json.NewEncoder(&data)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(b.Data(cb)); err != nil {
 		return Message{}, fmt.Errorf("event: encoding data: %w", err)
 	}
+	e.SetDataContentType(DataContentType)
+	e.DataEncoded, e.DataBase64 = bytes.TrimSuffix(data.Bytes(), []byte("\n")), false
 	if err := e.Validate(); err != nil {
 		return Message{}, fmt.Errorf("event: %w", err)
 	}
-	body, err := json.Marshal(e)
+	// MarshalJSON directly: json.Marshal would re-escape "<" in the data.
+	body, err := e.MarshalJSON()
 	if err != nil {
 		return Message{}, fmt.Errorf("event: encoding: %w", err)
 	}

@@ -123,6 +123,12 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, version string
 		deadLetters = a.dlq
 	}
 	if a.nc.IsConnected() {
+		// An event is a little larger than its body; a server that cannot
+		// carry it refuses it for good.
+		if limit := a.nc.MaxPayload(); cfg.BodyLimit+64<<10 > limit {
+			log.Warn("nats max_payload is below what body_limit allows: large callbacks will be refused",
+				zap.Int64("max_payload", limit), zap.Int64("body_limit", cfg.BodyLimit))
+		}
 		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		if err := a.setupStreams(sctx); err != nil {
