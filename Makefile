@@ -7,6 +7,8 @@
 #   make fuzz    run each fuzz target for FUZZTIME (default 30s)
 #   make bench   Go benchmarks of the hot path, with allocations (not tests)
 #   make lint    gofmt and go vet
+#   make lint-deploy  offline checks of Dockerfile, Compose, Helm chart,
+#                alert rules and dashboard (module bridge/deploycheck)
 #   make schemas copy schemas/ into the binary's embedded copy
 #   make clean   remove bin/ and ./data
 #   make help    this text
@@ -17,10 +19,10 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 30s
 ARGS     ?=
 
-.PHONY: help build run test fuzz bench lint schemas clean
+.PHONY: help build run test fuzz bench lint lint-deploy schemas clean
 
 help:
-	@sed -n '3,12p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/vocals-bridge ./bridge/cmd/vocals-bridge
@@ -40,6 +42,11 @@ bench:
 lint:
 	@test -z "$$(gofmt -l bridge)" || { gofmt -l bridge; echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
+
+# Helm, Kubernetes and Prometheus libraries live in their own module so the
+# bridge does not depend on them.
+lint-deploy:
+	cd bridge/deploycheck && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 schemas:
 	cp schemas/v1/*.json bridge/event/schemas/v1/

@@ -6,9 +6,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -21,6 +23,19 @@ import (
 var version = "dev"
 
 func main() {
+	// "probe URL" answers a container healthcheck: the runtime image has no
+	// shell or curl.
+	if len(os.Args) > 1 && os.Args[1] == "probe" {
+		url := "http://127.0.0.1:8081/readyz"
+		if len(os.Args) > 2 {
+			url = os.Args[2]
+		}
+		if err := probe(url); err != nil {
+			fmt.Fprintln(os.Stderr, "vocals-bridge probe:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "vocals-bridge:", err)
 		os.Exit(1)
@@ -52,6 +67,20 @@ func run() error {
 		return err
 	}
 	return a.Run(ctx)
+}
+
+// probe succeeds when url answers 200 within 3 seconds.
+func probe(url string) error {
+	client := &http.Client{Timeout: 3 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s answered %s", url, resp.Status)
+	}
+	return nil
 }
 
 func newLogger(level, format string) (*zap.Logger, error) {

@@ -430,3 +430,14 @@ func TestBinaryFinishesInFlightRequestOnSIGTERM(t *testing.T) {
 		t.Fatalf("exit: %v", err)
 	}
 }
+
+// "vocals-bridge probe URL" is the container healthcheck.
+func TestProbeCommand(t *testing.T) {
+	p := start(t, t.TempDir())
+	if out, err := exec.Command(binary, "probe", p.admin+"/readyz").CombinedOutput(); err != nil {
+		t.Fatalf("probe of a ready bridge: %v %s", err, out)
+	}
+	if out, err := exec.Command(binary, "probe", p.admin+"/nope").CombinedOutput(); err == nil {
+		t.Fatalf("probe of a 404 succeeded: %s", out)
+	}
+}

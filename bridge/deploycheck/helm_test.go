@@ -1,0 +1,279 @@
+package deploycheck
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/releaseutil"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"sigs.k8s.io/yaml"
+)
+
+var chartDir = filepath.Join("..", "..", "charts", "vocals-bridge")
+
+// render runs `helm template` through the Helm SDK with a values file
+// (empty for the defaults) and returns the manifests by "Kind/name".
+func render(t *testing.T, valuesFile string) (map[string][]byte, string) {
+	t.Helper()
+	chrt, err := loader.Load(chartDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals := map[string]any{}
+	if valuesFile != "" {
+		if vals, err = chartutil.ReadValuesFile(filepath.Join(chartDir, valuesFile)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	install := action.NewInstall(&action.Configuration{})
+	install.ClientOnly, install.DryRun = true, true
+	install.ReleaseName, install.Namespace = "hooks", "music"
+	rel, err := install.Run(chrt, vals)
+	if err != nil {
+		t.Fatalf("helm template %s: %v", valuesFile, err)
+	}
+	out := map[string][]byte{}
+	for _, doc := range releaseutil.SplitManifests(rel.Manifest) {
+		var meta struct {
+			Kind     string
+			Metadata struct{ Name string }
+		}
+		if err := yaml.Unmarshal([]byte(doc), &meta); err != nil {
+			t.Fatalf("manifest is not YAML: %v\n%s", err, doc)
+		}
+		if meta.Kind == "" {
+			continue
+		}
+		out[meta.Kind+"/"+meta.Metadata.Name] = []byte(doc)
+	}
+	return out, rel.Info.Notes
+}
+
+// decodeStrict decodes a manifest into its API type, refusing unknown fields.
+func decodeStrict(t *testing.T, name string, doc []byte) any {
+	t.Helper()
+	types := map[string]func() any{
+		"ConfigMap":               func() any { return &corev1.ConfigMap{} },
+		"Secret":                  func() any { return &corev1.Secret{} },
+		"Service":                 func() any { return &corev1.Service{} },
+		"ServiceAccount":          func() any { return &corev1.ServiceAccount{} },
+		"StatefulSet":             func() any { return &appsv1.StatefulSet{} },
+		"Deployment":              func() any { return &appsv1.Deployment{} },
+		"Ingress":                 func() any { return &networkingv1.Ingress{} },
+		"NetworkPolicy":           func() any { return &networkingv1.NetworkPolicy{} },
+		"HorizontalPodAutoscaler": func() any { return &autoscalingv2.HorizontalPodAutoscaler{} },
+		"PodDisruptionBudget":     func() any { return &policyv1.PodDisruptionBudget{} },
+		"ServiceMonitor":          func() any { return &monitoringv1.ServiceMonitor{} },
+		"PrometheusRule":          func() any { return &monitoringv1.PrometheusRule{} },
+	}
+	kind := strings.SplitN(name, "/", 2)[0]
+	newObj, ok := types[kind]
+	if !ok {
+		t.Fatalf("%s: no API type to check this kind against", name)
+	}
+	js, err := yaml.YAMLToJSON(doc)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	obj := newObj()
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(obj); err != nil {
+		t.Fatalf("%s does not decode strictly into %T: %v", name, obj, err)
+	}
+	return obj
+}
+
+func kinds(m map[string][]byte) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestHelmLintStrict(t *testing.T) {
+	for _, values := range []string{"", "ci/all-values.yaml", "ci/deployment-values.yaml"} {
+		t.Run("values="+values, func(t *testing.T) {
+			vals := map[string]any{}
+			if values != "" {
+				var err error
+				if vals, err = chartutil.ReadValuesFile(filepath.Join(chartDir, values)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			lint := action.NewLint()
+			lint.Strict = true
+			res := lint.Run([]string{chartDir}, vals)
+			for _, m := range res.Messages {
+				t.Logf("lint: %s", m)
+			}
+			if len(res.Errors) > 0 {
+				t.Fatalf("helm lint --strict: %v", res.Errors)
+			}
+		})
+	}
+}
+
+func TestHelmTemplateDefaults(t *testing.T) {
+	docs, notes := render(t, "")
+	want := []string{
+		"ConfigMap/hooks-vocals-bridge", "PodDisruptionBudget/hooks-vocals-bridge", "Secret/hooks-vocals-bridge",
+		"Service/hooks-vocals-bridge", "Service/hooks-vocals-bridge-admin", "Service/hooks-vocals-bridge-headless",
+		"ServiceAccount/hooks-vocals-bridge", "StatefulSet/hooks-vocals-bridge",
+	}
+	if got := kinds(docs); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("rendered %v\nwant %v", got, want)
+	}
+	for name, doc := range docs {
+		decodeStrict(t, name, doc)
+	}
+	sts := decodeStrict(t, "StatefulSet/x", docs["StatefulSet/hooks-vocals-bridge"]).(*appsv1.StatefulSet)
+	checkPod(t, sts.Spec.Template.Spec)
+	if len(sts.Spec.VolumeClaimTemplates) != 1 || sts.Spec.VolumeClaimTemplates[0].Name != "data" {
+		t.Error("no per-pod volume for the spool")
+	}
+	cm := decodeStrict(t, "ConfigMap/x", docs["ConfigMap/hooks-vocals-bridge"]).(*corev1.ConfigMap)
+	var cfg map[string]any
+	if err := yaml.Unmarshal([]byte(cm.Data["config.yaml"]), &cfg); err != nil || cfg["nats_url"] == nil {
+		t.Errorf("config.yaml in the ConfigMap: %v %v", err, cfg)
+	}
+	if !strings.Contains(notes, "callBackUrl") || !strings.Contains(notes, "WARNING") {
+		t.Errorf("NOTES.txt does not explain the callBackUrl or warn about verification:\n%s", notes)
+	}
+}
+
+// checkPod holds the pod to the hardening the chart promises.
+func checkPod(t *testing.T, spec corev1.PodSpec) {
+	t.Helper()
+	if len(spec.Containers) != 1 {
+		t.Fatalf("%d containers", len(spec.Containers))
+	}
+	c := spec.Containers[0]
+	sc := c.SecurityContext
+	if sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem ||
+		sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation ||
+		sc.Capabilities == nil || len(sc.Capabilities.Drop) != 1 || sc.Capabilities.Drop[0] != "ALL" {
+		t.Errorf("container security context %+v", sc)
+	}
+	if psc := spec.SecurityContext; psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot {
+		t.Errorf("pod does not run as non-root: %+v", psc)
+	}
+	if c.LivenessProbe == nil || c.LivenessProbe.HTTPGet.Path != "/healthz" || c.LivenessProbe.HTTPGet.Port.String() != "admin" {
+		t.Errorf("liveness probe %+v", c.LivenessProbe)
+	}
+	if c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet.Path != "/readyz" || c.ReadinessProbe.HTTPGet.Port.String() != "admin" {
+		t.Errorf("readiness probe %+v", c.ReadinessProbe)
+	}
+	env := map[string]*corev1.EnvVarSource{}
+	for _, e := range c.Env {
+		env[e.Name] = e.ValueFrom
+	}
+	if src := env["VOCALS_BRIDGE_WEBHOOK_HMAC_KEY"]; src == nil || src.SecretKeyRef == nil {
+		t.Error("the HMAC key does not come from a Secret")
+	}
+}
+
+func TestHelmTemplateEverythingOn(t *testing.T) {
+	docs, notes := render(t, "ci/all-values.yaml")
+	for _, k := range []string{
+		"Ingress/hooks-vocals-bridge", "HorizontalPodAutoscaler/hooks-vocals-bridge", "NetworkPolicy/hooks-vocals-bridge",
+		"ServiceMonitor/hooks-vocals-bridge", "PrometheusRule/hooks-vocals-bridge", "ConfigMap/hooks-vocals-bridge-dashboard",
+	} {
+		if docs[k] == nil {
+			t.Errorf("%s not rendered; got %v", k, kinds(docs))
+		}
+	}
+	for name, doc := range docs {
+		decodeStrict(t, name, doc)
+	}
+	sts := decodeStrict(t, "StatefulSet/x", docs["StatefulSet/hooks-vocals-bridge"]).(*appsv1.StatefulSet)
+	checkPod(t, sts.Spec.Template.Spec)
+	if sts.Spec.Replicas != nil {
+		t.Error("replicas set although the HPA owns them")
+	}
+	hpa := decodeStrict(t, "HorizontalPodAutoscaler/x", docs["HorizontalPodAutoscaler/hooks-vocals-bridge"]).(*autoscalingv2.HorizontalPodAutoscaler)
+	if hpa.Spec.ScaleTargetRef.Kind != "StatefulSet" {
+		t.Errorf("HPA targets %s", hpa.Spec.ScaleTargetRef.Kind)
+	}
+	rule := decodeStrict(t, "PrometheusRule/x", docs["PrometheusRule/hooks-vocals-bridge"]).(*monitoringv1.PrometheusRule)
+	found := false
+	for _, g := range rule.Spec.Groups {
+		for _, r := range g.Rules {
+			if r.Alert == "VocalsBridgeNoCallbacks" && strings.Contains(r.Expr.String(), "[1h]") {
+				found = true
+			}
+		}
+	}
+	if !found {
+		t.Error("prometheusRule.noCallbacksFor did not reach the alert")
+	}
+	dash := decodeStrict(t, "ConfigMap/x", docs["ConfigMap/hooks-vocals-bridge-dashboard"]).(*corev1.ConfigMap)
+	if dash.Labels["grafana_dashboard"] != "1" || !json.Valid([]byte(dash.Data["vocals-bridge.json"])) {
+		t.Error("dashboard ConfigMap is not for the Grafana sidecar or holds invalid JSON")
+	}
+	if !strings.Contains(notes, "https://hooks.example.com/callbacks/vocals") || strings.Contains(notes, "WARNING") {
+		t.Errorf("NOTES.txt with an ingress and a key:\n%s", notes)
+	}
+}
+
+func TestHelmTemplateWithoutPersistence(t *testing.T) {
+	docs, _ := render(t, "ci/deployment-values.yaml")
+	if docs["StatefulSet/hooks-vocals-bridge"] != nil || docs["Deployment/hooks-vocals-bridge"] == nil {
+		t.Fatalf("want a Deployment without persistence, got %v", kinds(docs))
+	}
+	dep := decodeStrict(t, "Deployment/x", docs["Deployment/hooks-vocals-bridge"]).(*appsv1.Deployment)
+	checkPod(t, dep.Spec.Template.Spec)
+	hpa := decodeStrict(t, "HorizontalPodAutoscaler/x", docs["HorizontalPodAutoscaler/hooks-vocals-bridge"]).(*autoscalingv2.HorizontalPodAutoscaler)
+	if hpa.Spec.ScaleTargetRef.Kind != "Deployment" {
+		t.Errorf("HPA targets %s", hpa.Spec.ScaleTargetRef.Kind)
+	}
+}
+
+func TestExistingSecretIsNotCreated(t *testing.T) {
+	chrt, err := loader.Load(chartDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	install := action.NewInstall(&action.Configuration{})
+	install.ClientOnly, install.DryRun, install.ReleaseName = true, true, "hooks"
+	rel, err := install.Run(chrt, map[string]any{"secret": map[string]any{"existingSecret": "mine"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(rel.Manifest, "kind: Secret") || !strings.Contains(rel.Manifest, "name: mine") {
+		t.Error("existingSecret: the chart made its own Secret or does not reference the given one")
+	}
+}
+
+// The chart's README lists every top-level value.
+func TestChartReadmeListsValues(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(chartDir, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chrt, err := loader.Load(chartDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key := range chrt.Values {
+		if !strings.Contains(string(readme), fmt.Sprintf("`%s", key)) {
+			t.Errorf("charts/vocals-bridge/README.md does not document %s", key)
+		}
+	}
+}

@@ -1,0 +1,143 @@
+{{/* Chart name, truncated to the 63 characters Kubernetes allows. */}}
+{{- define "vocals-bridge.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Fully qualified app name: release-chart unless the release already says it. */}}
+{{- define "vocals-bridge.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "vocals-bridge.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "vocals-bridge.labels" -}}
+helm.sh/chart: {{ include "vocals-bridge.chart" . }}
+{{ include "vocals-bridge.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "vocals-bridge.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "vocals-bridge.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "vocals-bridge.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "vocals-bridge.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "vocals-bridge.secretName" -}}
+{{- default (include "vocals-bridge.fullname" .) .Values.secret.existingSecret }}
+{{- end }}
+
+{{/* The workload kind: a StatefulSet when each pod keeps its spool volume. */}}
+{{- define "vocals-bridge.workloadKind" -}}
+{{- if .Values.persistence.enabled }}StatefulSet{{ else }}Deployment{{ end }}
+{{- end }}
+
+{{/* The pod template shared by the StatefulSet and the Deployment. */}}
+{{- define "vocals-bridge.podTemplate" -}}
+metadata:
+  annotations:
+    checksum/config: {{ include (print $.Template.BasePath "/configmap.yaml") . | sha256sum }}
+    {{- with .Values.podAnnotations }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  labels:
+    {{- include "vocals-bridge.labels" . | nindent 4 }}
+    {{- with .Values.podLabels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+spec:
+  {{- with .Values.imagePullSecrets }}
+  imagePullSecrets:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  serviceAccountName: {{ include "vocals-bridge.serviceAccountName" . }}
+  automountServiceAccountToken: false
+  securityContext:
+    {{- toYaml .Values.podSecurityContext | nindent 4 }}
+  terminationGracePeriodSeconds: {{ .Values.terminationGracePeriodSeconds }}
+  containers:
+    - name: vocals-bridge
+      image: "{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}"
+      imagePullPolicy: {{ .Values.image.pullPolicy }}
+      args: ["--config", "/etc/vocals-bridge/config.yaml"]
+      env:
+        - name: VOCALS_BRIDGE_DATA_DIR
+          value: /data
+        - name: VOCALS_BRIDGE_WEBHOOK_HMAC_KEY
+          valueFrom:
+            secretKeyRef:
+              name: {{ include "vocals-bridge.secretName" . }}
+              key: webhook-hmac-key
+              optional: true
+        - name: VOCALS_BRIDGE_STANDARD_WEBHOOK_SECRET
+          valueFrom:
+            secretKeyRef:
+              name: {{ include "vocals-bridge.secretName" . }}
+              key: standard-webhook-secret
+              optional: true
+        - name: VOCALS_BRIDGE_CALLBACK_TOKEN
+          valueFrom:
+            secretKeyRef:
+              name: {{ include "vocals-bridge.secretName" . }}
+              key: callback-token
+              optional: true
+      ports:
+        - name: http
+          containerPort: 8080
+          protocol: TCP
+        - name: admin
+          containerPort: 8081
+          protocol: TCP
+      livenessProbe:
+        {{- toYaml .Values.livenessProbe | nindent 8 }}
+      readinessProbe:
+        {{- toYaml .Values.readinessProbe | nindent 8 }}
+      resources:
+        {{- toYaml .Values.resources | nindent 8 }}
+      securityContext:
+        {{- toYaml .Values.securityContext | nindent 8 }}
+      volumeMounts:
+        - name: config
+          mountPath: /etc/vocals-bridge
+          readOnly: true
+        - name: data
+          mountPath: /data
+  volumes:
+    - name: config
+      configMap:
+        name: {{ include "vocals-bridge.fullname" . }}
+    {{- if not .Values.persistence.enabled }}
+    - name: data
+      emptyDir: {}
+    {{- end }}
+  {{- with .Values.nodeSelector }}
+  nodeSelector:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.affinity }}
+  affinity:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.tolerations }}
+  tolerations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
