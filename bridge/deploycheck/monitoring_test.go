@@ -45,57 +45,66 @@ func liveMetricNames(t *testing.T) map[string]bool {
 	return metricNames
 }
 
-func scrapeBridge() (map[string]bool, error) {
+// bridgeProc is the bridge binary running on loopback with its embedded NATS.
+type bridgeProc struct {
+	admin, public string
+	stop          func()
+}
+
+// runBridge builds and starts the bridge and sends it one good and one
+// refused callback, as any running bridge has seen, so that labelled
+// families (latencies, rejections) are exposed.
+func runBridge() (*bridgeProc, error) {
 	dir, err := os.MkdirTemp("", "deploycheck")
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
 	bin := filepath.Join(dir, "vocals-bridge")
 	build := exec.Command("go", "build", "-o", bin, "./bridge/cmd/vocals-bridge")
 	build.Dir = repoRoot
 	if out, err := build.CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
 		return nil, fmt.Errorf("building the bridge: %v\n%s", err, out)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	cmd := exec.CommandContext(ctx, bin)
 	cmd.Env = []string{
 		"VOCALS_BRIDGE_HTTP_ADDR=127.0.0.1:0", "VOCALS_BRIDGE_ADMIN_ADDR=127.0.0.1:0",
 		"VOCALS_BRIDGE_EMBEDDED_NATS_ADDR=", "VOCALS_BRIDGE_DATA_DIR=" + filepath.Join(dir, "data"),
 	}
+	stop := func() { cancel(); _ = cmd.Wait(); os.RemoveAll(dir) }
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
+		stop()
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
+		stop()
 		return nil, err
 	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	admin, public := "", ""
+	p := &bridgeProc{stop: stop}
 	sc := bufio.NewScanner(stderr)
-	for (admin == "" || public == "") && sc.Scan() {
+	for (p.admin == "" || p.public == "") && sc.Scan() {
 		var line struct{ Msg, Listener, Addr string }
 		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
 			if line.Listener == "admin" {
-				admin = line.Addr
+				p.admin = line.Addr
 			} else {
-				public = line.Addr
+				p.public = line.Addr
 			}
 		}
 	}
 	go func() { _, _ = io.Copy(io.Discard, stderr) }()
-	if admin == "" || public == "" {
+	if p.admin == "" || p.public == "" {
+		stop()
 		return nil, fmt.Errorf("bridge did not report its listener addresses")
 	}
-	// One good and one refused callback, as any running bridge has seen,
-	// so that labelled families (latencies, rejections) are exposed.
 	for _, body := range []string{
 		`{"code":200,"msg":"ok","data":{"callbackType":"text","task_id":"deploycheck","data":[]}}`,
 		`{"code":200,`,
 	} {
 		for i := 0; i < 50; i++ { // the listener starts serving right after it is logged
-			resp, err := http.Post("http://"+public+"/callbacks/vocals", "application/json", strings.NewReader(body))
+			resp, err := http.Post("http://"+p.public+"/callbacks/vocals", "application/json", strings.NewReader(body))
 			if err == nil {
 				resp.Body.Close()
 				break
@@ -103,17 +112,23 @@ func scrapeBridge() (map[string]bool, error) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	var body []byte
-	for i := 0; i < 50; i++ {
-		resp, err := http.Get("http://" + admin + "/metrics")
-		if err == nil {
-			body, err = io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if err == nil && resp.StatusCode == 200 {
-				break
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
+	return p, nil
+}
+
+func scrapeBridge() (map[string]bool, error) {
+	p, err := runBridge()
+	if err != nil {
+		return nil, err
+	}
+	defer p.stop()
+	resp, err := http.Get("http://" + p.admin + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
 	}
 	names := map[string]bool{}
 	for _, line := range strings.Split(string(body), "\n") {
