@@ -3,6 +3,7 @@ module github.com/vocals-bridge/vocals-bridge
 go 1.26.8
 
 require (
+	github.com/cloudevents/sdk-go/protocol/nats_jetstream/v2 v2.16.2
 	github.com/cloudevents/sdk-go/v2 v2.16.2
 	github.com/google/uuid v1.6.0
 	github.com/labstack/echo/v4 v4.16.0

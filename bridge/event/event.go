@@ -14,6 +14,21 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
 )
 
+// Stage is the pipeline stage an event reports: text, first, complete or
+// error. It is the last token of the subject and part of the type.
+type Stage = callback.Stage
+
+// The stages.
+const (
+	StageText     = callback.StageText
+	StageFirst    = callback.StageFirst
+	StageComplete = callback.StageComplete
+	StageError    = callback.StageError
+)
+
+// Stages lists every stage.
+func Stages() []Stage { return append([]Stage(nil), callback.Stages...) }
+
 // Version is the data version every type and schema of this package carries.
 const Version = "v1"
 

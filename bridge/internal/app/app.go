@@ -111,7 +111,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, version string
 		return nil, err
 	}
 
-	if a.pub, err = publish.NewJetStream(a.nc, cfg.Stream); err != nil {
+	if a.pub, err = publish.NewJetStream(a.nc, cfg.Stream, cfg.ContentMode); err != nil {
 		return nil, err
 	}
 	var deadLetters httpapi.DeadLetter

@@ -91,6 +91,7 @@ type Config struct {
 
 	BodyLimit        int64  `yaml:"body_limit"`
 	EventSource      string `yaml:"event_source"`
+	ContentMode      string `yaml:"content_mode"`
 	SchemaBaseURL    string `yaml:"schema_base_url"`
 	ProviderTimeZone string `yaml:"provider_time_zone"`
 
@@ -145,6 +146,7 @@ func Default() Config {
 		DeadLetterMaxBytes:      DefaultDeadLetterMaxBytes,
 		BodyLimit:               DefaultBodyLimit,
 		EventSource:             DefaultEventSource,
+		ContentMode:             "structured",
 		ProviderTimeZone:        DefaultProviderTimeZone,
 		SignatureTolerance:      DefaultSignatureTolerance,
 		ReplayCacheSize:         DefaultReplayCacheSize,
@@ -300,6 +302,12 @@ func (c Config) Validate() error {
 		return bad("event_source", "%q is not a URI reference", c.EventSource)
 	} else if u.String() == "" {
 		return bad("event_source", "must not be empty")
+	}
+	if c.ContentMode != "structured" && c.ContentMode != "binary" {
+		return bad("content_mode", "%q must be structured or binary", c.ContentMode)
+	}
+	if c.ContentMode != "structured" && c.ContentMode != "binary" {
+		return bad("content_mode", "%q must be structured or binary", c.ContentMode)
 	}
 	if c.SchemaBaseURL != "" {
 		if u, err := url.Parse(c.SchemaBaseURL); err != nil || !u.IsAbs() {

@@ -41,7 +41,7 @@ func setup(t *testing.T, limits spool.Limits) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	if e.pub, err = publish.NewJetStream(nc, "VOCALS"); err != nil {
+	if e.pub, err = publish.NewJetStream(nc, "VOCALS", event.Structured); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -67,7 +67,7 @@ func newBridgeSpool(t testing.TB, pub publish.Publisher, sp *spool.Spool) *bridg
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	jsPub, err := publish.NewJetStream(nc, "VOCALS")
+	jsPub, err := publish.NewJetStream(nc, "VOCALS", event.Structured)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,15 +49,17 @@ var (
 type JetStream struct {
 	js     jetstream.JetStream
 	stream string
+	binary bool
 }
 
-// NewJetStream returns a Publisher over nc for the named stream.
-func NewJetStream(nc *nats.Conn, stream string) (*JetStream, error) {
+// NewJetStream returns a Publisher over nc for the named stream, writing
+// events in mode (event.Structured or event.Binary).
+func NewJetStream(nc *nats.Conn, stream, mode string) (*JetStream, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("publish: %w", err)
 	}
-	return &JetStream{js: js, stream: stream}, nil
+	return &JetStream{js: js, stream: stream, binary: mode == event.Binary}, nil
 }
 
 // JS exposes the JetStream context for stream management and readiness.
@@ -66,8 +68,21 @@ func (p *JetStream) JS() jetstream.JetStream { return p.js }
 // Publish implements Publisher. The ctx deadline bounds the wait for the ack.
 func (p *JetStream) Publish(ctx context.Context, m event.Message) (Result, error) {
 	msg := nats.NewMsg(m.Subject)
-	msg.Data = m.Body
-	msg.Header.Set("Content-Type", event.ContentType)
+	if p.binary {
+		// Messages (and the spool) always hold the structured form; the
+		// content mode is only how it goes on the wire.
+		header, data, err := event.ToBinary(m.Body)
+		if err != nil {
+			return Result{}, fmt.Errorf("%w: %w", ErrRejected, err)
+		}
+		for k, v := range header {
+			msg.Header.Set(k, v)
+		}
+		msg.Data = data
+	} else {
+		msg.Data = m.Body
+		msg.Header.Set("Content-Type", event.ContentType)
+	}
 	ack, err := p.js.PublishMsg(ctx, msg,
 		jetstream.WithMsgID(m.ID),
 		jetstream.WithExpectStream(p.stream),

@@ -1,0 +1,144 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+)
+
+// Options configure Consume. Zero values take the documented defaults.
+type Options struct {
+	// Stream and SubjectPrefix must match the bridge's (VOCALS, vocals).
+	Stream        string
+	SubjectPrefix string
+	// Durable names the consumer; every replica of a service uses the
+	// same name to share the work. Required.
+	Durable string
+	// Stages to receive; all four when empty.
+	Stages []event.Stage
+	// MaxDeliver bounds deliveries of one event (default 5); after that
+	// JetStream stops redelivering it.
+	MaxDeliver int
+	// Backoff is the wait before each redelivery after a failed handler
+	// (default 1s, 5s, 30s; the last repeats).
+	Backoff []time.Duration
+	// AckWait is how long a handler may take before the event is
+	// redelivered (default 30s).
+	AckWait time.Duration
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.Durable == "" {
+		return o, errors.New("consumer: Options.Durable is required")
+	}
+	if o.Stream == "" {
+		o.Stream = "VOCALS"
+	}
+	if o.SubjectPrefix == "" {
+		o.SubjectPrefix = "vocals"
+	}
+	if len(o.Stages) == 0 {
+		o.Stages = event.Stages()
+	}
+	if o.MaxDeliver == 0 {
+		o.MaxDeliver = 5
+	}
+	if len(o.Backoff) == 0 {
+		o.Backoff = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second}
+	}
+	if o.AckWait == 0 {
+		o.AckWait = 30 * time.Second
+	}
+	return o, nil
+}
+
+// Handler processes one event. Returning nil acknowledges it; an error
+// naks it for redelivery after the backoff; an error made with Term
+// terminates it (no redelivery), for events that can never succeed.
+type Handler func(ctx context.Context, e Event) error
+
+type termError struct{ err error }
+
+func (t termError) Error() string { return "terminal: " + t.err.Error() }
+func (t termError) Unwrap() error { return t.err }
+
+// Term marks err as permanent: the event is not redelivered.
+func Term(err error) error { return termError{err} }
+
+// Ensure creates the durable consumer or updates it to opts, and returns it.
+func Ensure(ctx context.Context, js jetstream.JetStream, opts Options) (jetstream.Consumer, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	filters := make([]string, 0, len(opts.Stages))
+	for _, st := range opts.Stages {
+		filters = append(filters, opts.SubjectPrefix+".*."+string(st))
+	}
+	cfg := jetstream.ConsumerConfig{
+		Durable:        opts.Durable,
+		Description:    "vocals-bridge events",
+		FilterSubjects: filters,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        opts.AckWait,
+		MaxDeliver:     opts.MaxDeliver,
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	}
+	if len(filters) == 1 {
+		cfg.FilterSubject, cfg.FilterSubjects = filters[0], nil
+	}
+	c, err := js.CreateOrUpdateConsumer(ctx, opts.Stream, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("consumer: %s on %s: %w", opts.Durable, opts.Stream, err)
+	}
+	return c, nil
+}
+
+// Consume runs h for every event of the chosen stages until ctx ends, one
+// at a time. A message that is not a vocals-bridge event is terminated.
+func Consume(ctx context.Context, js jetstream.JetStream, opts Options, h Handler) error {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return err
+	}
+	c, err := Ensure(ctx, js, opts)
+	if err != nil {
+		return err
+	}
+	cc, err := c.Consume(func(msg jetstream.Msg) {
+		handle(ctx, msg, opts.Backoff, h)
+	})
+	if err != nil {
+		return fmt.Errorf("consumer: %w", err)
+	}
+	<-ctx.Done()
+	cc.Stop()
+	return nil
+}
+
+func handle(ctx context.Context, msg jetstream.Msg, backoff []time.Duration, h Handler) {
+	e, err := Decode(msg.Subject(), msg.Headers(), msg.Data())
+	if err != nil {
+		_ = msg.Term()
+		return
+	}
+	err = h(ctx, e)
+	var term termError
+	switch {
+	case err == nil:
+		_ = msg.Ack()
+	case errors.As(err, &term):
+		_ = msg.Term()
+	default:
+		n := 1
+		if md, merr := msg.Metadata(); merr == nil {
+			n = max(1, int(md.NumDelivered))
+		}
+		_ = msg.NakWithDelay(backoff[min(n, len(backoff))-1])
+	}
+}

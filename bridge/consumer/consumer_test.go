@@ -1,0 +1,193 @@
+package consumer_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/consumer"
+	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natstest"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
+)
+
+// setup publishes every provider fixture through the bridge's own
+// publisher in the given content mode and returns a JetStream handle.
+func setup(t *testing.T, mode string) (jetstream.JetStream, *nats.Conn, []event.Message) {
+	t.Helper()
+	srv := natstest.Start(t)
+	nc, js := srv.Connect(t)
+	pub, err := publish.NewJetStream(nc, "VOCALS", mode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := publish.EnsureStream(ctx, js, publish.StreamSpec{Name: "VOCALS", SubjectPrefix: "vocals", Replicas: 1, MaxAge: time.Hour, Duplicates: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob("../internal/callback/testdata/*.json")
+	b := event.NewBuilder("vocals", "/vocals-bridge", "http://localhost:8080/schemas", time.UTC)
+	var msgs []event.Message
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cb, err := callback.Decode(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := b.Build(cb, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pub.Publish(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, m)
+	}
+	return js, nc, msgs
+}
+
+// Both content modes decode to the same event as the structured body the
+// bridge built.
+func TestDecodeBothModes(t *testing.T) {
+	for _, mode := range []string{event.Structured, event.Binary} {
+		t.Run(mode, func(t *testing.T) {
+			js, _, built := setup(t, mode)
+			stored := natstest.Messages(t, js, "VOCALS", ">")
+			if len(stored) != len(built) {
+				t.Fatalf("%d stored, %d built", len(stored), len(built))
+			}
+			for i, m := range stored {
+				if mode == event.Binary && m.Header.Get("ce-id") == "" {
+					t.Fatalf("binary mode message has no ce-id header: %v", m.Header)
+				}
+				got, err := consumer.Decode(m.Subject, m.Header, m.Data)
+				if err != nil {
+					t.Fatalf("%s: %v", m.Subject, err)
+				}
+				want, err := consumer.Decode(built[i].Subject, nats.Header{"Content-Type": {event.ContentType}}, built[i].Body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.CloudEvent.String() != want.CloudEvent.String() || got.Stage != want.Stage || got.Data.TaskID != want.Data.TaskID {
+					t.Errorf("%s decodes differently:\n%s\nwant\n%s", m.Subject, got.CloudEvent, want.CloudEvent)
+				}
+				if f, ok := got.Failure(); ok != (got.Stage == event.StageError) || (ok && f.Code != got.Data.Code) {
+					t.Errorf("%s: Failure() = %+v %v", m.Subject, f, ok)
+				}
+			}
+		})
+	}
+}
+
+func TestDecodeRefusesOtherMessages(t *testing.T) {
+	for name, tc := range map[string]struct {
+		header nats.Header
+		data   string
+	}{
+		"not json":          {nil, "hello"},
+		"other type":        {nats.Header{"Content-Type": {event.ContentType}}, `{"specversion":"1.0","id":"1","source":"/x","type":"com.example.other","data":{}}`},
+		"stage mismatch":    {nats.Header{"Content-Type": {event.ContentType}}, `{"specversion":"1.0","id":"1","source":"/x","type":"com.sunoapi.vocals.complete.v1","data":{"stage":"text"}}`},
+		"binary no version": {nats.Header{"ce-specversion": {"0.3"}, "ce-id": {"1"}}, `{}`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := consumer.Decode("vocals.x.complete", tc.header, []byte(tc.data)); !errors.Is(err, consumer.ErrNotVocalsEvent) {
+				t.Fatalf("got %v", err)
+			}
+		})
+	}
+}
+
+// Consume delivers only the chosen stages; a failing handler gets the event
+// again after the backoff; Term stops redelivery; success acknowledges.
+func TestConsumeStagesRedeliveryAndTerm(t *testing.T) {
+	js, _, built := setup(t, event.Binary)
+	want := 0
+	for _, m := range built {
+		if m.Stage == event.StageComplete || m.Stage == event.StageError {
+			want++
+		}
+	}
+	var (
+		mu       sync.Mutex
+		attempts = map[string]int{}
+		done     = map[string]bool{}
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- consumer.Consume(ctx, js, consumer.Options{
+			Durable: "test", Stages: []event.Stage{event.StageComplete, event.StageError},
+			Backoff: []time.Duration{50 * time.Millisecond},
+		}, func(_ context.Context, e consumer.Event) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if e.Stage != event.StageComplete && e.Stage != event.StageError {
+				t.Errorf("received stage %s", e.Stage)
+			}
+			attempts[e.Subject]++
+			switch {
+			case e.Stage == event.StageComplete && attempts[e.Subject] == 1:
+				return errors.New("downstream busy") // redelivered
+			case e.Data.Code == 408:
+				done[e.Subject] = true
+				return consumer.Term(errors.New("never retry rate limits")) // not redelivered
+			}
+			done[e.Subject] = true
+			return nil
+		})
+	}()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		mu.Lock()
+		n := len(done)
+		mu.Unlock()
+		if n == want {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("handled %d of %d events: %v", n, want, attempts)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // room for any wrong redelivery
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	for subj, n := range attempts {
+		wantN := 1
+		if strings.HasSuffix(subj, ".complete") {
+			wantN = 2
+		}
+		if n != wantN {
+			t.Errorf("%s handled %d times, want %d", subj, n, wantN)
+		}
+	}
+	info, err := js.Consumer(context.Background(), "VOCALS", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ci := info.CachedInfo(); ci.NumAckPending != 0 || ci.NumPending != 0 {
+		t.Errorf("consumer left %d pending acks and %d pending messages", ci.NumAckPending, ci.NumPending)
+	}
+}
+
+func TestConsumeNeedsADurableName(t *testing.T) {
+	if err := consumer.Consume(context.Background(), nil, consumer.Options{}, nil); err == nil {
+		t.Fatal("accepted options without a durable name")
+	}
+}
