@@ -1,10 +1,15 @@
 // Command vocals-bridge receives Suno add-vocals callbacks over HTTP and
 // publishes each as a CloudEvent to NATS JetStream. See README.md.
+//
+//	vocals-bridge [--config FILE] [--<key> VALUE ...]   run the bridge
+//	vocals-bridge tail [--stages complete,error] ...    follow the events
+//	vocals-bridge probe [URL]                           healthcheck (exit 0 on 200)
 package main
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -17,26 +22,33 @@ import (
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/app"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/config"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/tail"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
-	// "probe URL" answers a container healthcheck: the runtime image has no
-	// shell or curl.
-	if len(os.Args) > 1 && os.Args[1] == "probe" {
+	var err error
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == "probe":
+		// A container healthcheck: the runtime image has no shell or curl.
 		url := "http://127.0.0.1:8081/readyz"
 		if len(os.Args) > 2 {
 			url = os.Args[2]
 		}
-		if err := probe(url); err != nil {
-			fmt.Fprintln(os.Stderr, "vocals-bridge probe:", err)
-			os.Exit(1)
-		}
+		err = probe(url)
+	case len(os.Args) > 1 && os.Args[1] == "tail":
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		err = tail.Run(ctx, os.Args[2:], os.Stdout, os.Stderr)
+		stop()
+	default:
+		err = run()
+	}
+	if errors.Is(err, flag.ErrHelp) {
 		return
 	}
-	if err := run(); err != nil {
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "vocals-bridge:", err)
 		os.Exit(1)
 	}
@@ -44,9 +56,6 @@ func main() {
 
 func run() error {
 	cfg, warnings, err := config.Load(os.Args[1:], os.Environ(), os.Stderr)
-	if errors.Is(err, config.ErrHelp) {
-		return nil
-	}
 	if err != nil {
 		return err
 	}

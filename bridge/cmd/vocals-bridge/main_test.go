@@ -441,3 +441,32 @@ func TestProbeCommand(t *testing.T) {
 		t.Fatalf("probe of a 404 succeeded: %s", out)
 	}
 }
+
+// "vocals-bridge tail" shows chosen stages in a readable form.
+func TestTailCommand(t *testing.T) {
+	p := start(t, t.TempDir())
+	for _, f := range []string{"text.json", "complete.json", "error-531.json", "first.json"} {
+		if code, _ := post(t, p.public, fixture(t, f)); code != 200 {
+			t.Fatalf("%s: %d", f, code)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, binary, "tail", "--nats-url", p.natsURL, "--all", "--stages", "complete,error", "--max", "2").CombinedOutput()
+	if err != nil {
+		t.Fatalf("tail: %v\n%s", err, out)
+	}
+	text := string(out)
+	for _, want := range []string{
+		"complete  2fac4d1b9e0a4c8fb1d2e3f4a5b69f72  code=200",
+		`"Iron Man" 198.4s https://example.cn/e231.mp3`,
+		`error     2fac4d1b9e0a4c8fb1d2e3f4a5b69f72  code=531 (failed_refunded)`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("tail output lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, " text ") || strings.Contains(text, " first ") {
+		t.Errorf("tail showed stages it was not asked for:\n%s", text)
+	}
+}

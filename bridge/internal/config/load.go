@@ -76,9 +76,6 @@ func (s Setting) set(c *Config, raw string) error {
 	return nil
 }
 
-// ErrHelp is returned by Load when -h or --help was given.
-var ErrHelp = flag.ErrHelp
-
 // Load builds the configuration from defaults, then the YAML file named by
 // --config (if any), then VOCALS_BRIDGE_* variables from environ, then flags
 // in args, and validates the result. Unknown YAML keys and flags are errors;

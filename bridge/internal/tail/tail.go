@@ -1,0 +1,138 @@
+// Package tail implements "vocals-bridge tail": follow chosen stages of the
+// event stream and print each event on one readable line, for operators.
+package tail
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/consumer"
+	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+)
+
+// Run parses args (the words after "tail") and prints events to out until
+// ctx ends or --max events were printed.
+func Run(ctx context.Context, args []string, out, errOut io.Writer) error {
+	fs := flag.NewFlagSet("vocals-bridge tail", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	url := fs.String("nats-url", "nats://127.0.0.1:4222", "NATS server(s), comma-separated")
+	stream := fs.String("stream", "VOCALS", "stream name")
+	prefix := fs.String("subject-prefix", "vocals", "subject prefix")
+	stages := fs.String("stages", "", "comma-separated stages to show (text, first, complete, error); empty for all")
+	task := fs.String("task", "", "show only this task id")
+	all := fs.Bool("all", false, "start from the oldest stored event instead of new ones")
+	raw := fs.Bool("json", false, "print each event as its JSON CloudEvent")
+	max := fs.Int("max", 0, "exit after this many events (0: follow forever)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+
+	taskToken := "*"
+	if *task != "" {
+		taskToken = *task
+	}
+	var filters []string
+	for _, st := range strings.Split(*stages, ",") {
+		if st = strings.TrimSpace(st); st == "" {
+			continue
+		}
+		if !validStage(st) {
+			return fmt.Errorf("tail: unknown stage %q", st)
+		}
+		filters = append(filters, *prefix+"."+taskToken+"."+st)
+	}
+	if len(filters) == 0 {
+		filters = []string{*prefix + "." + taskToken + ".*"}
+	}
+
+	nc, err := nats.Connect(*url, nats.Name("vocals-bridge tail"))
+	if err != nil {
+		return fmt.Errorf("tail: %w", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: filters, DeliverPolicy: jetstream.DeliverNewPolicy}
+	if *all {
+		cfg.DeliverPolicy = jetstream.DeliverAllPolicy
+	}
+	c, err := js.OrderedConsumer(ctx, *stream, cfg)
+	if err != nil {
+		return fmt.Errorf("tail: %w", err)
+	}
+	for n := 0; *max == 0 || n < *max; {
+		msg, err := c.Next(jetstream.FetchContext(ctx))
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, nats.ErrTimeout) {
+				continue
+			}
+			return fmt.Errorf("tail: %w", err)
+		}
+		e, err := consumer.Decode(msg.Subject(), msg.Headers(), msg.Data())
+		if err != nil {
+			fmt.Fprintf(out, "%s  (not a vocals event: %v)\n", msg.Subject(), err)
+			n++
+			continue
+		}
+		if *raw {
+			b, _ := e.CloudEvent.MarshalJSON()
+			fmt.Fprintln(out, string(b))
+		} else {
+			fmt.Fprintln(out, Line(e))
+		}
+		n++
+	}
+	return nil
+}
+
+func validStage(s string) bool {
+	for _, st := range event.Stages() {
+		if string(st) == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Line renders an event for a terminal: time, stage, task, then what the
+// stage is about (tracks, or the failure).
+func Line(e consumer.Event) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s  %-8s  %s  code=%d", e.CloudEvent.Time().UTC().Format(time.RFC3339), e.Stage, e.Data.TaskID, e.Data.Code)
+	if f, ok := e.Failure(); ok {
+		fmt.Fprintf(&b, " (%s) %q", f.Reason, f.Msg)
+		return b.String()
+	}
+	for _, t := range e.Data.Tracks {
+		fmt.Fprintf(&b, "\n    %q", t.Title)
+		if t.Duration != nil {
+			fmt.Fprintf(&b, " %.1fs", *t.Duration)
+		}
+		if url := firstNonEmpty(t.AudioURL, t.StreamAudioURL); url != "" {
+			fmt.Fprintf(&b, " %s", url)
+		}
+	}
+	return b.String()
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
