@@ -14,9 +14,10 @@ import (
 )
 
 var (
-	once    sync.Once
-	schema  *jsonschema.Schema
-	loadErr error
+	once     sync.Once
+	schema   *jsonschema.Schema
+	ceSchema *jsonschema.Schema
+	loadErr  error
 )
 
 // RepoRoot finds the folder holding go.mod above the working directory.
@@ -37,7 +38,8 @@ func RepoRoot(t testing.TB) string {
 }
 
 // ValidateEvent fails the test unless body is a valid v1 structured-mode
-// CloudEvent according to schemas/v1/event.schema.json.
+// CloudEvent according to schemas/v1/event.schema.json and a valid
+// CloudEvent according to schemas/cloudevents/cloudevents-1.0.schema.json.
 func ValidateEvent(t testing.TB, body []byte) {
 	t.Helper()
 	if err := CheckEvent(t, body); err != nil {
@@ -51,7 +53,10 @@ func CheckEvent(t testing.TB, body []byte) error {
 	once.Do(func() {
 		c := jsonschema.NewCompiler()
 		c.AssertFormat()
-		schema, loadErr = c.Compile(filepath.Join(RepoRoot(t), "schemas", "v1", "event.schema.json"))
+		root := filepath.Join(RepoRoot(t), "schemas")
+		if schema, loadErr = c.Compile(filepath.Join(root, "v1", "event.schema.json")); loadErr == nil {
+			ceSchema, loadErr = c.Compile(filepath.Join(root, "cloudevents", "cloudevents-1.0.schema.json"))
+		}
 	})
 	if loadErr != nil {
 		t.Fatalf("compiling schema: %v", loadErr)
@@ -62,6 +67,9 @@ func CheckEvent(t testing.TB, body []byte) error {
 	}
 	if err := schema.Validate(doc); err != nil {
 		return fmt.Errorf("event does not match schemas/v1/event.schema.json: %w", err)
+	}
+	if err := ceSchema.Validate(doc); err != nil {
+		return fmt.Errorf("event does not match the CloudEvents JSON format schema: %w", err)
 	}
 	return nil
 }

@@ -1,0 +1,188 @@
+package event_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/schematest"
+)
+
+// loadAsyncAPI reads schemas/asyncapi.yaml as plain JSON-like values.
+func loadAsyncAPI(t *testing.T) (map[string]any, string) {
+	t.Helper()
+	dir := filepath.Join(schematest.RepoRoot(t), "schemas")
+	raw, err := os.ReadFile(filepath.Join(dir, "asyncapi.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatalf("asyncapi.yaml: %v", err)
+	}
+	return doc, dir
+}
+
+// pointer resolves a JSON pointer ("/a/b") in v.
+func pointer(v any, ptr string) (any, error) {
+	for _, tok := range strings.Split(strings.TrimPrefix(ptr, "/"), "/") {
+		if tok == "" {
+			continue
+		}
+		tok = strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
+		switch node := v.(type) {
+		case map[string]any:
+			next, ok := node[tok]
+			if !ok {
+				return nil, fmt.Errorf("no %q", tok)
+			}
+			v = next
+		case []any:
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(node) {
+				return nil, fmt.Errorf("no index %q", tok)
+			}
+			v = node[i]
+		default:
+			return nil, fmt.Errorf("%q inside a scalar", tok)
+		}
+	}
+	return v, nil
+}
+
+// walkRefs calls fn for every "$ref" in v.
+func walkRefs(v any, fn func(ref string)) {
+	switch node := v.(type) {
+	case map[string]any:
+		for k, child := range node {
+			if ref, ok := child.(string); ok && k == "$ref" {
+				fn(ref)
+			}
+			walkRefs(child, fn)
+		}
+	case []any:
+		for _, child := range node {
+			walkRefs(child, fn)
+		}
+	}
+}
+
+// The AsyncAPI document parses, is version 3, and every $ref in it, local
+// or to a schema file, resolves.
+func TestAsyncAPIRefsResolve(t *testing.T) {
+	doc, dir := loadAsyncAPI(t)
+	if doc["asyncapi"] != "3.0.0" {
+		t.Fatalf("asyncapi %v, want 3.0.0", doc["asyncapi"])
+	}
+	refs := 0
+	walkRefs(doc, func(ref string) {
+		refs++
+		file, frag, _ := strings.Cut(ref, "#")
+		target := any(doc)
+		if file != "" {
+			raw, err := os.ReadFile(filepath.Join(dir, file))
+			if err != nil {
+				t.Errorf("$ref %s: %v", ref, err)
+				return
+			}
+			if err := json.Unmarshal(raw, &target); err != nil {
+				t.Errorf("$ref %s: not JSON: %v", ref, err)
+				return
+			}
+		}
+		if _, err := pointer(target, frag); err != nil {
+			t.Errorf("$ref %s does not resolve: %v", ref, err)
+		}
+	})
+	if refs < 20 {
+		t.Errorf("only %d $refs: the document lost its structure", refs)
+	}
+	channels := doc["channels"].(map[string]any)
+	for _, want := range []string{"text", "first", "complete", "error", "deadLetters"} {
+		if channels[want] == nil {
+			t.Errorf("no channel %s", want)
+		}
+	}
+	if addr := channels["complete"].(map[string]any)["address"]; addr != "vocals.{task_id}.complete" {
+		t.Errorf("complete channel address %v", addr)
+	}
+}
+
+// compileInline compiles a schema object taken from the AsyncAPI document,
+// resolving its relative $refs against schemas/.
+func compileInline(t *testing.T, dir, name string, schema any) *jsonschema.Schema {
+	t.Helper()
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	url := "file://" + filepath.ToSlash(filepath.Join(dir, name+".json"))
+	if err := c.AddResource(url, schema); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Compile(url)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return s
+}
+
+func asJSONValue(t *testing.T, b []byte) any {
+	t.Helper()
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// Every golden event validates against the payload of its stage's
+// structured message and no other stage's; its data and binary-mode headers
+// validate against the binary message's payload and headers.
+func TestAsyncAPIMessagesMatchGoldenEvents(t *testing.T) {
+	doc, dir := loadAsyncAPI(t)
+	messages, _ := pointer(doc, "/components/messages")
+	schemas, _ := pointer(doc, "/components/schemas")
+	goldens, _ := filepath.Glob(filepath.Join("testdata", "golden", "*.json"))
+	if len(goldens) == 0 {
+		t.Fatal("no golden events")
+	}
+	binaryHeaders := compileInline(t, dir, "binary-headers", schemas.(map[string]any)["binaryHeaders"])
+	for _, g := range goldens {
+		raw, err := os.ReadFile(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ev struct{ Type string }
+		_ = json.Unmarshal(raw, &ev)
+		stage := strings.TrimSuffix(strings.TrimPrefix(ev.Type, event.TypePrefix), "."+event.Version)
+		for _, st := range event.Stages() {
+			msg := messages.(map[string]any)[string(st)+"Structured"].(map[string]any)
+			s := compileInline(t, dir, "payload-"+string(st), msg["payload"])
+			err := s.Validate(asJSONValue(t, raw))
+			if (string(st) == stage) != (err == nil) {
+				t.Errorf("%s against the %s message: %v", filepath.Base(g), st, err)
+			}
+		}
+		bin := messages.(map[string]any)[stage+"Binary"].(map[string]any)
+		header, data, err := event.ToBinary(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		header["Nats-Msg-Id"] = "x"
+		hjson, _ := json.Marshal(header)
+		if err := binaryHeaders.Validate(asJSONValue(t, hjson)); err != nil {
+			t.Errorf("%s binary headers: %v", filepath.Base(g), err)
+		}
+		if err := compileInline(t, dir, "binary-"+stage, bin["payload"]).Validate(asJSONValue(t, data)); err != nil {
+			t.Errorf("%s binary payload: %v", filepath.Base(g), err)
+		}
+	}
+}
