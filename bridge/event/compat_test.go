@@ -91,8 +91,10 @@ func TestCompatibilityCheckCatchesBreaks(t *testing.T) {
 	breaks := map[string]func(s map[string]any){
 		"property removed": func(s map[string]any) { delete(s["properties"].(map[string]any), "msg") },
 		"type changed":     func(s map[string]any) { s["properties"].(map[string]any)["code"].(map[string]any)["type"] = "string" },
-		"enum grew":        func(s map[string]any) { s["properties"].(map[string]any)["stage"].(map[string]any)["enum"] = []any{"text", "x"} },
-		"newly required":   func(s map[string]any) { s["required"] = append(s["required"].([]any), "extra") },
+		"enum grew": func(s map[string]any) {
+			s["properties"].(map[string]any)["stage"].(map[string]any)["enum"] = []any{"text", "x"}
+		},
+		"newly required": func(s map[string]any) { s["required"] = append(s["required"].([]any), "extra") },
 		"track field gone": func(s map[string]any) {
 			delete(s["$defs"].(map[string]any)["track"].(map[string]any)["properties"].(map[string]any), "title")
 		},

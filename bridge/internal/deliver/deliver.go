@@ -64,10 +64,8 @@ func (d *Deliverer) Deliver(ctx context.Context, m event.Message) (Result, error
 			return d.spool(m, Result{})
 		}
 	}
-	pctx, cancel := context.WithTimeout(ctx, d.timeout)
 	start := time.Now()
-	res, err := d.pub.Publish(pctx, m)
-	cancel()
+	res, err := d.publish(ctx, m)
 	r := Result{Published: time.Since(start)}
 	switch {
 	case err == nil && res.Duplicate:
@@ -81,6 +79,30 @@ func (d *Deliverer) Deliver(ctx context.Context, m event.Message) (Result, error
 	}
 	r.PublishErr = err
 	return d.spool(m, r)
+}
+
+// publish tries until the timeout while the stream is leaderless (an
+// election takes a few seconds in a cluster, longer than the client's own
+// retries), and once for any other failure: a disconnected client fails at
+// once, and that event belongs in the spool without waiting.
+func (d *Deliverer) publish(ctx context.Context, m event.Message) (publish.Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	wait := 25 * time.Millisecond
+	for {
+		res, err := d.pub.Publish(ctx, m)
+		if err == nil || !errors.Is(err, publish.ErrNoQuorum) {
+			return res, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return res, err
+		case <-t.C:
+		}
+		wait = min(wait*2, 500*time.Millisecond)
+	}
 }
 
 func (d *Deliverer) spool(m event.Message, r Result) (Result, error) {

@@ -224,3 +224,34 @@ func TestDrainerSetsAsideRejectedEvents(t *testing.T) {
 		t.Fatalf("rejected.log: %v", err)
 	}
 }
+
+// While the stream has no leader (here: it does not exist for a moment, as
+// during an election), Deliver keeps trying within its timeout instead of
+// spooling at the first refusal.
+func TestLeaderlessWindowIsBridgedWithoutSpooling(t *testing.T) {
+	e := setup(t, spool.Limits{})
+	e.d = deliver.New(e.pub, e.sp, 5*time.Second)
+	_, js := e.srv.Connect(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cfg, err := js.Stream(ctx, "VOCALS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := js.DeleteStream(ctx, "VOCALS"); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		if _, err := js.CreateStream(ctx, cfg.CachedInfo().Config); err != nil {
+			t.Error(err)
+		}
+	}()
+	r := deliverOK(t, e.d, message(1), deliver.Published)
+	if r.Published < 250*time.Millisecond {
+		t.Errorf("published after %s: the stream was not missing long enough to test anything", r.Published)
+	}
+	if e.sp.Len() != 0 {
+		t.Error("spooled although the stream came back within the timeout")
+	}
+}

@@ -41,6 +41,10 @@ var (
 	// ErrRejected means the stream refused the message for good (too large,
 	// wrong stream bound to the subject).
 	ErrRejected = errors.New("rejected by the stream")
+	// ErrNoQuorum (always with ErrUnavailable) means the connection is up
+	// but the stream has no leader or quorum right now, as during a leader
+	// election: trying again within a second or two usually succeeds.
+	ErrNoQuorum = errors.New("stream has no leader or quorum")
 )
 
 // JetStream publishes to one stream with Nats-Msg-Id set to the event id
@@ -117,6 +121,9 @@ func classify(err error) error {
 		errors.Is(err, nats.ErrBadSubject),
 		errors.As(err, &apiErr) && apiErr.Code >= 400 && apiErr.Code < 500:
 		return fmt.Errorf("%w: %w", ErrRejected, err)
+	case errors.Is(err, jetstream.ErrNoStreamResponse), errors.Is(err, nats.ErrNoResponders),
+		errors.As(err, &apiErr) && apiErr.Code == 503:
+		return fmt.Errorf("%w: %w: %w", ErrUnavailable, ErrNoQuorum, err)
 	default:
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
