@@ -28,6 +28,8 @@ type natsProc struct {
 	port int
 	dir  string
 	url  string
+	name string
+	args []string // replaces the single-server arguments, e.g. for a cluster node
 }
 
 func freePort(t *testing.T) int {
@@ -57,7 +59,11 @@ func startNATS(t *testing.T) *natsProc {
 
 func (n *natsProc) start(t *testing.T) {
 	t.Helper()
-	n.cmd = exec.Command(natsServer, "-js", "-sd", n.dir, "-a", "127.0.0.1", "-p", strconv.Itoa(n.port), "-n", "fault-test")
+	args := n.args
+	if args == nil {
+		args = []string{"-js", "-sd", n.dir, "-a", "127.0.0.1", "-p", strconv.Itoa(n.port), "-n", "fault-test"}
+	}
+	n.cmd = exec.Command(natsServer, args...)
 	n.cmd.Stdout, n.cmd.Stderr = nil, nil
 	if err := n.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
@@ -129,10 +130,20 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, version string
 			log.Warn("nats max_payload is below what body_limit allows: large callbacks will be refused",
 				zap.Int64("max_payload", limit), zap.Int64("body_limit", cfg.BodyLimit))
 		}
-		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		if err := a.setupStreams(sctx); err != nil {
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := a.setupStreams(sctx)
+		cancel()
+		var apiErr *jetstream.APIError
+		switch {
+		case err == nil:
+		case !cfg.SpoolEnabled || !cfg.StreamManage || errors.As(err, &apiErr) && apiErr.Code >= 400 && apiErr.Code < 500:
+			// No spool to fall back on, or a configuration the server refuses.
 			return nil, err
+		default:
+			// A cluster in the middle of an election or a recovery can be
+			// slow to answer; the spool takes callbacks meanwhile.
+			log.Warn("stream set-up did not finish at start-up: spooling until it does", zap.Error(err))
+			a.streamsPending = true
 		}
 	} else {
 		log.Warn("nats unreachable at start-up: spooling callbacks until it is", zap.Strings("servers", cfg.NATSServers()))

@@ -13,9 +13,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/nats-io/nats.go"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
 )
 
 // Header names on a dead-letter message.
@@ -96,8 +97,8 @@ func New(js jetstream.JetStream, spec StreamSpec, maxBody int, hook func(string)
 
 // EnsureStream creates or updates the dead-letter stream.
 func (w *Writer) EnsureStream(ctx context.Context) error {
-	if _, err := w.js.CreateOrUpdateStream(ctx, w.spec.Config()); err != nil {
-		return fmt.Errorf("deadletter: stream %s: %w", w.spec.Name, err)
+	if err := publish.Ensure(ctx, w.js, w.spec.Config()); err != nil {
+		return fmt.Errorf("deadletter: %w", err)
 	}
 	return nil
 }

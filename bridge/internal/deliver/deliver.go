@@ -91,7 +91,7 @@ func (d *Deliverer) publish(ctx context.Context, m event.Message) (publish.Resul
 	wait := 25 * time.Millisecond
 	for {
 		res, err := d.pub.Publish(ctx, m)
-		if err == nil || !errors.Is(err, publish.ErrNoQuorum) {
+		if err == nil || !errors.Is(err, publish.ErrRetrySoon) {
 			return res, err
 		}
 		t := time.NewTimer(wait)

@@ -41,10 +41,12 @@ var (
 	// ErrRejected means the stream refused the message for good (too large,
 	// wrong stream bound to the subject).
 	ErrRejected = errors.New("rejected by the stream")
-	// ErrNoQuorum (always with ErrUnavailable) means the connection is up
-	// but the stream has no leader or quorum right now, as during a leader
-	// election: trying again within a second or two usually succeeds.
-	ErrNoQuorum = errors.New("stream has no leader or quorum")
+	// ErrRetrySoon (always with ErrUnavailable) means the connection is up
+	// but the stream could not take the message this instant: no leader or
+	// quorum during an election, or the same message id being stored by a
+	// concurrent publish. Trying again within a second or two usually
+	// succeeds (for the latter, as a duplicate).
+	ErrRetrySoon = errors.New("stream busy: retry soon")
 )
 
 // JetStream publishes to one stream with Nats-Msg-Id set to the event id
@@ -111,19 +113,26 @@ func isPerSubjectDuplicate(err error) bool {
 	return errors.As(err, &apiErr) && strings.Contains(apiErr.Description, perSubjectLimitErr)
 }
 
+// jsErrDuplicateInProcess is nats-server's 409 "duplicate message id is in
+// process": a clustered stream is still storing another publish with this
+// id (a provider retry that reached the other bridge at the same time).
+const jsErrDuplicateInProcess = 10158
+
 // classify wraps err in ErrRejected when retrying cannot help and in
 // ErrUnavailable otherwise: an unknown error is treated as transient, since
 // a needless retry costs less than a lost event.
 func classify(err error) error {
 	var apiErr *jetstream.APIError
 	switch {
+	case errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrDuplicateInProcess:
+		return fmt.Errorf("%w: %w: %w", ErrUnavailable, ErrRetrySoon, err)
 	case errors.Is(err, nats.ErrMaxPayload),
 		errors.Is(err, nats.ErrBadSubject),
 		errors.As(err, &apiErr) && apiErr.Code >= 400 && apiErr.Code < 500:
 		return fmt.Errorf("%w: %w", ErrRejected, err)
 	case errors.Is(err, jetstream.ErrNoStreamResponse), errors.Is(err, nats.ErrNoResponders),
 		errors.As(err, &apiErr) && apiErr.Code == 503:
-		return fmt.Errorf("%w: %w: %w", ErrUnavailable, ErrNoQuorum, err)
+		return fmt.Errorf("%w: %w: %w", ErrUnavailable, ErrRetrySoon, err)
 	default:
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}

@@ -128,8 +128,8 @@ func TestPublishErrorsAreClassified(t *testing.T) {
 		m := message("t", callback.StageText)
 		m.Subject = "nowhere.t.text"
 		_, err := pub(t, p, m)
-		if !errors.Is(err, publish.ErrUnavailable) || !errors.Is(err, publish.ErrNoQuorum) {
-			t.Fatalf("want ErrUnavailable and ErrNoQuorum, got %v", err)
+		if !errors.Is(err, publish.ErrUnavailable) || !errors.Is(err, publish.ErrRetrySoon) {
+			t.Fatalf("want ErrUnavailable and ErrRetrySoon, got %v", err)
 		}
 	})
 	t.Run("server gone is unavailable, within the deadline", func(t *testing.T) {
@@ -137,8 +137,8 @@ func TestPublishErrorsAreClassified(t *testing.T) {
 		srv.Shutdown()
 		start := time.Now()
 		_, err := pub(t, p, message("t", callback.StageText))
-		if !errors.Is(err, publish.ErrUnavailable) || errors.Is(err, publish.ErrNoQuorum) {
-			t.Fatalf("want ErrUnavailable without ErrNoQuorum (nothing to wait for), got %v", err)
+		if !errors.Is(err, publish.ErrUnavailable) || errors.Is(err, publish.ErrRetrySoon) {
+			t.Fatalf("want ErrUnavailable without ErrRetrySoon (nothing to wait for), got %v", err)
 		}
 		if d := time.Since(start); d > 6*time.Second {
 			t.Fatalf("publish took %s, past its 5s deadline", d)

@@ -41,12 +41,41 @@ func (s StreamSpec) Config() jetstream.StreamConfig {
 // ErrStreamMissing is returned by CheckStream when the stream does not exist.
 var ErrStreamMissing = errors.New("stream does not exist")
 
-// EnsureStream creates the stream or updates it to match s.
+// EnsureStream creates the stream or updates it to match s. A stream that
+// already matches is left alone: an update is a cluster-wide proposal, and
+// every bridge restart would otherwise make one.
 func EnsureStream(ctx context.Context, js jetstream.JetStream, s StreamSpec) error {
-	if _, err := js.CreateOrUpdateStream(ctx, s.Config()); err != nil {
-		return fmt.Errorf("publish: creating or updating stream %s: %w", s.Name, err)
+	return Ensure(ctx, js, s.Config())
+}
+
+// Ensure creates the stream cfg describes, or updates it when the settings
+// the bridge manages differ.
+func Ensure(ctx context.Context, js jetstream.JetStream, want jetstream.StreamConfig) error {
+	st, err := js.Stream(ctx, want.Name)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		if _, err := js.CreateStream(ctx, want); err != nil {
+			return fmt.Errorf("publish: creating stream %s: %w", want.Name, err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("publish: looking up stream %s: %w", want.Name, err)
+	case matches(st.CachedInfo().Config, want):
+		return nil
+	}
+	if _, err := js.UpdateStream(ctx, want); err != nil {
+		return fmt.Errorf("publish: updating stream %s: %w", want.Name, err)
 	}
 	return nil
+}
+
+// matches compares the settings the bridge manages.
+func matches(have, want jetstream.StreamConfig) bool {
+	return fmt.Sprint(have.Subjects) == fmt.Sprint(want.Subjects) &&
+		have.Replicas == want.Replicas && have.MaxAge == want.MaxAge && have.Duplicates == want.Duplicates &&
+		have.MaxMsgsPerSubject == want.MaxMsgsPerSubject && have.DiscardNewPerSubject == want.DiscardNewPerSubject &&
+		have.Discard == want.Discard && have.Storage == want.Storage && have.AllowDirect == want.AllowDirect &&
+		have.Description == want.Description && have.Retention == want.Retention && have.MaxBytes == want.MaxBytes
 }
 
 // CheckStream verifies that an operator-managed stream exists and captures
