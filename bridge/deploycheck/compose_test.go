@@ -10,6 +10,42 @@ import (
 	"github.com/compose-spec/compose-go/v2/cli"
 )
 
+// The cluster profile adds three JetStream nodes that route to each other.
+func TestComposeClusterProfile(t *testing.T) {
+	root, err := filepath.Abs(repoRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := cli.NewProjectOptions([]string{filepath.Join(root, "docker-compose.yml")},
+		cli.WithWorkingDirectory(root), cli.WithEnvFiles(filepath.Join(root, ".env.example")), cli.WithDotEnv,
+		cli.WithProfiles([]string{"cluster"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	project, err := opts.LoadProject(context.Background())
+	if err != nil {
+		t.Fatalf("docker-compose.yml --profile cluster: %v", err)
+	}
+	for _, name := range []string{"nats-1", "nats-2", "nats-3"} {
+		svc, ok := project.Services[name]
+		if !ok {
+			t.Fatalf("profile cluster lacks %s", name)
+		}
+		if svc.Environment["NATS_NAME"] == nil || *svc.Environment["NATS_NAME"] != name || svc.HealthCheck == nil {
+			t.Errorf("%s: NATS_NAME or healthcheck wrong", name)
+		}
+	}
+	conf, err := os.ReadFile(filepath.Join(root, "config", "nats", "cluster.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"nats-1", "nats-2", "nats-3"} {
+		if !strings.Contains(string(conf), "nats://"+name+":6222") {
+			t.Errorf("cluster.conf does not route to %s", name)
+		}
+	}
+}
+
 // The Compose file loads and validates with the Compose specification
 // library, with the variables .env.example documents.
 func TestComposeFile(t *testing.T) {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 )
 
 // natsCluster is three nats-server processes routed into one JetStream
@@ -250,5 +254,46 @@ func TestClusterSurvivesLeaderAndBridgeLoss(t *testing.T) {
 	}
 	if len(ackedKeys) < total*9/10 {
 		t.Errorf("only %d of %d events acknowledged", len(ackedKeys), total)
+	}
+}
+
+// A NATS server that requires an NKey: the bridge connects with
+// nats_nkey_file, and without it is refused.
+func TestBinaryNATSNKeyAuth(t *testing.T) {
+	user, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := user.PublicKey()
+	seed, _ := user.Seed()
+	dir := t.TempDir()
+	seedFile := filepath.Join(dir, "user.nk")
+	if err := os.WriteFile(seedFile, seed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n := &natsProc{port: freePort(t), dir: t.TempDir(), name: "auth"}
+	n.url = fmt.Sprintf("nats://127.0.0.1:%d", n.port)
+	conf := filepath.Join(dir, "nats.conf")
+	body := fmt.Sprintf("listen: 127.0.0.1:%d\njetstream { store_dir: %q }\nauthorization { users: [ { nkey: %q } ] }\n", n.port, n.dir, pub)
+	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n.args = []string{"-c", conf}
+	n.start(t)
+	t.Cleanup(func() { _ = n.cmd.Process.Kill(); _ = n.cmd.Wait() })
+
+	p := start(t, t.TempDir(), "VOCALS_BRIDGE_NATS_URL="+n.url, "VOCALS_BRIDGE_NATS_NKEY_FILE="+seedFile)
+	if code, _ := post(t, p.public, fixture(t, "complete.json")); code != 200 {
+		t.Fatalf("callback through an authenticated connection: %d", code)
+	}
+	if code, _ := get(t, p.admin+"/readyz"); code != 200 {
+		t.Fatalf("readyz %d", code)
+	}
+	cmd := exec.Command(binary)
+	cmd.Env = []string{"VOCALS_BRIDGE_NATS_URL=" + n.url, "VOCALS_BRIDGE_SPOOL_ENABLED=false", "VOCALS_BRIDGE_DATA_DIR=" + t.TempDir(),
+		"VOCALS_BRIDGE_HTTP_ADDR=127.0.0.1:0", "VOCALS_BRIDGE_ADMIN_ADDR=127.0.0.1:0"}
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(strings.ToLower(string(out)), "authorization") {
+		t.Fatalf("without the key: %v\n%s", err, out)
 	}
 }

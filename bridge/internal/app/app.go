@@ -101,6 +101,9 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, version string
 			zap.String("store_dir", filepath.Join(cfg.DataDir, "nats")))
 	} else {
 		var extra []nats.Option
+		if extra, err = natsAuth(cfg); err != nil {
+			return nil, err
+		}
 		if cfg.SpoolEnabled {
 			// With a spool the bridge can take callbacks while NATS is down,
 			// so it also starts while NATS is down.
@@ -214,6 +217,28 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, version string
 		return nil, err
 	}
 	return a, nil
+}
+
+// natsAuth turns the credential and TLS settings into connection options.
+func natsAuth(cfg config.Config) ([]nats.Option, error) {
+	var opts []nats.Option
+	if cfg.NATSCredsFile != "" {
+		opts = append(opts, nats.UserCredentials(cfg.NATSCredsFile))
+	}
+	if cfg.NATSNKeyFile != "" {
+		o, err := nats.NkeyOptionFromSeed(cfg.NATSNKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("app: nats_nkey_file: %w", err)
+		}
+		opts = append(opts, o)
+	}
+	if cfg.NATSCAFile != "" {
+		opts = append(opts, nats.RootCAs(cfg.NATSCAFile))
+	}
+	if cfg.NATSCertFile != "" {
+		opts = append(opts, nats.ClientCert(cfg.NATSCertFile, cfg.NATSKeyFile))
+	}
+	return opts, nil
 }
 
 // setupStreams creates or checks the event stream and the dead-letter stream.

@@ -68,7 +68,14 @@ type Config struct {
 	AdminAddr        string `yaml:"admin_addr"`
 	NATSURL          string `yaml:"nats_url"`
 	EmbeddedNATSAddr string `yaml:"embedded_nats_addr"`
-	DataDir          string `yaml:"data_dir"`
+	// Credentials and TLS for an external NATS (user:password may also be
+	// in nats_url).
+	NATSCredsFile string `yaml:"nats_creds_file"`
+	NATSNKeyFile  string `yaml:"nats_nkey_file"`
+	NATSCAFile    string `yaml:"nats_ca_file"`
+	NATSCertFile  string `yaml:"nats_cert_file"`
+	NATSKeyFile   string `yaml:"nats_key_file"`
+	DataDir       string `yaml:"data_dir"`
 
 	Stream                string        `yaml:"stream"`
 	SubjectPrefix         string        `yaml:"subject_prefix"`
@@ -243,6 +250,23 @@ func (c Config) Validate() error {
 		}
 		if len(c.NATSServers()) == 0 {
 			return bad("nats_url", "lists no server")
+		}
+	}
+	if c.NATSCredsFile != "" && c.NATSNKeyFile != "" {
+		return bad("nats_nkey_file", "set either nats_creds_file or nats_nkey_file, not both")
+	}
+	if (c.NATSCertFile == "") != (c.NATSKeyFile == "") {
+		return bad("nats_key_file", "nats_cert_file and nats_key_file go together")
+	}
+	for _, f := range []struct{ key, path string }{
+		{"nats_creds_file", c.NATSCredsFile}, {"nats_nkey_file", c.NATSNKeyFile}, {"nats_ca_file", c.NATSCAFile},
+		{"nats_cert_file", c.NATSCertFile}, {"nats_key_file", c.NATSKeyFile},
+	} {
+		if f.path == "" {
+			continue
+		}
+		if _, err := os.Stat(f.path); err != nil {
+			return bad(f.key, "%v", err)
 		}
 	}
 	if c.DataDir == "" {

@@ -99,6 +99,10 @@ spec:
               name: {{ include "vocals-bridge.secretName" . }}
               key: callback-token
               optional: true
+        {{- if .Values.natsCredentials.existingSecret }}
+        - name: VOCALS_BRIDGE_NATS_CREDS_FILE
+          value: /etc/vocals-bridge/nats/nats.creds
+        {{- end }}
       ports:
         - name: http
           containerPort: 8080
@@ -120,6 +124,11 @@ spec:
           readOnly: true
         - name: data
           mountPath: /data
+        {{- if .Values.natsCredentials.existingSecret }}
+        - name: nats-credentials
+          mountPath: /etc/vocals-bridge/nats
+          readOnly: true
+        {{- end }}
   volumes:
     - name: config
       configMap:
@@ -127,6 +136,14 @@ spec:
     {{- if not .Values.persistence.enabled }}
     - name: data
       emptyDir: {}
+    {{- end }}
+    {{- if .Values.natsCredentials.existingSecret }}
+    - name: nats-credentials
+      secret:
+        secretName: {{ .Values.natsCredentials.existingSecret }}
+        items:
+          - key: nats.creds
+            path: nats.creds
     {{- end }}
   {{- with .Values.nodeSelector }}
   nodeSelector:
