@@ -5,7 +5,8 @@
 #                ./data, callbacks on :8080, admin on :8081 (ARGS=... adds flags)
 #   make test    every test, with the race detector (go test -race ./...)
 #   make fuzz    run each fuzz target for FUZZTIME (default 30s)
-#   make bench   Go benchmarks of the hot path, with allocations (not tests)
+#   make bench   the benchmark harness (ceilings, naive bridge, the bridge;
+#                closed and open loop) and Go micro-benchmarks -> BENCHMARKS.md
 #   make lint    gofmt and go vet
 #   make lint-deploy  offline checks of Dockerfile, Compose, Helm chart,
 #                alert rules and dashboard (module bridge/deploycheck)
@@ -22,7 +23,7 @@ ARGS     ?=
 .PHONY: help build run test fuzz bench lint lint-deploy schemas clean
 
 help:
-	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,15p' Makefile | sed 's/^# \{0,1\}//'
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/vocals-bridge ./bridge/cmd/vocals-bridge
@@ -36,8 +37,11 @@ test:
 fuzz:
 	$(GO) test ./bridge/internal/callback -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+bench: build
+	$(GO) build -o bin/nats-server github.com/nats-io/nats-server/v2
+	$(GO) build -o bin/vocals-bench ./bridge/bench/cmd/vocals-bench
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./bridge/... | tee bin/micro.txt
+	./bin/vocals-bench -bridge bin/vocals-bridge -nats-server bin/nats-server -micro bin/micro.txt -out BENCHMARKS.md
 
 lint:
 	@test -z "$$(gofmt -l bridge)" || { gofmt -l bridge; echo "gofmt needed"; exit 1; }

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestMain lets the harness re-execute this test binary as its ceiling and
+// naive servers, as it does its own binary.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 2 && os.Args[1] == "serve-ceiling" {
+		serveCeiling(os.Args[2])
+		return
+	}
+	if len(os.Args) > 3 && os.Args[1] == "serve-naive" {
+		serveNaive(os.Args[2], os.Args[3])
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// A smoke run with tiny counts keeps the harness from rotting. It checks
+// that every target answered and the report has every section; it makes no
+// claim about speed.
+func TestHarnessSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs every target")
+	}
+	dir := t.TempDir()
+	bins := map[string]string{
+		"vocals-bridge": "../../../cmd/vocals-bridge",
+		"nats-server":   "github.com/nats-io/nats-server/v2",
+	}
+	for name, pkg := range bins {
+		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("building %s: %v\n%s", name, err, out)
+		}
+	}
+	report, err := run(options{
+		bridge: filepath.Join(dir, "vocals-bridge"), natsServer: filepath.Join(dir, "nats-server"),
+		quick: true, duration: 300e6, fill: 500,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"## Closed loop", "## Open loop", "## Broker ceiling", "## Ratios", "## With a large stream",
+		"| http-ceiling |", "| naive |", "| bridge-external |", "| bridge-embedded |"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	for _, line := range strings.Split(report, "\n") {
+		if strings.HasPrefix(line, "| bridge") || strings.HasPrefix(line, "| naive") || strings.HasPrefix(line, "| http") {
+			cells := strings.Split(line, "|")
+			if len(cells) > 3 && strings.TrimSpace(cells[3]) == "0" {
+				t.Errorf("a target answered nothing: %s", line)
+			}
+		}
+	}
+	fmt.Println(report)
+}
