@@ -211,7 +211,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, version string
 		return nil, err
 	}
 	adminHandler := httpapi.NewAdmin(httpapi.AdminDeps{
-		Log: log, Metrics: m, Gatherer: reg, Ready: a.ready,
+		Log: log, Metrics: m, Gatherer: reg, Ready: a.ready, Pprof: cfg.AdminPprof,
 	})
 	if a.admin, err = httpapi.Listen(cfg.AdminAddr, adminHandler, timeouts, nil); err != nil {
 		return nil, err

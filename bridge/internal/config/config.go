@@ -117,6 +117,8 @@ type Config struct {
 	TLSCertFile           string        `yaml:"tls_cert_file"`
 	TLSKeyFile            string        `yaml:"tls_key_file"`
 
+	AdminPprof bool `yaml:"admin_pprof"`
+
 	LogLevel  string `yaml:"log_level"`
 	LogFormat string `yaml:"log_format"`
 

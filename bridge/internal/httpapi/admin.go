@@ -3,6 +3,8 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"net/http/pprof"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -35,6 +37,8 @@ type AdminDeps struct {
 	Metrics  *metrics.Metrics
 	Gatherer prometheus.Gatherer
 	Ready    ReadyFunc
+	// Pprof serves /debug/pprof/ (CPU and heap profiles) when true.
+	Pprof bool
 }
 
 // readyTimeout bounds one readiness check, below typical probe timeouts.
@@ -59,5 +63,21 @@ func NewAdmin(d AdminDeps) *echo.Echo {
 		return c.JSON(http.StatusOK, r)
 	})
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{})))
+	if d.Pprof {
+		e.GET("/debug/pprof/*", echo.WrapHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch strings.TrimPrefix(r.URL.Path, "/debug/pprof/") {
+			case "profile":
+				pprof.Profile(w, r)
+			case "trace":
+				pprof.Trace(w, r)
+			case "symbol":
+				pprof.Symbol(w, r)
+			case "cmdline":
+				pprof.Cmdline(w, r)
+			default:
+				pprof.Index(w, r)
+			}
+		})))
+	}
 	return e
 }
