@@ -20,6 +20,9 @@ func Decode(body []byte) (Callback, error) {
 	if !utf8.Valid(body) {
 		return cb, &Error{Reason: ReasonInvalidEncoding, Detail: "body is not valid UTF-8"}
 	}
+	if !json.Valid(body) {
+		return cb, &Error{Reason: ReasonMalformedJSON, Detail: "body is not valid JSON"}
+	}
 	top, err := object(body, "")
 	if err != nil {
 		return cb, err
@@ -29,7 +32,8 @@ func Decode(body []byte) (Callback, error) {
 	if !ok {
 		return cb, &Error{Reason: ReasonMissingField, Field: "code", Detail: "required"}
 	}
-	if err := json.Unmarshal(codeRaw, &cb.Code); err != nil {
+	var valid bool
+	if cb.Code, valid = parseInt(codeRaw); !valid {
 		return cb, &Error{Reason: ReasonInvalidField, Field: "code", Detail: "must be an integer"}
 	}
 	if cb.Msg, err = optString(top, "msg", "msg"); err != nil {
@@ -50,7 +54,7 @@ func Decode(body []byte) (Callback, error) {
 	if !ok {
 		return cb, &Error{Reason: ReasonMissingField, Field: "data.task_id", Detail: "required"}
 	}
-	if err := json.Unmarshal(idRaw, &cb.TaskID); err != nil {
+	if cb.TaskID, valid = unquote(idRaw); !valid {
 		return cb, &Error{Reason: ReasonInvalidField, Field: "data.task_id", Detail: "must be a string"}
 	}
 	if !ValidTaskID(cb.TaskID) {
@@ -90,8 +94,8 @@ func stageOf(code int, callbackType string) (Stage, error) {
 }
 
 func decodeTracks(raw json.RawMessage) ([]Track, error) {
-	var items []json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil {
+	items, ok := splitArray(raw)
+	if !ok {
 		return nil, &Error{Reason: ReasonInvalidField, Field: "data.data", Detail: "must be an array of tracks or null"}
 	}
 	tracks := make([]Track, 0, len(items))
@@ -124,8 +128,8 @@ func decodeTracks(raw json.RawMessage) ([]Track, error) {
 			}
 		}
 		if d, ok := take(m, "duration"); ok {
-			var v float64
-			if err := json.Unmarshal(d, &v); err != nil {
+			v, ok := parseFloat(d)
+			if !ok {
 				return nil, &Error{Reason: ReasonInvalidField, Field: path + ".duration", Detail: "must be a number or null"}
 			}
 			t.Duration = &v
@@ -136,17 +140,12 @@ func decodeTracks(raw json.RawMessage) ([]Track, error) {
 	return tracks, nil
 }
 
-// object decodes raw as a JSON object. A null or non-object is an error.
+// object splits raw as a JSON object. A null or non-object is an error.
 func object(raw []byte, path string) (map[string]json.RawMessage, error) {
-	var m map[string]json.RawMessage
-	err := json.Unmarshal(raw, &m)
-	if err == nil && m != nil {
+	if m, ok := splitObject(raw); ok {
 		return m, nil
 	}
 	if path == "" {
-		if _, isSyntax := err.(*json.SyntaxError); isSyntax || !json.Valid(raw) {
-			return nil, &Error{Reason: ReasonMalformedJSON, Detail: "body is not valid JSON"}
-		}
 		return nil, &Error{Reason: ReasonInvalidField, Detail: "body must be a JSON object"}
 	}
 	return nil, &Error{Reason: ReasonInvalidField, Field: path, Detail: "must be an object"}
@@ -171,8 +170,8 @@ func optString(m map[string]json.RawMessage, key, path string) (string, error) {
 	if !ok {
 		return "", nil
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	s, ok := unquote(raw)
+	if !ok {
 		return "", &Error{Reason: ReasonInvalidField, Field: path, Detail: "must be a string or null"}
 	}
 	return s, nil

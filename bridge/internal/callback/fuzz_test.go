@@ -51,6 +51,35 @@ func FuzzDecode(f *testing.F) {
 		if cb.Code != callback.SuccessCode && cb.Stage != callback.StageError {
 			t.Fatalf("code %d mapped to %q", cb.Code, cb.Stage)
 		}
+		// Differential: the splitter must read the body as encoding/json
+		// does (through maps, which match keys exactly).
+		var refTop, refData map[string]json.RawMessage
+		if err := json.Unmarshal(body, &refTop); err != nil {
+			t.Fatalf("accepted a body encoding/json refuses: %v", err)
+		}
+		_ = json.Unmarshal(refTop["data"], &refData)
+		var (
+			refCode   int
+			refMsg    string
+			refTracks []json.RawMessage
+		)
+		_ = json.Unmarshal(refTop["code"], &refCode)
+		_ = json.Unmarshal(refTop["msg"], &refMsg)
+		_ = json.Unmarshal(refData["data"], &refTracks)
+		if cb.Msg != refMsg || cb.Code != refCode || len(cb.Tracks) != len(refTracks) {
+			t.Fatalf("read differently from encoding/json: msg %q/%q code %d/%d tracks %d/%d",
+				cb.Msg, refMsg, cb.Code, refCode, len(cb.Tracks), len(refTracks))
+		}
+		for k, v := range cb.EnvelopeExtra {
+			if string(refTop[k]) != string(v) {
+				t.Fatalf("extra key %q: %s, encoding/json %s", k, v, refTop[k])
+			}
+		}
+		for k, v := range cb.Extra {
+			if string(refData[k]) != string(v) {
+				t.Fatalf("data extra key %q: %s, encoding/json %s", k, v, refData[k])
+			}
+		}
 		msg, err := b.Build(cb, body)
 		if err != nil {
 			t.Fatalf("accepted callback does not build: %v", err)
