@@ -470,3 +470,22 @@ func TestTailCommand(t *testing.T) {
 		t.Errorf("tail showed stages it was not asked for:\n%s", text)
 	}
 }
+
+// Every callback gets its own Info line, however many arrive per second
+// (zap's production sampler would keep only the first 100 a second).
+func TestOneLogLinePerCallback(t *testing.T) {
+	p := start(t, t.TempDir())
+	const n = 250
+	for i := 0; i < n; i++ {
+		body := []byte(fmt.Sprintf(`{"code":200,"msg":"ok","data":{"callbackType":"text","task_id":"log%d","data":[]}}`, i))
+		if code, _ := post(t, p.public, body); code != 200 {
+			t.Fatalf("callback %d: %d", i, code)
+		}
+	}
+	if err := p.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(p.log(), `"msg":"callback"`); got != n {
+		t.Fatalf("%d callback lines for %d callbacks", got, n)
+	}
+}
