@@ -138,7 +138,7 @@ func TestClusterSurvivesLeaderAndBridgeLoss(t *testing.T) {
 		return bridges[i].public
 	}
 
-	const tasks = 400 // × 4 stages = 1600 distinct events, plus repeats
+	const tasks = 600 // × 4 stages = 2,400 distinct events, plus 240 repeats
 	type job struct {
 		task, stage string
 		target      int

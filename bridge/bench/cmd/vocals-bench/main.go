@@ -311,6 +311,25 @@ func run(o options) (string, error) {
 
 	broker := brokerCeiling(js, o)
 
+	// The same bridge on a three-node cluster with an R3 stream, beside its
+	// R1 run above.
+	var replicated []measurement
+	clusterURL, stopCluster, err := startCluster(o.natsServer, tmp)
+	if err != nil {
+		return "", err
+	}
+	if t, err = startBridge("bridge-r3", "VOCALS_BRIDGE_NATS_URL="+clusterURL, "VOCALS_BRIDGE_STREAM_REPLICAS=3"); err != nil {
+		stopCluster()
+		return "", err
+	}
+	for _, c := range closed {
+		replicated = append(replicated, measure(t, fmt.Sprintf("closed c=%d", c), func() load.Result {
+			return load.Closed(t.url, c, o.duration, callback(fmt.Sprintf("R%d", c)))
+		}))
+	}
+	t.stop()
+	stopCluster()
+
 	// A large stream: fill VOCALS, then measure the bridge again.
 	var large []measurement
 	if o.fill > 0 {
@@ -332,7 +351,57 @@ func run(o options) (string, error) {
 	}
 	natsUsage := procUsage(natsCmd.Process.Pid)
 
-	return render(o, results, broker, large, natsUsage), nil
+	return render(o, results, broker, large, replicated, natsUsage), nil
+}
+
+// startCluster runs three routed nats-server processes with JetStream and
+// returns their URLs once the cluster answers JetStream requests.
+func startCluster(bin, tmp string) (string, func(), error) {
+	var cmds []*exec.Cmd
+	stop := func() {
+		for _, c := range cmds {
+			_ = c.Process.Kill()
+			_ = c.Wait()
+		}
+	}
+	clients, routes := make([]string, 3), make([]string, 3)
+	for i := range clients {
+		clients[i], routes[i] = freeAddr(), freeAddr()
+	}
+	for i := range clients {
+		host, port, _ := net.SplitHostPort(clients[i])
+		var peers []string
+		for j, r := range routes {
+			if j != i {
+				peers = append(peers, "nats://"+r)
+			}
+		}
+		cmd := exec.Command(bin, "-js", "-sd", filepath.Join(tmp, fmt.Sprintf("cluster%d", i)), "-a", host, "-p", port,
+			"-n", fmt.Sprintf("n%d", i), "--cluster_name", "bench", "--cluster", "nats://"+routes[i], "--routes", strings.Join(peers, ","))
+		if err := cmd.Start(); err != nil {
+			stop()
+			return "", nil, err
+		}
+		cmds = append(cmds, cmd)
+	}
+	urls := "nats://" + strings.Join(clients, ",nats://")
+	nc, js, err := connect(urls)
+	if err != nil {
+		stop()
+		return "", nil, err
+	}
+	defer nc.Close()
+	for i := 0; i < 300; i++ { // until there is a meta leader, up to 30 s
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err = js.AccountInfo(ctx)
+		cancel()
+		if err == nil {
+			return urls, stop, nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	stop()
+	return "", nil, fmt.Errorf("cluster not ready: %w", err)
 }
 
 func connect(url string) (*nats.Conn, jetstream.JetStream, error) {
@@ -433,7 +502,7 @@ func fill(js jetstream.JetStream, n int) (int, time.Duration) {
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond)) }
 
-func render(o options, results []measurement, broker []brokerResult, large []measurement, natsUsage usage) string {
+func render(o options, results []measurement, broker []brokerResult, large, replicated []measurement, natsUsage usage) string {
 	var b strings.Builder
 	host, _ := os.Hostname()
 	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` (`bridge/bench/cmd/vocals-bench`) on %s, %s, %d CPUs, %s, host %q, %s per measurement%s.\n",
@@ -492,6 +561,14 @@ func render(o options, results []measurement, broker []brokerResult, large []mea
 		base float64
 	}{{"/ naive", find("naive", c)}, {"/ HTTP ceiling", find("http-ceiling", c)}, {"/ broker ceiling (sync)", syncCeiling}} {
 		fmt.Fprintf(&b, "| bridge %s | %s | %s |\n", row.name, ratio(find("bridge-external", c), row.base), ratio(find("bridge-embedded", c), row.base))
+	}
+	if len(replicated) > 0 {
+		b.WriteString("\n## R3 on a three-node cluster against R1 (bridge, closed loop)\n\n| scenario | R1 callbacks/s | R3 callbacks/s | R3 / R1 | R3 p99 ms |\n| --- | ---: | ---: | ---: | ---: |\n")
+		for _, m := range replicated {
+			r1 := find("bridge-external", m.scenario)
+			fmt.Fprintf(&b, "| %s | %.0f | %.0f | %s | %s |\n", m.scenario, r1, m.res.Throughput(), ratio(m.res.Throughput(), r1), ms(m.res.Percentile(99)))
+		}
+		b.WriteString("\nThe three nodes run on the same two cores as everything else, so R3 here pays for replication in CPU as well as in round trips.\n")
 	}
 	if len(large) > 0 {
 		b.WriteString("\n## With a large stream (bridge-external)\n\n| scenario | callbacks/s | p50 ms | p99 ms | peak RSS MiB |\n| --- | ---: | ---: | ---: | ---: |\n")
