@@ -42,13 +42,22 @@ import (
 
 const hmacKey = "bench-key"
 
-func main() {
-	if len(os.Args) > 2 && os.Args[1] == "serve-ceiling" {
-		serveCeiling(os.Args[2])
-		return
+// serveTarget runs the ceiling or naive server when args name one; the
+// harness re-executes its own binary that way.
+func serveTarget(args []string) bool {
+	switch {
+	case len(args) > 2 && args[1] == "serve-ceiling":
+		serveCeiling(args[2])
+	case len(args) > 3 && args[1] == "serve-naive":
+		serveNaive(args[2], args[3])
+	default:
+		return false
 	}
-	if len(os.Args) > 3 && os.Args[1] == "serve-naive" {
-		serveNaive(os.Args[2], os.Args[3])
+	return true
+}
+
+func main() {
+	if serveTarget(os.Args) {
 		return
 	}
 	opts := options{}

@@ -12,12 +12,7 @@ import (
 // TestMain lets the harness re-execute this test binary as its ceiling and
 // naive servers, as it does its own binary.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 2 && os.Args[1] == "serve-ceiling" {
-		serveCeiling(os.Args[2])
-		return
-	}
-	if len(os.Args) > 3 && os.Args[1] == "serve-naive" {
-		serveNaive(os.Args[2], os.Args[3])
+	if serveTarget(os.Args) {
 		return
 	}
 	os.Exit(m.Run())
