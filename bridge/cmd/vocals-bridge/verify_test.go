@@ -198,7 +198,7 @@ func TestBinaryAllowList(t *testing.T) {
 }
 
 func TestBinaryRateLimit(t *testing.T) {
-	p := start(t, t.TempDir(), "VOCALS_BRIDGE_RATE_LIMIT=0.5", "VOCALS_BRIDGE_RATE_BURST=3")
+	p := start(t, t.TempDir(), "VOCALS_BRIDGE_RATE_LIMIT=0.01", "VOCALS_BRIDGE_RATE_BURST=3")
 	for i := 0; i < 3; i++ {
 		if r := postWith(t, p.public+"/callbacks/vocals", signedCallback("rate"+strconv.Itoa(i), "text"), nil); r.status != 200 {
 			t.Fatalf("request %d within the burst: %d", i, r.status)
@@ -294,30 +294,5 @@ func TestBinaryTLSWithReload(t *testing.T) {
 			t.Fatal("renewed certificate not served after 10s")
 		}
 		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-// Past max_in_flight, callbacks are answered 503 with Retry-After at once.
-func TestBinaryInFlightCap(t *testing.T) {
-	p := start(t, t.TempDir(), "VOCALS_BRIDGE_MAX_IN_FLIGHT=1")
-	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(p.public, "http://"), 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	// Holds the one slot: headers sent, body still coming.
-	if _, err := conn.Write([]byte("POST /callbacks/vocals HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		r := postWith(t, p.public+"/callbacks/vocals", signedCallback("cap1", "text"), nil)
-		if r.status == 503 && r.a.Reason == "overloaded" && r.header.Get("Retry-After") != "" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("second callback: %d %q", r.status, r.a.Reason)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }

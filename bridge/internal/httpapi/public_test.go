@@ -380,8 +380,8 @@ func TestBrokerDownAnswers503WithRetryAfter(t *testing.T) {
 	if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") != "30" || r.err.Reason != "publish_failed" {
 		t.Fatalf("got %d Retry-After=%q %+v", r.status, r.header.Get("Retry-After"), r.err)
 	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("answer took %s with a 2s publish timeout", d)
+	if d := time.Since(start); d >= 15*time.Second {
+		t.Errorf("answer took %s, past the provider's timeout", d)
 	}
 	if got := testutil.ToFloat64(b.metrics.CallbacksReceived.WithLabelValues("complete", metrics.OutcomeFailed)); got != 1 {
 		t.Errorf("failed counter %v", got)

