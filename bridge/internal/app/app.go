@@ -431,9 +431,3 @@ func (a *App) drain(ctx context.Context) {
 	defer func() { <-ageDone }()
 	d.Run(ctx)
 }
-
-// PublicAddr and AdminAddr are the bound listener addresses.
-func (a *App) PublicAddr() string { return a.public.Addr() }
-
-// AdminAddr is the bound admin listener address.
-func (a *App) AdminAddr() string { return a.admin.Addr() }
