@@ -469,6 +469,16 @@ func TestTailCommand(t *testing.T) {
 	if strings.Contains(text, " text ") || strings.Contains(text, " first ") {
 		t.Errorf("tail showed stages it was not asked for:\n%s", text)
 	}
+
+	out, err = exec.CommandContext(ctx, binary, "tail", "--nats-url", p.natsURL, "--all", "--json",
+		"--task", "7d1e0c2a9b3f4e5d8c6b1a0f2e3d4c5b", "--max", "1").Output()
+	if err != nil {
+		t.Fatalf("tail --json: %v", err)
+	}
+	schematest.ValidateEvent(t, []byte(strings.TrimSpace(string(out))))
+	if !strings.Contains(string(out), `"type":"com.sunoapi.vocals.first.v1"`) {
+		t.Errorf("tail --json --task printed %s", out)
+	}
 }
 
 // Every callback gets its own Info line, however many arrive per second
