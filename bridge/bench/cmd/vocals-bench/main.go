@@ -189,6 +189,7 @@ func (t *target) stop() {
 type usage struct {
 	cpu     time.Duration
 	peakRSS int64 // bytes
+	rss     int64 // bytes, now
 }
 
 func procUsage(pid int) usage {
@@ -205,6 +206,10 @@ func procUsage(pid int) usage {
 				kb, _ := strconv.ParseInt(strings.Fields(rest)[0], 10, 64)
 				u.peakRSS = kb << 10
 			}
+			if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+				kb, _ := strconv.ParseInt(strings.Fields(rest)[0], 10, 64)
+				u.rss = kb << 10
+			}
 		}
 	}
 	return u
@@ -215,14 +220,14 @@ type measurement struct {
 	target, scenario string
 	res              load.Result
 	cpuPer1k         time.Duration
-	peakRSS          int64
+	peakRSS, rss     int64
 }
 
 func measure(t *target, scenario string, f func() load.Result) measurement {
 	before := procUsage(t.cmd.Process.Pid)
 	res := f()
 	after := procUsage(t.cmd.Process.Pid)
-	m := measurement{target: t.name, scenario: scenario, res: res, peakRSS: after.peakRSS}
+	m := measurement{target: t.name, scenario: scenario, res: res, peakRSS: after.peakRSS, rss: after.rss}
 	if res.OK > 0 {
 		m.cpuPer1k = (after.cpu - before.cpu) * 1000 / time.Duration(res.OK)
 	}
@@ -339,23 +344,28 @@ func run(o options) (string, error) {
 	t.stop()
 	stopCluster()
 
-	// A large stream: fill VOCALS, then measure the bridge again.
+	// A growing stream: one bridge process measured on an empty VOCALS
+	// stream and again after each fill, to show latency and memory flat.
 	var large []measurement
 	if o.fill > 0 {
 		if err := ensure(js, "VOCALS", "vocals", 1); err != nil {
 			return "", err
 		}
-		filled, fillTime := fill(js, o.fill)
-		if t, err = startBridge("bridge-external-full", "VOCALS_BRIDGE_NATS_URL="+natsURL); err != nil {
+		if t, err = startBridge("bridge-external-growing", "VOCALS_BRIDGE_NATS_URL="+natsURL); err != nil {
 			return "", err
 		}
 		c := 64
 		if o.quick {
 			c = 4
 		}
-		large = append(large, measure(t, fmt.Sprintf("closed c=%d after %d stored (filled in %s)", c, filled, fillTime.Round(time.Second)), func() load.Result {
-			return load.Closed(t.url, c, o.duration, callback("F"))
-		}))
+		stored := 0
+		for _, target := range []int{0, o.fill / 4, o.fill / 2, o.fill} {
+			fillTime := fill(js, stored, target)
+			stored = target
+			large = append(large, measure(t, fmt.Sprintf("closed c=%d, %d filler events stored (filled in %s)", c, stored, fillTime.Round(time.Second)), func() load.Result {
+				return load.Closed(t.url, c, o.duration, callback(fmt.Sprintf("G%d", stored)))
+			}))
+		}
 		t.stop()
 	}
 	natsUsage := procUsage(natsCmd.Process.Pid)
@@ -491,14 +501,15 @@ func brokerCeiling(js jetstream.JetStream, o options) []brokerResult {
 	return out
 }
 
-// fill stores n small events in VOCALS through async publishes.
-func fill(js jetstream.JetStream, n int) (int, time.Duration) {
+// fill stores events from..to-1 in VOCALS, small ones, through async
+// publishes, and returns how long that took.
+func fill(js jetstream.JetStream, from, to int) time.Duration {
 	payload := []byte(`{"filler":true}`)
 	start := time.Now()
-	for i := 0; i < n; i++ {
+	for i := from; i < to; i++ {
 		id := fmt.Sprintf("fill%09d", i)
 		if _, err := js.PublishMsgAsync(&nats.Msg{Subject: "vocals." + id + ".complete", Data: payload}, jetstream.WithMsgID(id)); err != nil {
-			time.Sleep(10 * time.Millisecond)
+			time.Sleep(10 * time.Millisecond) // too many pending acks: let them drain
 			i--
 		}
 	}
@@ -506,7 +517,7 @@ func fill(js jetstream.JetStream, n int) (int, time.Duration) {
 	case <-js.PublishAsyncComplete():
 	case <-time.After(2 * time.Minute):
 	}
-	return n, time.Since(start)
+	return time.Since(start)
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond)) }
@@ -580,9 +591,10 @@ func render(o options, results []measurement, broker []brokerResult, large, repl
 		b.WriteString("\nThe three nodes run on the same two cores as everything else, so R3 here pays for replication in CPU as well as in round trips.\n")
 	}
 	if len(large) > 0 {
-		b.WriteString("\n## With a large stream (bridge-external)\n\n| scenario | callbacks/s | p50 ms | p99 ms | peak RSS MiB |\n| --- | ---: | ---: | ---: | ---: |\n")
+		b.WriteString("\n## With a growing stream (one bridge-external process throughout)\n\n| scenario | callbacks/s | p50 ms | p99 ms | RSS after MiB | peak RSS MiB |\n| --- | ---: | ---: | ---: | ---: | ---: |\n")
 		for _, m := range large {
-			fmt.Fprintf(&b, "| %s | %.0f | %s | %s | %.0f |\n", m.scenario, m.res.Throughput(), ms(m.res.Percentile(50)), ms(m.res.Percentile(99)), float64(m.peakRSS)/(1<<20))
+			fmt.Fprintf(&b, "| %s | %.0f | %s | %s | %.0f | %.0f |\n", m.scenario, m.res.Throughput(), ms(m.res.Percentile(50)), ms(m.res.Percentile(99)),
+				float64(m.rss)/(1<<20), float64(m.peakRSS)/(1<<20))
 		}
 		fmt.Fprintf(&b, "\nThe external nats-server's own peak RSS over the whole run: %.0f MiB.\n", float64(natsUsage.peakRSS)/(1<<20))
 	}
