@@ -1,0 +1,126 @@
+// Command sunosim is a stand-in for the Suno add-vocals API, for demos and
+// end-to-end tests of vocals-bridge.
+//
+//	sunosim [serve flags]        run the simulated provider
+//	sunosim submit [flags]       submit tasks to it (or to the bridge's submit proxy)
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/sunosim"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	args := os.Args[1:]
+	run := serve
+	if len(args) > 0 && args[0] == "submit" {
+		run, args = submit, args[1:]
+	}
+	if err := run(ctx, args, os.Stdout); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "sunosim:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func serve(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("sunosim", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:8090", "listen address")
+	key := fs.String("api-key", os.Getenv("SUNOSIM_API_KEY"), "Bearer key clients must send (default $SUNOSIM_API_KEY)")
+	hmacKey := fs.String("hmac-key", os.Getenv("SUNOSIM_HMAC_KEY"), "sign callbacks with this key (default $SUNOSIM_HMAC_KEY)")
+	scale := fs.Float64("scale", 1, "multiply every provider delay by this (0.01: the 21-minute retry span in 12.6 s)")
+	gap := fs.Duration("stage-gap", 20*time.Second, "unscaled time between stages")
+	faultSpec := fs.String("fault", "", "fault for tasks that name none: never, skip, duplicate, stuck, drop=text+first, late=2s, fail=531, pollerr=2")
+	pollLimit := fs.Int("poll-limit", 3, "record-info requests per second per task before 429")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *key == "" {
+		return errors.New("set -api-key or SUNOSIM_API_KEY")
+	}
+	fault, err := sunosim.ParseFault(*faultSpec)
+	if err != nil {
+		return err
+	}
+	logger := log.New(out, "sunosim ", log.LstdFlags|log.Lmicroseconds)
+	sim := sunosim.New(sunosim.Options{
+		APIKey: *key, HMACKey: *hmacKey, Scale: *scale, StageGap: *gap, Fault: fault,
+		PollLimit: *pollLimit, Logf: logger.Printf,
+	})
+	defer sim.Close()
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 5 * time.Second}
+	logger.Printf("listening on http://%s (scale %g, stage gap %s)", ln.Addr(), *scale, *gap)
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func submit(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("sunosim submit", flag.ContinueOnError)
+	api := fs.String("api", "http://127.0.0.1:8090", "base URL: the simulator, or the bridge's submit proxy")
+	key := fs.String("api-key", os.Getenv("SUNOSIM_API_KEY"), "Bearer key; empty sends none (the bridge's proxy adds its own)")
+	n := fs.Int("n", 1, "tasks to submit")
+	callback := fs.String("callback", "", "callBackUrl; empty lets the bridge's proxy fill it in")
+	faults := fs.String("faults", "", "semicolon-separated fault per task, used in turn (e.g. \";never;fail=531\")")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	perTask := strings.Split(*faults, ";")
+	client := &http.Client{Timeout: 20 * time.Second}
+	for i := range *n {
+		req := map[string]any{
+			"uploadUrl": "https://files.sunosim.invalid/instrumental.mp3", "prompt": "[Verse] Night city lights shining bright",
+			"title": fmt.Sprintf("Demo song %d", i+1), "style": "synthwave", "negativeTags": "metal",
+			"callBackUrl": *callback, "vocalGender": "f",
+		}
+		if f := perTask[i%len(perTask)]; f != "" {
+			req[sunosim.FaultField] = f
+		}
+		body, _ := json.Marshal(req)
+		hr, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(*api, "/")+sunosim.SubmitPath, bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		hr.Header.Set("Content-Type", "application/json")
+		if *key != "" {
+			hr.Header.Set("Authorization", "Bearer "+*key)
+		}
+		resp, err := client.Do(hr)
+		if err != nil {
+			return err
+		}
+		answer, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		fmt.Fprintf(out, "submitted %q (fault %q): HTTP %d %s\n", req["title"], req[sunosim.FaultField], resp.StatusCode, bytes.TrimSpace(answer))
+	}
+	return nil
+}
