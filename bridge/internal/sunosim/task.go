@@ -145,7 +145,7 @@ func (t *task) recordInfo() map[string]any {
 	}
 	data := map[string]any{
 		"taskId": t.ID, "param": t.param, "status": t.status, "type": "add_vocals",
-		"response": map[string]any{"taskId": t.ID, "sunoData": suno},
+		"response":  map[string]any{"taskId": t.ID, "sunoData": suno},
 		"errorCode": nil, "errorMessage": nil,
 	}
 	if t.stage == "error" {
