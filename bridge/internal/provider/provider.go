@@ -1,0 +1,176 @@
+// Package provider is the bridge's client of the provider's API: it
+// forwards add-vocals submissions and reads a task's state with
+// record-info, turning that state into the callback it stands for.
+// Answers are untrusted bytes and are parsed defensively.
+package provider
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Paths of the provider's API.
+const (
+	SubmitPath     = "/api/v1/generate/add-vocals"
+	RecordInfoPath = "/api/v1/generate/record-info"
+)
+
+// maxAnswer bounds what is read of any answer.
+const maxAnswer = 4 << 20
+
+// Client talks to the provider. It is safe for concurrent use.
+type Client struct {
+	base string
+	key  string
+	http *http.Client
+}
+
+// New returns a Client for baseURL authenticating with apiKey.
+func New(baseURL, apiKey string, timeout time.Duration) (*Client, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil || !u.IsAbs() {
+		return nil, fmt.Errorf("provider: base URL %q is not absolute", baseURL)
+	}
+	return &Client{base: strings.TrimSuffix(baseURL, "/"), key: apiKey, http: &http.Client{Timeout: timeout}}, nil
+}
+
+// Error is an answer that was not a success. It never holds the API key.
+type Error struct {
+	Op         string // "submit" or "record-info"
+	HTTPStatus int    // 0 when no answer arrived
+	Code       int    // the envelope's code, 0 when absent
+	Msg        string
+	RetryAfter time.Duration // from a Retry-After header, 0 when absent
+	Err        error         // the transport error, when no answer arrived
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("provider %s: %v", e.Op, e.Err)
+	}
+	return fmt.Sprintf("provider %s: HTTP %d, code %d: %s", e.Op, e.HTTPStatus, e.Code, e.Msg)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// RateLimited reports an answer asking to slow down: HTTP 429, or the
+// envelope codes the provider uses for call frequency (405, 429, 430).
+func (e *Error) RateLimited() bool {
+	return e.HTTPStatus == http.StatusTooManyRequests || e.Code == 405 || e.Code == 429 || e.Code == 430
+}
+
+// Reason is a short label for metrics: rate_limited, unauthorized,
+// not_found, server_error, transport, or refused.
+func (e *Error) Reason() string {
+	switch {
+	case e.RateLimited():
+		return "rate_limited"
+	case e.HTTPStatus == 401 || e.Code == 401:
+		return "unauthorized"
+	case e.Code == 404 || e.HTTPStatus == 404:
+		return "not_found"
+	case e.Err != nil:
+		return "transport"
+	case e.HTTPStatus >= 500 || e.Code >= 500:
+		return "server_error"
+	}
+	return "refused"
+}
+
+// Answer is a forwarded submission's answer, to be returned unchanged.
+type Answer struct {
+	Status      int
+	ContentType string
+	Body        []byte
+	// TaskID is data.taskId when the envelope's code is 200, else "".
+	TaskID string
+}
+
+// Submit forwards an add-vocals request body. auth is the Authorization
+// header to send; empty sends the client's own key. A transport failure is
+// an *Error; any answer, success or not, is returned as it came.
+func (c *Client) Submit(ctx context.Context, body []byte, auth string) (Answer, error) {
+	if auth == "" {
+		auth = "Bearer " + c.key
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+SubmitPath, bytes.NewReader(body))
+	if err != nil {
+		return Answer{}, &Error{Op: "submit", Err: err}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", auth)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return Answer{}, &Error{Op: "submit", Err: redact(err)}
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil {
+		return Answer{}, &Error{Op: "submit", HTTPStatus: resp.StatusCode, Err: err}
+	}
+	a := Answer{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: raw}
+	var env struct {
+		Code int `json:"code"`
+		Data struct {
+			TaskID string `json:"taskId"`
+		} `json:"data"`
+	}
+	if resp.StatusCode == http.StatusOK && json.Unmarshal(raw, &env) == nil && env.Code == 200 {
+		a.TaskID = env.Data.TaskID
+	}
+	return a, nil
+}
+
+// redact drops the request from a transport error: url.Error carries the
+// URL, and a misconfigured base URL could carry credentials.
+func redact(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	return err
+}
+
+// RecordInfo fetches a task's state. A non-success answer is an *Error.
+func (c *Client) RecordInfo(ctx context.Context, taskID string) (TaskInfo, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+RecordInfoPath+"?taskId="+url.QueryEscape(taskID), nil)
+	if err != nil {
+		return TaskInfo{}, &Error{Op: "record-info", Err: err}
+	}
+	req.Header.Set("Authorization", "Bearer "+c.key)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return TaskInfo{}, &Error{Op: "record-info", Err: redact(err)}
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil {
+		return TaskInfo{}, &Error{Op: "record-info", HTTPStatus: resp.StatusCode, Err: err}
+	}
+	info, code, msg, perr := parseRecordInfo(raw)
+	if resp.StatusCode != http.StatusOK || perr != nil || code != 200 {
+		e := &Error{Op: "record-info", HTTPStatus: resp.StatusCode, Code: code, Msg: msg}
+		if perr != nil && resp.StatusCode == http.StatusOK {
+			e.Msg = perr.Error()
+		}
+		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+			e.RetryAfter = time.Duration(s) * time.Second
+		}
+		return TaskInfo{}, e
+	}
+	if info.TaskID != "" && info.TaskID != taskID {
+		return TaskInfo{}, &Error{Op: "record-info", HTTPStatus: resp.StatusCode, Code: code,
+			Msg: fmt.Sprintf("answer is for task %q", info.TaskID)}
+	}
+	info.TaskID, info.Raw = taskID, raw
+	return info, nil
+}

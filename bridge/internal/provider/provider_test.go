@@ -1,0 +1,204 @@
+package provider_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/provider"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/sunosim"
+)
+
+// fixed serves one canned answer, recording the request.
+func fixed(t *testing.T, status int, header map[string]string, body string) (*provider.Client, *http.Request) {
+	t.Helper()
+	var got http.Request
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = *r
+		for k, v := range header {
+			w.Header().Set(k, v)
+		}
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte(body))
+	}))
+	t.Cleanup(srv.Close)
+	c, err := provider.New(srv.URL, "secret-key", 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, &got
+}
+
+const id = "5c79a1b2c3d4e5f60718293a4b5cbe8e"
+
+func TestRecordInfoStatuses(t *testing.T) {
+	tests := []struct {
+		name      string
+		data      string
+		stage     callback.Stage // "" for none
+		code      int
+		msg       string
+		tracks    int
+		firstURL  string
+		createdAt string
+	}{
+		{"pending", `{"taskId":"` + id + `","status":"PENDING","response":null}`, "", 0, "", 0, "", ""},
+		{"text", `{"taskId":"` + id + `","status":"TEXT_SUCCESS","response":{"sunoData":[{"id":"a","title":"T","audioUrl":""}]}}`,
+			callback.StageText, 200, "record-info status TEXT_SUCCESS", 1, "", ""},
+		{"first", `{"taskId":"` + id + `","status":"FIRST_SUCCESS","response":{"sunoData":[{"id":"a","audioUrl":"https://x/1.mp3","duration":1.5}]}}`,
+			callback.StageFirst, 200, "record-info status FIRST_SUCCESS", 1, "https://x/1.mp3", ""},
+		{"success, createTime in ms", `{"taskId":"` + id + `","status":"SUCCESS","response":{"sunoData":[{"id":"a","audioUrl":"https://x/1.mp3","createTime":1735689600000},{"id":"b"}]}}`,
+			callback.StageComplete, 200, "record-info status SUCCESS", 2, "https://x/1.mp3", "2025-01-01T00:00:00Z"},
+		{"generation failed", `{"taskId":"` + id + `","status":"GENERATE_AUDIO_FAILED","errorCode":531,"errorMessage":"refunded","response":{"sunoData":[{"id":"a"}]}}`,
+			callback.StageError, 531, "refunded", 0, "", ""},
+		{"sensitive word, code as string", `{"taskId":"` + id + `","status":"SENSITIVE_WORD_ERROR","errorCode":"400"}`,
+			callback.StageError, 400, "record-info status SENSITIVE_WORD_ERROR", 0, "", ""},
+		{"create failed without code", `{"taskId":"` + id + `","status":"CREATE_TASK_FAILED","errorCode":null}`,
+			callback.StageError, 500, "record-info status CREATE_TASK_FAILED", 0, "", ""},
+		{"callback exception with audio", `{"taskId":"` + id + `","status":"CALLBACK_EXCEPTION","response":{"sunoData":[{"id":"a","audioUrl":"https://x/1.mp3"}]}}`,
+			callback.StageComplete, 200, "record-info status CALLBACK_EXCEPTION", 1, "https://x/1.mp3", ""},
+		{"callback exception without audio", `{"taskId":"` + id + `","status":"CALLBACK_EXCEPTION","errorCode":500,"errorMessage":"boom"}`,
+			callback.StageError, 500, "boom", 0, "", ""},
+		{"unknown status", `{"taskId":"` + id + `","status":"QUEUED"}`, "", 0, "", 0, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, req := fixed(t, 200, nil, `{"code":200,"msg":"success","data":`+tt.data+`}`)
+			info, err := c.RecordInfo(context.Background(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if req.URL.Query().Get("taskId") != id || req.Header.Get("Authorization") != "Bearer secret-key" {
+				t.Errorf("request %s %v", req.URL, req.Header)
+			}
+			cb, ok := info.Callback()
+			if ok != (tt.stage != "") || cb.Stage != tt.stage {
+				t.Fatalf("stage %q %v, want %q", cb.Stage, ok, tt.stage)
+			}
+			if !ok {
+				return
+			}
+			if cb.TaskID != id || cb.Code != tt.code || cb.Msg != tt.msg || len(cb.Tracks) != tt.tracks || cb.CallbackType != string(tt.stage) {
+				t.Errorf("callback %+v", cb)
+			}
+			if tt.tracks > 0 && (cb.Tracks[0].AudioURL != tt.firstURL || cb.Tracks[0].CreateTime != tt.createdAt) {
+				t.Errorf("track %+v", cb.Tracks[0])
+			}
+			if string(cb.Extra["record_status"]) == "" {
+				t.Errorf("record_status missing from extra")
+			}
+		})
+	}
+}
+
+func TestRecordInfoErrors(t *testing.T) {
+	tests := []struct {
+		name        string
+		status      int
+		header      map[string]string
+		body        string
+		reason      string
+		retryAfter  time.Duration
+		rateLimited bool
+	}{
+		{"429 with Retry-After", 429, map[string]string{"Retry-After": "7"}, `{"code":429,"msg":"slow down"}`, "rate_limited", 7 * time.Second, true},
+		{"code 430 in a 200", 200, nil, `{"code":430,"msg":"call frequency too high"}`, "rate_limited", 0, true},
+		{"unauthorized", 401, nil, `{"code":401,"msg":"bad key"}`, "unauthorized", 0, false},
+		{"not found", 200, nil, `{"code":404,"msg":"no task"}`, "not_found", 0, false},
+		{"server error", 502, nil, `<html>bad gateway</html>`, "server_error", 0, false},
+		{"not JSON in a 200", 200, nil, `hello`, "refused", 0, false},
+		{"no data", 200, nil, `{"code":200,"msg":"ok","data":null}`, "refused", 0, false},
+		{"another task", 200, nil, `{"code":200,"data":{"taskId":"other","status":"SUCCESS"}}`, "refused", 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, _ := fixed(t, tt.status, tt.header, tt.body)
+			_, err := c.RecordInfo(context.Background(), id)
+			var pe *provider.Error
+			if !errors.As(err, &pe) {
+				t.Fatalf("error %v is not a *provider.Error", err)
+			}
+			if pe.Reason() != tt.reason || pe.RetryAfter != tt.retryAfter || pe.RateLimited() != tt.rateLimited {
+				t.Errorf("%v: reason %s retry-after %s", pe, pe.Reason(), pe.RetryAfter)
+			}
+			if strings.Contains(pe.Error(), "secret-key") {
+				t.Errorf("error shows the key: %v", pe)
+			}
+		})
+	}
+	c, err := provider.New("http://127.0.0.1:1", "secret-key", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.RecordInfo(context.Background(), id)
+	var pe *provider.Error
+	if !errors.As(err, &pe) || pe.Reason() != "transport" || strings.Contains(err.Error(), "secret-key") {
+		t.Errorf("unreachable provider: %v", err)
+	}
+	if _, err := provider.New("not a url", "k", time.Second); err == nil {
+		t.Error("a relative base URL was accepted")
+	}
+}
+
+// Against the simulator: a submission is forwarded with the key and its
+// answer comes back whole; record-info then reads the task.
+func TestAgainstSimulator(t *testing.T) {
+	sim := sunosim.New(sunosim.Options{APIKey: "secret-key", Fault: sunosim.Fault{Stuck: true}})
+	defer sim.Close()
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	c, err := provider.New(srv.URL, "secret-key", 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `{"uploadUrl":"u","prompt":"p","title":"t","style":"s","negativeTags":"n","callBackUrl":"http://127.0.0.1:1/cb"}`
+	a, err := c.Submit(context.Background(), []byte(body), "")
+	if err != nil || a.Status != 200 || len(a.TaskID) != 32 || !json.Valid(a.Body) || !strings.HasPrefix(a.ContentType, "application/json") {
+		t.Fatalf("submit: %+v %v", a, err)
+	}
+	info, err := c.RecordInfo(context.Background(), a.TaskID)
+	if err != nil || info.Status != provider.StatusPending {
+		t.Fatalf("record-info: %+v %v", info, err)
+	}
+	if _, ok := info.Callback(); ok {
+		t.Error("a pending task stands for a callback")
+	}
+	// A refused submission is still an answer, returned as it came.
+	bad, err := c.Submit(context.Background(), []byte(`{}`), "Bearer wrong")
+	if err != nil || bad.Status != 401 || bad.TaskID != "" {
+		t.Errorf("wrong key: %+v %v", bad, err)
+	}
+}
+
+// FuzzRecordInfo feeds arbitrary answers: parsing never panics, and any
+// callback it yields has a stage and, for a failure, a failure code.
+func FuzzRecordInfo(f *testing.F) {
+	f.Add(`{"code":200,"data":{"taskId":"` + id + `","status":"SUCCESS","response":{"sunoData":[{"id":"a","createTime":1}]}}}`)
+	f.Add(`{"code":200,"data":{"status":"CALLBACK_EXCEPTION","errorCode":"x","response":{"sunoData":[{"audioUrl":5}]}}}`)
+	f.Add(`{"code":200,"data":{"status":"GENERATE_AUDIO_FAILED","errorCode":200}}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(body)) }))
+		defer srv.Close()
+		c, _ := provider.New(srv.URL, "k", time.Second)
+		info, err := c.RecordInfo(context.Background(), id)
+		if err != nil {
+			return
+		}
+		cb, ok := info.Callback()
+		if !ok {
+			return
+		}
+		if cb.TaskID != id || cb.Stage == "" || cb.CallbackType != string(cb.Stage) {
+			t.Fatalf("callback %+v", cb)
+		}
+		if (cb.Stage == callback.StageError) == (cb.Code == callback.SuccessCode) {
+			t.Fatalf("stage %s with code %d", cb.Stage, cb.Code)
+		}
+	})
+}
