@@ -28,6 +28,7 @@ type Message struct {
 type Builder struct {
 	prefix     string
 	source     string
+	schemaBase string
 	dataSchema string
 	loc        *time.Location
 	now        func() time.Time
@@ -40,6 +41,7 @@ func NewBuilder(prefix, source, schemaBase string, loc *time.Location) *Builder 
 	return &Builder{
 		prefix:     prefix,
 		source:     source,
+		schemaBase: schemaBase,
 		dataSchema: schemaBase + SchemaPath,
 		loc:        loc,
 		now:        time.Now,
@@ -107,6 +109,14 @@ const BodyHashExtension = "bodysha256"
 // Build makes the CloudEvent for a callback decoded from body. The id
 // depends only on the task and stage; time is when this delivery was built.
 func (b *Builder) Build(cb callback.Callback, body []byte) (Message, error) {
+	return b.BuildFrom(cb, body, OriginCallback)
+}
+
+// BuildFrom is Build for a stage learned another way: from a record-info
+// answer (body is that answer) or a timeout (body is empty). The id is the
+// same as the callback's would be, so whichever reaches the stream second
+// is a duplicate.
+func (b *Builder) BuildFrom(cb callback.Callback, body []byte, origin Origin) (Message, error) {
 	e := ce.New()
 	e.SetID(ID(cb.TaskID, cb.Stage))
 	e.SetType(Type(cb.Stage))
@@ -116,29 +126,69 @@ func (b *Builder) Build(cb callback.Callback, body []byte) (Message, error) {
 	e.SetDataSchema(b.dataSchema)
 	sum := sha256.Sum256(body)
 	e.SetExtension(BodyHashExtension, hex.EncodeToString(sum[:]))
-	// Encoded here rather than by SetData so that "<", ">" and "&" in lyrics
-	// and titles stay as they are instead of growing sixfold as \u003c.
-	var data bytes.Buffer
-	enc := json.NewEncoder(&data)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(b.Data(cb)); err != nil {
-		return Message{}, fmt.Errorf("event: encoding data: %w", err)
-	}
-	e.SetDataContentType(DataContentType)
-	e.DataEncoded, e.DataBase64 = bytes.TrimSuffix(data.Bytes(), []byte("\n")), false
-	if err := e.Validate(); err != nil {
-		return Message{}, fmt.Errorf("event: %w", err)
-	}
-	// MarshalJSON directly: json.Marshal would re-escape "<" in the data.
-	body, err := e.MarshalJSON()
+	e.SetExtension(OriginExtension, string(origin))
+	out, err := finish(&e, b.Data(cb))
 	if err != nil {
-		return Message{}, fmt.Errorf("event: encoding: %w", err)
+		return Message{}, err
 	}
 	return Message{
 		ID:      e.ID(),
 		Subject: Subject(b.prefix, cb.TaskID, cb.Stage),
 		Stage:   cb.Stage,
 		TaskID:  cb.TaskID,
-		Body:    body,
+		Body:    out,
+	}, nil
+}
+
+// finish sets data and returns the validated structured-mode event.
+func finish(e *ce.Event, data any) ([]byte, error) {
+	// Encoded here rather than by SetData so that "<", ">" and "&" in lyrics
+	// and titles stay as they are instead of growing sixfold as \u003c.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(data); err != nil {
+		return nil, fmt.Errorf("event: encoding data: %w", err)
+	}
+	e.SetDataContentType(DataContentType)
+	e.DataEncoded, e.DataBase64 = bytes.TrimSuffix(buf.Bytes(), []byte("\n")), false
+	if err := e.Validate(); err != nil {
+		return nil, fmt.Errorf("event: %w", err)
+	}
+	// MarshalJSON directly: json.Marshal would re-escape "<" in the data.
+	out, err := e.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("event: encoding: %w", err)
+	}
+	return out, nil
+}
+
+// Submitted makes the com.sunoapi.vocals.submitted.v1 event for a task the
+// bridge started tracking, on TaskSubject. request is the add-vocals
+// request as forwarded (nil when the task was announced without one); its
+// callBackUrl is dropped, since it may carry the callback token.
+func (b *Builder) Submitted(taskID string, via Via, request json.RawMessage) (Message, error) {
+	e := ce.New()
+	e.SetID(ID(taskID, StageSubmitted))
+	e.SetType(SubmittedType)
+	e.SetSource(b.source)
+	e.SetSubject(taskID)
+	e.SetTime(b.now().UTC())
+	e.SetDataSchema(b.schemaBase + SubmittedSchemaPath)
+	data := SubmittedV1{TaskID: taskID, Via: string(via)}
+	if len(request) > 0 {
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(request, &fields); err != nil {
+			return Message{}, fmt.Errorf("event: submitted request: %w", err)
+		}
+		delete(fields, "callBackUrl")
+		data.Request = fields
+	}
+	out, err := finish(&e, data)
+	if err != nil {
+		return Message{}, err
+	}
+	return Message{
+		ID: e.ID(), Subject: TaskSubject(b.prefix, taskID), Stage: StageSubmitted, TaskID: taskID, Body: out,
 	}, nil
 }

@@ -189,3 +189,80 @@ func TestEmbeddedSchemasMatchRepository(t *testing.T) {
 		t.Errorf("schema path %q", event.SchemaPath)
 	}
 }
+
+// A stage learned by polling gets the callback's id and subject, so the
+// stream keeps whichever arrives first, and says where it came from.
+func TestBuildFromKeepsIDAndRecordsOrigin(t *testing.T) {
+	cb := callback.Callback{TaskID: "task1", Stage: callback.StageComplete, CallbackType: "complete", Code: 200}
+	b := newBuilder(t, "UTC")
+	tests := []struct {
+		origin event.Origin
+		build  func() (event.Message, error)
+	}{
+		{event.OriginCallback, func() (event.Message, error) { return b.Build(cb, []byte(`{}`)) }},
+		{event.OriginPoll, func() (event.Message, error) { return b.BuildFrom(cb, []byte(`{"code":200}`), event.OriginPoll) }},
+		{event.OriginTimeout, func() (event.Message, error) { return b.BuildFrom(cb, nil, event.OriginTimeout) }},
+	}
+	for _, tt := range tests {
+		m, err := tt.build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		schematest.ValidateEvent(t, m.Body)
+		var ev map[string]any
+		_ = json.Unmarshal(m.Body, &ev)
+		if ev["origin"] != string(tt.origin) || m.ID != event.ID("task1", callback.StageComplete) || m.Subject != "vocals.task1.complete" {
+			t.Errorf("%s: origin %v id %s subject %s", tt.origin, ev["origin"], m.ID, m.Subject)
+		}
+	}
+}
+
+func TestSubmitted(t *testing.T) {
+	b := newBuilder(t, "UTC")
+	req := []byte(`{"title":"Song <1>","callBackUrl":"https://bridge.invalid/callbacks/vocals?token=s3cret","model":"V5"}`)
+	tests := []struct {
+		name    string
+		via     event.Via
+		request []byte
+		wantReq bool
+		wantErr bool
+	}{
+		{"proxy with request", event.ViaProxy, req, true, false},
+		{"announced without one", event.ViaAnnounce, nil, false, false},
+		{"request not an object", event.ViaProxy, []byte(`[1]`), false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := b.Submitted("task1", tt.via, tt.request)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("error %v", err)
+			}
+			if err != nil {
+				return
+			}
+			schematest.ValidateSubmitted(t, m.Body)
+			if m.Subject != "vocals_tasks.task1.submitted" || m.ID != event.ID("task1", event.StageSubmitted) || m.TaskID != "task1" {
+				t.Errorf("message %+v", m)
+			}
+			if strings.Contains(string(m.Body), "s3cret") || strings.Contains(string(m.Body), "callBackUrl") {
+				t.Errorf("callBackUrl leaked into the event: %s", m.Body)
+			}
+			var ev struct {
+				Type string
+				Data event.SubmittedV1
+			}
+			if err := json.Unmarshal(m.Body, &ev); err != nil {
+				t.Fatal(err)
+			}
+			if ev.Type != event.SubmittedType || ev.Data.Via != string(tt.via) || (ev.Data.Request != nil) != tt.wantReq {
+				t.Errorf("event %+v", ev)
+			}
+			if tt.wantReq && string(ev.Data.Request["title"]) != `"Song <1>"` {
+				t.Errorf("request title %s", ev.Data.Request["title"])
+			}
+			if err := schematest.CheckEvent(t, m.Body); err == nil {
+				t.Error("a submitted event passes as a stage event")
+			}
+		})
+	}
+}

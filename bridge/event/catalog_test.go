@@ -186,3 +186,38 @@ func TestAsyncAPIMessagesMatchGoldenEvents(t *testing.T) {
 		}
 	}
 }
+
+// A built submitted event matches the submitted messages, in both modes,
+// and no stage message.
+func TestAsyncAPISubmittedMessages(t *testing.T) {
+	doc, dir := loadAsyncAPI(t)
+	messages, _ := pointer(doc, "/components/messages")
+	msgs := messages.(map[string]any)
+	m, err := newBuilder(t, "UTC").Submitted("task1", event.ViaProxy, []byte(`{"title":"t"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	structured := msgs["submittedStructured"].(map[string]any)
+	if err := compileInline(t, dir, "payload-submitted", structured["payload"]).Validate(asJSONValue(t, m.Body)); err != nil {
+		t.Errorf("structured payload: %v", err)
+	}
+	for _, st := range event.Stages() {
+		stage := msgs[string(st)+"Structured"].(map[string]any)
+		if compileInline(t, dir, "payload-"+string(st), stage["payload"]).Validate(asJSONValue(t, m.Body)) == nil {
+			t.Errorf("a submitted event matches the %s message", st)
+		}
+	}
+	header, data, err := event.ToBinary(m.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	header["Nats-Msg-Id"] = m.ID
+	hjson, _ := json.Marshal(header)
+	bin := msgs["submittedBinary"].(map[string]any)
+	if err := compileInline(t, dir, "submitted-headers", bin["headers"]).Validate(asJSONValue(t, hjson)); err != nil {
+		t.Errorf("binary headers: %v", err)
+	}
+	if err := compileInline(t, dir, "submitted-binary", bin["payload"]).Validate(asJSONValue(t, data)); err != nil {
+		t.Errorf("binary payload: %v", err)
+	}
+}

@@ -102,6 +102,61 @@ type TrackV1 struct {
 	Extra         map[string]json.RawMessage `json:"extra,omitempty"`
 }
 
+// Origin says how the bridge learned of a stage. It is the value of the
+// OriginExtension attribute of every stage event.
+type Origin string
+
+// Origins.
+const (
+	OriginCallback Origin = "callback" // the provider's callback
+	OriginPoll     Origin = "poll"     // a record-info answer
+	OriginTimeout  Origin = "timeout"  // no terminal stage before the tracking deadline
+)
+
+// OriginExtension is the CloudEvents extension attribute holding the Origin.
+const OriginExtension = "origin"
+
+// StageSubmitted is the last subject token of a submitted event. It is not
+// a callback stage: submitted events live under TaskSubject, apart from
+// the stage subjects.
+const StageSubmitted Stage = "submitted"
+
+// SubmittedType is the CloudEvents type of the event published when the
+// bridge starts tracking a task.
+const SubmittedType = TypePrefix + "submitted." + Version
+
+// SubmittedSchemaPath is the path of the submitted event's data schema
+// below the schema base URL.
+const SubmittedSchemaPath = "/" + Version + "/submitted.schema.json"
+
+// TaskPrefix is the subject prefix of tracking events for a stage subject
+// prefix: "vocals" gives "vocals_tasks".
+func TaskPrefix(prefix string) string { return prefix + "_tasks" }
+
+// TaskSubject is the subject of a task's submitted event:
+// <prefix>_tasks.<task_id>.submitted.
+func TaskSubject(prefix, taskID string) string {
+	return TaskPrefix(prefix) + "." + taskID + "." + string(StageSubmitted)
+}
+
+// Via says how the bridge learned of a submitted task.
+type Via string
+
+// Ways of learning of a task.
+const (
+	ViaProxy    Via = "proxy"    // submitted through the bridge's submit proxy
+	ViaAnnounce Via = "announce" // announced on the announce subject
+)
+
+// SubmittedV1 is the data of a submitted event.
+type SubmittedV1 struct {
+	TaskID string `json:"task_id"`
+	Via    string `json:"via"`
+	// Request is the add-vocals request as forwarded, without callBackUrl;
+	// absent when the task was announced without one.
+	Request map[string]json.RawMessage `json:"request,omitempty"`
+}
+
 // CodeReason names the provider's documented codes; other codes are "unknown".
 func CodeReason(code int) string {
 	switch code {

@@ -14,10 +14,11 @@ import (
 )
 
 var (
-	once     sync.Once
-	schema   *jsonschema.Schema
-	ceSchema *jsonschema.Schema
-	loadErr  error
+	once            sync.Once
+	schema          *jsonschema.Schema
+	submittedSchema *jsonschema.Schema
+	ceSchema        *jsonschema.Schema
+	loadErr         error
 )
 
 // RepoRoot finds the folder holding go.mod above the working directory.
@@ -50,23 +51,47 @@ func ValidateEvent(t testing.TB, body []byte) {
 // CheckEvent is ValidateEvent returning the problem instead of failing.
 func CheckEvent(t testing.TB, body []byte) error {
 	t.Helper()
+	load(t)
+	return check(body, schema, "event.schema.json")
+}
+
+// ValidateSubmitted fails the test unless body is a valid submitted event
+// according to schemas/v1/submitted-event.schema.json and the CloudEvents
+// schema.
+func ValidateSubmitted(t testing.TB, body []byte) {
+	t.Helper()
+	load(t)
+	if err := check(body, submittedSchema, "submitted-event.schema.json"); err != nil {
+		t.Fatalf("%v\n%s", err, body)
+	}
+}
+
+func load(t testing.TB) {
+	t.Helper()
 	once.Do(func() {
 		c := jsonschema.NewCompiler()
 		c.AssertFormat()
 		root := filepath.Join(RepoRoot(t), "schemas")
-		if schema, loadErr = c.Compile(filepath.Join(root, "v1", "event.schema.json")); loadErr == nil {
-			ceSchema, loadErr = c.Compile(filepath.Join(root, "cloudevents", "cloudevents-1.0.schema.json"))
+		if schema, loadErr = c.Compile(filepath.Join(root, "v1", "event.schema.json")); loadErr != nil {
+			return
 		}
+		if submittedSchema, loadErr = c.Compile(filepath.Join(root, "v1", "submitted-event.schema.json")); loadErr != nil {
+			return
+		}
+		ceSchema, loadErr = c.Compile(filepath.Join(root, "cloudevents", "cloudevents-1.0.schema.json"))
 	})
 	if loadErr != nil {
 		t.Fatalf("compiling schema: %v", loadErr)
 	}
+}
+
+func check(body []byte, s *jsonschema.Schema, name string) error {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("event is not JSON: %w", err)
 	}
-	if err := schema.Validate(doc); err != nil {
-		return fmt.Errorf("event does not match schemas/v1/event.schema.json: %w", err)
+	if err := s.Validate(doc); err != nil {
+		return fmt.Errorf("event does not match schemas/v1/%s: %w", name, err)
 	}
 	if err := ceSchema.Validate(doc); err != nil {
 		return fmt.Errorf("event does not match the CloudEvents JSON format schema: %w", err)
