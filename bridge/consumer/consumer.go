@@ -51,6 +51,16 @@ func (e Event) Failure() (Failure, bool) {
 	return Failure{Code: e.Data.Code, Reason: e.Data.CodeReason, Msg: e.Data.Msg}, true
 }
 
+// Origin is how the bridge learned of the stage: event.OriginCallback,
+// OriginPoll or OriginTimeout. Events from bridges that predate the
+// attribute have none and count as callbacks.
+func (e Event) Origin() event.Origin {
+	if o, ok := e.CloudEvent.Extensions()[event.OriginExtension].(string); ok && o != "" {
+		return event.Origin(o)
+	}
+	return event.OriginCallback
+}
+
 // ErrNotVocalsEvent is wrapped by Decode errors for messages that are not
 // v1 vocals-bridge CloudEvents.
 var ErrNotVocalsEvent = errors.New("not a vocals-bridge v1 event")

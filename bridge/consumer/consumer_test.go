@@ -191,3 +191,43 @@ func TestConsumeNeedsADurableName(t *testing.T) {
 		t.Fatal("accepted options without a durable name")
 	}
 }
+
+// Origin reads the attribute in both modes; an event without it (from a
+// bridge that predates it) counts as a callback.
+func TestOrigin(t *testing.T) {
+	b := event.NewBuilder("vocals", "/vocals-bridge", "http://localhost:8080/schemas", time.UTC)
+	cb := callback.Callback{TaskID: "t1", Stage: event.StageComplete, CallbackType: "complete", Code: 200}
+	polled, err := b.BuildFrom(cb, []byte(`{}`), event.OriginPoll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := []byte(`{"specversion":"1.0","id":"1","source":"/x","type":"com.sunoapi.vocals.complete.v1","datacontenttype":"application/json","data":{"task_id":"t1","stage":"complete","tracks":[]}}`)
+	header, data, err := event.ToBinary(polled.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	binHeader := nats.Header{}
+	for k, v := range header {
+		binHeader.Set(k, v)
+	}
+	structured := nats.Header{"Content-Type": {event.ContentType}}
+	tests := []struct {
+		name   string
+		header nats.Header
+		body   []byte
+		want   event.Origin
+	}{
+		{"poll, structured", structured, polled.Body, event.OriginPoll},
+		{"poll, binary", binHeader, data, event.OriginPoll},
+		{"no attribute", structured, old, event.OriginCallback},
+	}
+	for _, tt := range tests {
+		e, err := consumer.Decode("vocals.t1.complete", tt.header, tt.body)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if e.Origin() != tt.want {
+			t.Errorf("%s: origin %s, want %s", tt.name, e.Origin(), tt.want)
+		}
+	}
+}

@@ -120,7 +120,8 @@ func submit(ctx context.Context, args []string, out io.Writer) error {
 		}
 		answer, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		resp.Body.Close()
-		fmt.Fprintf(out, "submitted %q (fault %q): HTTP %d %s\n", req["title"], req[sunosim.FaultField], resp.StatusCode, bytes.TrimSpace(answer))
+		fault, _ := req[sunosim.FaultField].(string)
+		fmt.Fprintf(out, "submitted %q (fault %q): HTTP %d %s\n", req["title"], fault, resp.StatusCode, bytes.TrimSpace(answer))
 	}
 	return nil
 }

@@ -65,6 +65,7 @@ type proc struct {
 	done    chan struct{}
 	public  string
 	admin   string
+	submit  string
 	natsURL string
 }
 
@@ -102,9 +103,12 @@ func start(t *testing.T, dataDir string, env ...string) *proc {
 				p.lines = append(p.lines, line)
 				switch line["msg"] {
 				case "listening":
-					if line["listener"] == "public" {
+					switch line["listener"] {
+					case "public":
 						p.public = "http://" + line["addr"].(string)
-					} else {
+					case "submit":
+						p.submit = "http://" + line["addr"].(string)
+					default:
 						p.admin = "http://" + line["addr"].(string)
 					}
 				case "embedded nats started":
@@ -458,9 +462,9 @@ func TestTailCommand(t *testing.T) {
 	}
 	text := string(out)
 	for _, want := range []string{
-		"complete  2fac4d1b9e0a4c8fb1d2e3f4a5b69f72  code=200",
+		"complete  2fac4d1b9e0a4c8fb1d2e3f4a5b69f72  code=200  from callback",
 		`"Iron Man" 198.4s https://example.cn/e231.mp3`,
-		`error     2fac4d1b9e0a4c8fb1d2e3f4a5b69f72  code=531 (failed_refunded)`,
+		`error     2fac4d1b9e0a4c8fb1d2e3f4a5b69f72  code=531  from callback (failed_refunded)`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("tail output lacks %q:\n%s", want, text)

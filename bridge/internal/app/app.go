@@ -23,6 +23,7 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/httpapi"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/metrics"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natsembed"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/provider"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/spool"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/verify"
@@ -44,6 +45,10 @@ type App struct {
 	metrics        *metrics.Metrics
 	public         *httpapi.Listener
 	admin          *httpapi.Listener
+	submit         *httpapi.Listener // nil without submit_addr
+	builder        *event.Builder
+	sink           *deliver.Deliverer
+	tracking       *tracking // nil unless tracking_enabled
 }
 
 // New starts NATS (or connects to it), makes sure the stream exists, and
@@ -187,6 +192,21 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, version string
 		tlsFiles = &httpapi.TLSFiles{Cert: cfg.TLSCertFile, Key: cfg.TLSKeyFile}
 	}
 
+	a.builder = event.NewBuilder(cfg.SubjectPrefix, cfg.EventSource, cfg.SchemaBase(), loc)
+	a.sink = deliver.New(a.pub, a.spool, cfg.PublishTimeout)
+	var tasks httpapi.TaskObserver
+	if cfg.TrackingEnabled {
+		key, err := cfg.ProviderAPIKeyValue()
+		if err != nil {
+			return nil, fmt.Errorf("app: %w", err)
+		}
+		a.tracking = &tracking{m: m}
+		if a.tracking.provider, err = provider.New(cfg.ProviderBaseURL, key, cfg.ProviderTimeout); err != nil {
+			return nil, err
+		}
+		tasks = a.tracking
+	}
+
 	timeouts := httpapi.Timeouts{
 		ReadHeader: cfg.ReadHeaderTimeout, Read: cfg.ReadTimeout,
 		Write: cfg.WriteTimeout, Idle: cfg.IdleTimeout,
@@ -194,8 +214,9 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, version string
 	publicHandler := httpapi.NewPublic(httpapi.PublicDeps{
 		Log:        log,
 		Metrics:    m,
-		Builder:    event.NewBuilder(cfg.SubjectPrefix, cfg.EventSource, cfg.SchemaBase(), loc),
-		Sink:       deliver.New(a.pub, a.spool, cfg.PublishTimeout),
+		Builder:    a.builder,
+		Sink:       a.sink,
+		Tasks:      tasks,
 		BodyLimit:  cfg.BodyLimit,
 		RetryAfter: cfg.RetryAfter,
 		Schemas:    event.Schemas(),
@@ -215,6 +236,12 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, version string
 	})
 	if a.admin, err = httpapi.Listen(cfg.AdminAddr, adminHandler, timeouts, nil); err != nil {
 		return nil, err
+	}
+	if cfg.TrackingEnabled && cfg.SubmitAddr != "" {
+		h := httpapi.NewSubmit(log.Named("submit"), m, a.tracking.handler)
+		if a.submit, err = httpapi.Listen(cfg.SubmitAddr, h, timeouts, nil); err != nil {
+			return nil, err
+		}
 	}
 	return a, nil
 }
@@ -246,6 +273,9 @@ func (a *App) setupStreams(ctx context.Context) error {
 	spec := publish.StreamSpec{
 		Name: a.cfg.Stream, SubjectPrefix: a.cfg.SubjectPrefix, Replicas: a.cfg.StreamReplicas,
 		MaxAge: a.cfg.StreamMaxAge, Duplicates: a.cfg.StreamDuplicateWindow,
+	}
+	if a.cfg.TrackingEnabled {
+		spec.TaskSubjectPrefix = event.TaskPrefix(a.cfg.SubjectPrefix)
 	}
 	if !a.cfg.StreamManage {
 		warnings, err := publish.CheckStream(ctx, a.pub.JS(), spec)
@@ -310,8 +340,12 @@ func (a *App) ready(ctx context.Context) httpapi.Readiness {
 // Run serves until ctx ends or a listener fails, then shuts down: stop
 // accepting, finish in-flight requests, drain NATS, stop the embedded server.
 func (a *App) Run(ctx context.Context) error {
-	errc := make(chan error, 2)
-	for name, l := range map[string]*httpapi.Listener{"public": a.public, "admin": a.admin} {
+	errc := make(chan error, 3)
+	listeners := map[string]*httpapi.Listener{"public": a.public, "admin": a.admin}
+	if a.submit != nil {
+		listeners["submit"] = a.submit
+	}
+	for name, l := range listeners {
 		a.log.Info("listening", zap.String("listener", name), zap.String("addr", l.Addr()))
 		go func() {
 			if err := l.Serve(); err != nil {
@@ -325,6 +359,14 @@ func (a *App) Run(ctx context.Context) error {
 		defer close(setupDone)
 		if a.streamsPending {
 			a.setupStreamsLater(drainCtx)
+		}
+	}()
+	tracked := make(chan struct{})
+	go func() {
+		defer close(tracked)
+		if a.tracking != nil {
+			<-setupDone // the stream takes submitted events first
+			a.runTracking(drainCtx)
 		}
 	}()
 	drained := make(chan struct{})
@@ -357,9 +399,16 @@ func (a *App) Run(ctx context.Context) error {
 		runErr = errors.Join(runErr, fmt.Errorf("admin listener shutdown: %w", err))
 	}
 	a.admin = nil
+	if a.submit != nil {
+		if err := a.submit.Shutdown(sctx); err != nil {
+			runErr = errors.Join(runErr, fmt.Errorf("submit listener shutdown: %w", err))
+		}
+		a.submit = nil
+	}
 	stopDrain()
 	<-drained
 	<-setupDone
+	<-tracked
 	a.Close()
 	a.log.Info("stopped")
 	return runErr
@@ -375,6 +424,10 @@ func (a *App) Close() {
 	if a.admin != nil {
 		_ = a.admin.Shutdown(context.Background())
 		a.admin = nil
+	}
+	if a.submit != nil {
+		_ = a.submit.Shutdown(context.Background())
+		a.submit = nil
 	}
 	if a.dlq != nil {
 		a.dlq.Wait()

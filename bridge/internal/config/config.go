@@ -51,6 +51,14 @@ const (
 	DefaultWriteTimeout            = 20 * time.Second
 	DefaultIdleTimeout             = 60 * time.Second
 	DefaultShutdownTimeout         = 20 * time.Second
+	DefaultTrackingBucket          = "VOCALS_TASKS"
+	DefaultAnnounceSubject         = "vocals_announce"
+	DefaultPollAfter               = 2 * time.Minute
+	DefaultPollInterval            = 30 * time.Second
+	DefaultPollRate                = 2.0
+	DefaultTrackingDeadline        = time.Hour
+	DefaultStuckAfter              = 15 * time.Minute
+	DefaultProviderRequestTimeout  = 10 * time.Second
 
 	// ProviderRetrySpan is how long the provider keeps retrying one callback
 	// (1 + 5 + 15 minutes). A duplicate window shorter than this lets a late
@@ -119,6 +127,23 @@ type Config struct {
 
 	AdminPprof bool `yaml:"admin_pprof"`
 
+	// Task tracking and reconciliation (off by default; see README
+	// "Tracking tasks and polling for lost callbacks").
+	TrackingEnabled         bool          `yaml:"tracking_enabled"`
+	TrackingBucket          string        `yaml:"tracking_bucket"`
+	TrackingAnnounceSubject string        `yaml:"tracking_announce_subject"`
+	TrackingPollAfter       time.Duration `yaml:"tracking_poll_after"`
+	TrackingPollInterval    time.Duration `yaml:"tracking_poll_interval"`
+	TrackingPollRate        float64       `yaml:"tracking_poll_rate"`
+	TrackingDeadline        time.Duration `yaml:"tracking_deadline"`
+	TrackingStuckAfter      time.Duration `yaml:"tracking_stuck_after"`
+	ProviderBaseURL         string        `yaml:"provider_base_url"`
+	ProviderAPIKey          string        `yaml:"provider_api_key"`
+	ProviderAPIKeyFile      string        `yaml:"provider_api_key_file"`
+	ProviderTimeout         time.Duration `yaml:"provider_timeout"`
+	SubmitAddr              string        `yaml:"submit_addr"`
+	SubmitCallbackURL       string        `yaml:"submit_callback_url"`
+
 	LogLevel  string `yaml:"log_level"`
 	LogFormat string `yaml:"log_format"`
 
@@ -169,6 +194,14 @@ func Default() Config {
 		WriteTimeout:            DefaultWriteTimeout,
 		IdleTimeout:             DefaultIdleTimeout,
 		ShutdownTimeout:         DefaultShutdownTimeout,
+		TrackingBucket:          DefaultTrackingBucket,
+		TrackingAnnounceSubject: DefaultAnnounceSubject,
+		TrackingPollAfter:       DefaultPollAfter,
+		TrackingPollInterval:    DefaultPollInterval,
+		TrackingPollRate:        DefaultPollRate,
+		TrackingDeadline:        DefaultTrackingDeadline,
+		TrackingStuckAfter:      DefaultStuckAfter,
+		ProviderTimeout:         DefaultProviderRequestTimeout,
 	}
 }
 
@@ -332,9 +365,6 @@ func (c Config) Validate() error {
 	if c.ContentMode != "structured" && c.ContentMode != "binary" {
 		return bad("content_mode", "%q must be structured or binary", c.ContentMode)
 	}
-	if c.ContentMode != "structured" && c.ContentMode != "binary" {
-		return bad("content_mode", "%q must be structured or binary", c.ContentMode)
-	}
 	if c.SchemaBaseURL != "" {
 		if u, err := url.Parse(c.SchemaBaseURL); err != nil || !u.IsAbs() {
 			return bad("schema_base_url", "%q must be an absolute URL", c.SchemaBaseURL)
@@ -403,7 +433,93 @@ func (c Config) Validate() error {
 	if c.WriteTimeout <= c.PublishTimeout {
 		return bad("write_timeout", "%s must be longer than publish_timeout %s, or answers are cut off", c.WriteTimeout, c.PublishTimeout)
 	}
+	return c.validateTracking()
+}
+
+// validateTracking checks the tracking keys; they matter only when
+// tracking_enabled is on, except that submit_addr needs it.
+func (c Config) validateTracking() error {
+	bad := func(key, format string, a ...any) error {
+		return &Error{Key: key, Msg: fmt.Sprintf(format, a...)}
+	}
+	if !c.TrackingEnabled {
+		if c.SubmitAddr != "" {
+			return bad("submit_addr", "the submit proxy tracks tasks: set tracking_enabled too")
+		}
+		return nil
+	}
+	if !streamRe.MatchString(c.TrackingBucket) {
+		return bad("tracking_bucket", "%q must be 1-64 letters, digits, '_' or '-'", c.TrackingBucket)
+	}
+	if c.TrackingAnnounceSubject != "" {
+		if err := validSubjectPrefix(c.TrackingAnnounceSubject); err != nil {
+			return bad("tracking_announce_subject", "%q %v", c.TrackingAnnounceSubject, err)
+		}
+		for _, p := range []string{c.SubjectPrefix, c.SubjectPrefix + "_tasks", c.DeadLetterSubjectPrefix} {
+			if overlaps(c.TrackingAnnounceSubject, p) {
+				return bad("tracking_announce_subject", "%q lies under %q: a stream would store announcements", c.TrackingAnnounceSubject, p)
+			}
+		}
+	}
+	if overlaps(c.SubjectPrefix+"_tasks", c.DeadLetterSubjectPrefix) {
+		return bad("deadletter_subject_prefix", "%q overlaps the task subjects %q", c.DeadLetterSubjectPrefix, c.SubjectPrefix+"_tasks")
+	}
+	// The provider allows 3 record-info requests per second per task.
+	if c.TrackingPollInterval < time.Second {
+		return bad("tracking_poll_interval", "%s must be at least 1s", c.TrackingPollInterval)
+	}
+	if c.TrackingPollAfter < 0 {
+		return bad("tracking_poll_after", "must not be negative")
+	}
+	if c.TrackingDeadline <= c.TrackingPollAfter {
+		return bad("tracking_deadline", "%s must be longer than tracking_poll_after %s", c.TrackingDeadline, c.TrackingPollAfter)
+	}
+	if c.TrackingStuckAfter <= 0 {
+		return bad("tracking_stuck_after", "must be positive")
+	}
+	if c.TrackingPollRate <= 0 || c.TrackingPollRate > 100 {
+		return bad("tracking_poll_rate", "%g must be above 0 and at most 100 per second", c.TrackingPollRate)
+	}
+	if u, err := url.Parse(c.ProviderBaseURL); err != nil || !u.IsAbs() || u.Host == "" {
+		return bad("provider_base_url", "%q must be an absolute URL such as https://provider.example (tracking polls it)", c.ProviderBaseURL)
+	}
+	if c.ProviderAPIKey != "" && c.ProviderAPIKeyFile != "" {
+		return bad("provider_api_key_file", "set either provider_api_key or provider_api_key_file, not both")
+	}
+	if key, err := c.ProviderAPIKeyValue(); err != nil {
+		return bad("provider_api_key_file", "%v", err)
+	} else if key == "" {
+		return bad("provider_api_key", "tracking polls record-info, which needs the API key (value not shown)")
+	}
+	if c.ProviderTimeout <= 0 || c.ProviderTimeout > time.Minute {
+		return bad("provider_timeout", "%s must be positive and at most 1m", c.ProviderTimeout)
+	}
+	if c.SubmitAddr != "" {
+		if _, _, err := net.SplitHostPort(c.SubmitAddr); err != nil {
+			return bad("submit_addr", "%q is not host:port (%v)", c.SubmitAddr, err)
+		}
+		if c.SubmitAddr == c.HTTPAddr || c.SubmitAddr == c.AdminAddr {
+			return bad("submit_addr", "must differ from http_addr and admin_addr: the proxy spends the API key")
+		}
+		if u, err := url.Parse(c.SubmitCallbackURL); err != nil || !u.IsAbs() || u.Host == "" {
+			return bad("submit_callback_url", "%q must be the absolute URL the provider reaches the callback endpoint at", c.SubmitCallbackURL)
+		}
+	}
 	return nil
+}
+
+// ProviderAPIKeyValue returns provider_api_key, or the first line of
+// provider_api_key_file.
+func (c Config) ProviderAPIKeyValue() (string, error) {
+	if c.ProviderAPIKeyFile == "" {
+		return c.ProviderAPIKey, nil
+	}
+	b, err := os.ReadFile(c.ProviderAPIKeyFile)
+	if err != nil {
+		return "", fmt.Errorf("reading key file: %w", err)
+	}
+	key, _, _ := strings.Cut(string(b), "\n")
+	return strings.TrimSpace(key), nil
 }
 
 // ProviderKeys returns the provider HMAC keys: webhook_hmac_key split at

@@ -110,6 +110,27 @@ func TestUnknownEnvIsAWarningNotAnError(t *testing.T) {
 
 // Invalid configuration fails with an error that names the key the way the
 // user wrote it: variable, flag, or file key.
+// tracking is a valid tracking configuration for tests to spoil.
+var tracking = []string{
+	"VOCALS_BRIDGE_TRACKING_ENABLED=true", "VOCALS_BRIDGE_PROVIDER_BASE_URL=http://127.0.0.1:9", "VOCALS_BRIDGE_PROVIDER_API_KEY=k",
+}
+
+func TestTrackingConfigIsValid(t *testing.T) {
+	env := append(append([]string(nil), tracking...), "VOCALS_BRIDGE_SUBMIT_ADDR=127.0.0.1:8082",
+		"VOCALS_BRIDGE_SUBMIT_CALLBACK_URL=https://bridge.invalid/callbacks/vocals?token=t")
+	if _, _, err := config.Load(nil, env, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	keyFile := writeFile(t, "from-file\nignored\n")
+	cfg, _, err := config.Load(nil, append(tracking[:2:2], "VOCALS_BRIDGE_PROVIDER_API_KEY_FILE="+keyFile), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key, _ := cfg.ProviderAPIKeyValue(); key != "from-file" {
+		t.Errorf("key %q from the file", key)
+	}
+}
+
 func TestInvalidConfigNamesTheKey(t *testing.T) {
 	tests := map[string]struct {
 		args []string
@@ -147,6 +168,18 @@ func TestInvalidConfigNamesTheKey(t *testing.T) {
 		"missing file":              {args: []string{"--config", "/nonexistent/vb.yaml"}, want: "/nonexistent/vb.yaml"},
 		"unknown flag":              {args: []string{"--streem", "x"}, want: "streem"},
 		"stray argument":            {args: []string{"run"}, want: "run"},
+		"submit without tracking":   {env: []string{"VOCALS_BRIDGE_SUBMIT_ADDR=:8082"}, want: "submit_addr"},
+		"tracking without provider": {env: []string{"VOCALS_BRIDGE_TRACKING_ENABLED=true", "VOCALS_BRIDGE_PROVIDER_API_KEY=k"}, want: "provider_base_url"},
+		"tracking without key":      {env: append(tracking[:1:1], "VOCALS_BRIDGE_PROVIDER_BASE_URL=http://127.0.0.1:9"), want: "provider_api_key"},
+		"key file missing":          {env: append(tracking, "VOCALS_BRIDGE_PROVIDER_API_KEY_FILE=/nonexistent/key"), want: "provider_api_key_file"},
+		"poll interval too short":   {env: append(tracking, "VOCALS_BRIDGE_TRACKING_POLL_INTERVAL=200ms"), want: "tracking_poll_interval"},
+		"deadline before poll":      {env: append(tracking, "VOCALS_BRIDGE_TRACKING_DEADLINE=1m"), want: "tracking_deadline"},
+		"poll rate zero":            {env: append(tracking, "VOCALS_BRIDGE_TRACKING_POLL_RATE=0"), want: "tracking_poll_rate"},
+		"announce under events":     {env: append(tracking, "VOCALS_BRIDGE_TRACKING_ANNOUNCE_SUBJECT=vocals.announce"), want: "tracking_announce_subject"},
+		"announce under tasks":      {env: append(tracking, "VOCALS_BRIDGE_TRACKING_ANNOUNCE_SUBJECT=vocals_tasks.new"), want: "tracking_announce_subject"},
+		"bucket name":               {env: append(tracking, "VOCALS_BRIDGE_TRACKING_BUCKET=a.b"), want: "tracking_bucket"},
+		"submit on public addr":     {env: append(tracking, "VOCALS_BRIDGE_SUBMIT_ADDR=:8080", "VOCALS_BRIDGE_SUBMIT_CALLBACK_URL=https://b.invalid/callbacks/vocals"), want: "submit_addr"},
+		"submit without callback":   {env: append(tracking, "VOCALS_BRIDGE_SUBMIT_ADDR=:8082"), want: "submit_callback_url"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

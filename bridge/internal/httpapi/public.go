@@ -56,6 +56,15 @@ type PublicDeps struct {
 	Verifier *verify.Verifier
 	// Guard are the abuse limits in front of the callback route.
 	Guard GuardConfig
+	// Tasks, if set, hears of every recorded callback event, so task
+	// tracking can end on a terminal stage.
+	Tasks TaskObserver
+}
+
+// TaskObserver hears of recorded callback events: stored is false for a
+// duplicate. It must not block.
+type TaskObserver interface {
+	Observe(taskID string, stage callback.Stage, stored bool)
 }
 
 // DeadLetter records a refused callback without blocking the answer;
@@ -183,6 +192,9 @@ func (h *callbackHandler) serve(c echo.Context) error {
 		return c.JSON(http.StatusServiceUnavailable, errorBody("publish_failed", "the event could not be stored; retry later"))
 	}
 	log.Info("callback", fields...)
+	if h.d.Tasks != nil {
+		h.d.Tasks.Observe(cb.TaskID, cb.Stage, res.Outcome != deliver.Duplicate)
+	}
 	return c.JSON(http.StatusOK, Answer{
 		Status: "received", EventID: msg.ID, Subject: msg.Subject, Stage: string(cb.Stage),
 		Duplicate: res.Outcome == deliver.Duplicate, Spooled: res.Spooled,

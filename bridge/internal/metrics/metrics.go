@@ -44,6 +44,16 @@ type Metrics struct {
 	DeadLetters *prometheus.CounterVec // outcome
 
 	VerificationEnabled prometheus.Gauge
+
+	TrackingTasks      prometheus.Gauge
+	TrackingStuck      prometheus.Gauge
+	TrackingStarted    *prometheus.CounterVec // via
+	TrackingStages     *prometheus.CounterVec // origin
+	TrackingPolls      *prometheus.CounterVec // result
+	TrackingPollErrors *prometheus.CounterVec // reason
+	TrackingEnded      *prometheus.CounterVec // how
+	TrackingFailed     prometheus.Counter
+	TrackingClaimsLost prometheus.Counter
 }
 
 // New creates the metrics and registers them, with the Go and process
@@ -112,12 +122,50 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Namespace: Namespace, Subsystem: "verification", Name: "enabled",
 			Help: "1 when callbacks must carry a signature or token, 0 when any source is accepted.",
 		}),
+		TrackingTasks: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: Namespace, Subsystem: "tracking", Name: "tasks",
+			Help: "Tasks tracked until a terminal stage (every replica reports the whole bucket).",
+		}),
+		TrackingStuck: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: Namespace, Subsystem: "tracking", Name: "stuck_tasks",
+			Help: "Tracked tasks older than tracking_stuck_after without a terminal stage.",
+		}),
+		TrackingStarted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "tracking", Name: "started_total",
+			Help: "Tasks this replica started tracking, by how it learned of them (proxy, announce).",
+		}, []string{"via"}),
+		TrackingStages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "tracking", Name: "stages_total",
+			Help: "Stages of tracked tasks newly stored by this replica, by origin (callback, poll, timeout).",
+		}, []string{"origin"}),
+		TrackingPolls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "tracking", Name: "polls_total",
+			Help: "Answered record-info polls, by result (stage, pending).",
+		}, []string{"result"}),
+		TrackingPollErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "tracking", Name: "poll_errors_total",
+			Help: "Failed polls, by reason (rate_limited, unauthorized, not_found, server_error, transport, refused, deliver).",
+		}, []string{"reason"}),
+		TrackingEnded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "tracking", Name: "ended_total",
+			Help: "Tasks no longer tracked, by how (callback, terminal poll, stream, timeout).",
+		}, []string{"how"}),
+		TrackingClaimsLost: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "tracking", Name: "claims_lost_total",
+			Help: "Polls another replica claimed first (compare-and-set on the task's revision).",
+		}),
+		TrackingFailed: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "tracking", Name: "track_failures_total",
+			Help: "Tasks the provider created through the submit proxy that the bridge could not track.",
+		}),
 	}
 	reg.MustRegister(
 		m.CallbacksReceived, m.CallbacksRejected, m.PublishDuration,
 		m.HTTPDuration, m.NATSConnected, m.BuildInfo,
 		m.SpoolEntries, m.SpoolBytes, m.SpoolOldestAge, m.SpoolDrained, m.SpoolDrainErrors, m.SpoolDamaged, m.SpoolFull,
 		m.DeadLetters, m.VerificationEnabled,
+		m.TrackingTasks, m.TrackingStuck, m.TrackingStarted, m.TrackingStages, m.TrackingPolls,
+		m.TrackingPollErrors, m.TrackingEnded, m.TrackingFailed, m.TrackingClaimsLost,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -135,6 +183,21 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 	}
 	for _, r := range []string{"unavailable", "rejected", "damaged"} {
 		m.SpoolDrainErrors.WithLabelValues(r)
+	}
+	for _, v := range []string{"proxy", "announce"} {
+		m.TrackingStarted.WithLabelValues(v)
+	}
+	for _, o := range []string{"callback", "poll", "timeout"} {
+		m.TrackingStages.WithLabelValues(o)
+	}
+	for _, r := range []string{"stage", "pending"} {
+		m.TrackingPolls.WithLabelValues(r)
+	}
+	for _, r := range []string{"rate_limited", "unauthorized", "not_found", "server_error", "transport", "refused", "deliver"} {
+		m.TrackingPollErrors.WithLabelValues(r)
+	}
+	for _, h := range []string{"callback", "terminal", "stream", "timeout"} {
+		m.TrackingEnded.WithLabelValues(h)
 	}
 	return m
 }

@@ -49,7 +49,7 @@ func TestMetricsAreNamedAndDocumented(t *testing.T) {
 			}
 		}
 	}
-	if found != 15 {
-		t.Errorf("found %d vocals_bridge metrics, want 15", found)
+	if found != 24 {
+		t.Errorf("found %d vocals_bridge metrics, want 24", found)
 	}
 }

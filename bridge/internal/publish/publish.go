@@ -137,3 +137,20 @@ func classify(err error) error {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 }
+
+// Holds reports whether the stream stores a message on subject, with a
+// direct get of the subject's last message.
+func (p *JetStream) Holds(ctx context.Context, subject string) (bool, error) {
+	st, err := p.js.Stream(ctx, p.stream)
+	if err != nil {
+		return false, fmt.Errorf("publish: %w", err)
+	}
+	_, err = st.GetLastMsgForSubject(ctx, subject)
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("publish: %w", err)
+	}
+	return true, nil
+}

@@ -13,19 +13,25 @@ import (
 type StreamSpec struct {
 	Name          string
 	SubjectPrefix string
-	Replicas      int
-	MaxAge        time.Duration
-	Duplicates    time.Duration
+	// TaskSubjectPrefix, when set, is captured too (tracking events).
+	TaskSubjectPrefix string
+	Replicas          int
+	MaxAge            time.Duration
+	Duplicates        time.Duration
 }
 
 // Config returns the JetStream configuration for s. One message per subject
 // with discard-new-per-subject makes a second event for the same task stage
 // impossible while the first is retained, even after the duplicate window.
 func (s StreamSpec) Config() jetstream.StreamConfig {
+	subjects := []string{s.SubjectPrefix + ".>"}
+	if s.TaskSubjectPrefix != "" {
+		subjects = append(subjects, s.TaskSubjectPrefix+".>")
+	}
 	return jetstream.StreamConfig{
 		Name:                 s.Name,
 		Description:          "vocals-bridge: Suno add-vocals callbacks as CloudEvents",
-		Subjects:             []string{s.SubjectPrefix + ".>"},
+		Subjects:             subjects,
 		Storage:              jetstream.FileStorage,
 		Retention:            jetstream.LimitsPolicy,
 		Replicas:             s.Replicas,
@@ -90,14 +96,19 @@ func CheckStream(ctx context.Context, js jetstream.JetStream, s StreamSpec) ([]s
 		return nil, fmt.Errorf("publish: looking up stream %s: %w", s.Name, err)
 	}
 	cfg := st.CachedInfo().Config
-	covered := false
-	for _, subj := range cfg.Subjects {
-		if subj == s.SubjectPrefix+".>" || subj == ">" {
-			covered = true
+	for _, prefix := range []string{s.SubjectPrefix, s.TaskSubjectPrefix} {
+		if prefix == "" {
+			continue
 		}
-	}
-	if !covered {
-		return nil, fmt.Errorf("publish: stream %s does not capture %s.> (subjects %v)", s.Name, s.SubjectPrefix, cfg.Subjects)
+		covered := false
+		for _, subj := range cfg.Subjects {
+			if subj == prefix+".>" || subj == ">" {
+				covered = true
+			}
+		}
+		if !covered {
+			return nil, fmt.Errorf("publish: stream %s does not capture %s.> (subjects %v)", s.Name, prefix, cfg.Subjects)
+		}
 	}
 	var warn []string
 	if cfg.MaxMsgsPerSubject != 1 || !cfg.DiscardNewPerSubject {

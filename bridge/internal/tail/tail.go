@@ -107,11 +107,12 @@ func validStage(s string) bool {
 	return false
 }
 
-// Line renders an event for a terminal: time, stage, task, then what the
-// stage is about (tracks, or the failure).
+// Line renders an event for a terminal: time, stage, task, code, origin,
+// then what the stage is about (tracks, or the failure).
 func Line(e consumer.Event) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s  %-8s  %s  code=%d", e.CloudEvent.Time().UTC().Format(time.RFC3339), e.Stage, e.Data.TaskID, e.Data.Code)
+	fmt.Fprintf(&b, "%s  %-8s  %s  code=%d  from %s", e.CloudEvent.Time().UTC().Format(time.RFC3339), e.Stage, e.Data.TaskID,
+		e.Data.Code, e.Origin())
 	if f, ok := e.Failure(); ok {
 		fmt.Fprintf(&b, " (%s) %q", f.Reason, f.Msg)
 		return b.String()

@@ -1,0 +1,332 @@
+// Package reconcile closes the loop on callbacks that never arrive: it
+// polls the provider's record-info for tracked tasks that have not reached
+// a terminal stage, publishes what it learns with the ids the callbacks
+// would have had (so a late callback and a poll result are one event), and
+// ends tasks stuck past a deadline with a timeout error event.
+//
+// Replicas share the task bucket. Before polling, a replica claims the poll
+// by moving the task's next poll forward with a compare-and-set on its
+// revision; the replica that loses the race skips the task. So each task
+// is polled once per interval whatever the number of replicas.
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/time/rate"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/provider"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/track"
+)
+
+// Poller reads a task's state; *provider.Client is the real one.
+type Poller interface {
+	RecordInfo(ctx context.Context, taskID string) (provider.TaskInfo, error)
+}
+
+// Sink records events durably; *deliver.Deliverer is the real one.
+type Sink interface {
+	Deliver(ctx context.Context, m event.Message) (deliver.Result, error)
+}
+
+// Finished reports whether the stream already holds a terminal stage
+// (complete or error) for a task.
+type Finished func(ctx context.Context, taskID string) (bool, error)
+
+// Config are the reconciler's timings and limits.
+type Config struct {
+	Replica    string        // names this replica in the bucket
+	PollAfter  time.Duration // first poll this long after a task is tracked
+	Interval   time.Duration // between polls of one task
+	Deadline   time.Duration // tracked this long without a terminal stage: timeout
+	StuckAfter time.Duration // tracked this long: counted as stuck
+	Rate       float64       // record-info requests per second from this replica
+	MaxBackoff time.Duration // longest wait after failed polls
+	Workers    int           // polls in flight at once
+}
+
+// Hooks report what happened, for metrics. Any may be nil.
+type Hooks struct {
+	Polled    func(result string)             // stage, pending or error
+	PollError func(reason string)             // see provider.Error.Reason; also "deliver"
+	Stage     func(origin event.Origin)       // a stage newly stored for a tracked task
+	Gauges    func(tracked, stuck int)        // after every tick
+	Lost      func()                          // another replica claimed the poll first
+	Finished  func(taskID string, how string) // tracking ended: terminal, timeout, stream
+}
+
+// Reconciler runs the polling loop.
+type Reconciler struct {
+	store    *track.Store
+	poller   Poller
+	builder  *event.Builder
+	sink     Sink
+	finished Finished
+	cfg      Config
+	log      *zap.Logger
+	hooks    Hooks
+	limiter  *rate.Limiter
+
+	mu          sync.Mutex
+	inFlight    map[string]bool
+	pausedUntil time.Time
+}
+
+// New returns a Reconciler; Run starts it.
+func New(store *track.Store, poller Poller, builder *event.Builder, sink Sink, finished Finished,
+	cfg Config, log *zap.Logger, hooks Hooks) *Reconciler {
+	if cfg.Workers < 1 {
+		cfg.Workers = 4
+	}
+	return &Reconciler{
+		store: store, poller: poller, builder: builder, sink: sink, finished: finished,
+		cfg: cfg, log: log, hooks: hooks,
+		limiter:  rate.NewLimiter(rate.Limit(cfg.Rate), 1),
+		inFlight: map[string]bool{},
+	}
+}
+
+// Run polls due tasks until ctx ends, and waits for polls in flight.
+func (r *Reconciler) Run(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-r.store.Synced():
+	}
+	work := make(chan track.Entry)
+	var wg sync.WaitGroup
+	for range r.cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for e := range work {
+				r.handle(ctx, e)
+				r.mu.Lock()
+				delete(r.inFlight, e.TaskID)
+				r.mu.Unlock()
+			}
+		}()
+	}
+	defer wg.Wait()
+	defer close(work)
+
+	tick := time.NewTicker(min(time.Second, r.cfg.Interval/4))
+	defer tick.Stop()
+	for {
+		now := time.Now()
+		if r.hooks.Gauges != nil {
+			r.hooks.Gauges(r.store.Counts(now, r.cfg.StuckAfter))
+		}
+		r.dispatch(ctx, now, work)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// dispatch hands due tasks to idle workers; the rest wait for the next tick.
+func (r *Reconciler) dispatch(ctx context.Context, now time.Time, work chan<- track.Entry) {
+	r.mu.Lock()
+	paused := now.Before(r.pausedUntil)
+	r.mu.Unlock()
+	if paused {
+		return
+	}
+	for _, e := range r.store.Due(now) {
+		r.mu.Lock()
+		busy := r.inFlight[e.TaskID]
+		if !busy {
+			r.inFlight[e.TaskID] = true
+		}
+		r.mu.Unlock()
+		if busy {
+			continue
+		}
+		select {
+		case work <- e:
+		case <-ctx.Done():
+			return
+		default: // every worker is busy
+			r.mu.Lock()
+			delete(r.inFlight, e.TaskID)
+			r.mu.Unlock()
+			return
+		}
+	}
+}
+
+// handle claims one task's poll and acts on the answer.
+func (r *Reconciler) handle(ctx context.Context, e track.Entry) {
+	now := time.Now()
+	t := e.Task
+	t.NextPoll, t.Poller, t.Polls = now.Add(r.cfg.Interval), r.cfg.Replica, t.Polls+1
+	claimed, err := r.store.Update(ctx, e, t)
+	switch {
+	case errors.Is(err, track.ErrLost):
+		if r.hooks.Lost != nil {
+			r.hooks.Lost()
+		}
+		return
+	case err != nil:
+		r.log.Warn("claiming a poll", zap.String("task_id", e.TaskID), zap.Error(err))
+		return
+	}
+	log := r.log.With(zap.String("task_id", t.TaskID))
+
+	// A terminal callback may have arrived without this replica seeing it
+	// (another bridge took it, or its Forget was dropped): no poll needed.
+	if done, err := r.finished(ctx, t.TaskID); err == nil && done {
+		r.end(ctx, log, t.TaskID, "stream")
+		return
+	}
+	if err := r.limiter.Wait(ctx); err != nil {
+		return
+	}
+	expired := now.Sub(t.TrackedAt) >= r.cfg.Deadline
+	info, err := r.poller.RecordInfo(ctx, t.TaskID)
+	if err != nil {
+		r.pollFailed(ctx, log, claimed, err, expired)
+		return
+	}
+	cb, ok := info.Callback()
+	result := "pending"
+	if ok {
+		result = "stage"
+	}
+	if r.hooks.Polled != nil {
+		r.hooks.Polled(result)
+	}
+	if ok {
+		if err := r.publish(ctx, log, cb, info.Raw, event.OriginPoll); err != nil {
+			r.pollFailed(ctx, log, claimed, err, false)
+			return
+		}
+		if cb.Stage == callback.StageComplete || cb.Stage == callback.StageError {
+			r.end(ctx, log, t.TaskID, "terminal")
+			return
+		}
+	}
+	if expired {
+		r.timeout(ctx, log, claimed, info.Status)
+		return
+	}
+	if t.Status != info.Status || t.Failures != 0 {
+		t.Status, t.Failures = info.Status, 0
+		if _, err := r.store.Update(ctx, claimed, t); err != nil && !errors.Is(err, track.ErrLost) {
+			log.Warn("recording a poll", zap.Error(err))
+		}
+	}
+}
+
+// publish builds and delivers a stage learned without its callback.
+func (r *Reconciler) publish(ctx context.Context, log *zap.Logger, cb callback.Callback, body []byte, origin event.Origin) error {
+	msg, err := r.builder.BuildFrom(cb, body, origin)
+	if err != nil {
+		return fmt.Errorf("reconcile: %w", err)
+	}
+	res, err := r.sink.Deliver(ctx, msg)
+	if err != nil {
+		return &deliverError{err}
+	}
+	if res.Outcome != deliver.Duplicate && r.hooks.Stage != nil {
+		r.hooks.Stage(origin)
+	}
+	log.Info("stage reconciled", zap.String("stage", string(cb.Stage)), zap.String("origin", string(origin)),
+		zap.String("event_id", msg.ID), zap.String("outcome", string(res.Outcome)))
+	return nil
+}
+
+type deliverError struct{ err error }
+
+func (e *deliverError) Error() string { return "reconcile: delivering: " + e.err.Error() }
+func (e *deliverError) Unwrap() error { return e.err }
+
+// pollFailed backs the task off (or ends it when past its deadline) and,
+// when the provider asked to slow down, pauses every poll of this replica.
+func (r *Reconciler) pollFailed(ctx context.Context, log *zap.Logger, claimed track.Entry, err error, expired bool) {
+	reason := "deliver"
+	var pe *provider.Error
+	if errors.As(err, &pe) {
+		reason = pe.Reason()
+		if pe.RateLimited() {
+			pause := pe.RetryAfter
+			if pause <= 0 {
+				pause = r.cfg.Interval
+			}
+			r.mu.Lock()
+			r.pausedUntil = time.Now().Add(pause)
+			r.mu.Unlock()
+			log.Warn("provider asked to slow down: pausing this replica's polls", zap.Duration("pause", pause))
+		}
+	}
+	if r.hooks.PollError != nil {
+		r.hooks.PollError(reason)
+	}
+	if expired {
+		r.timeout(ctx, log, claimed, claimed.Status)
+		return
+	}
+	t := claimed.Task
+	t.Failures++
+	wait := r.backoff(t.Failures)
+	t.NextPoll = time.Now().Add(wait)
+	log.Warn("poll failed; backing off", zap.String("reason", reason), zap.Int("failures", t.Failures),
+		zap.Duration("next_in", wait), zap.Error(err))
+	if _, err := r.store.Update(ctx, claimed, t); err != nil && !errors.Is(err, track.ErrLost) {
+		log.Warn("recording a failed poll", zap.Error(err))
+	}
+}
+
+// backoff doubles the interval per consecutive failure up to MaxBackoff,
+// with a tenth of jitter so replicas and tasks spread out.
+func (r *Reconciler) backoff(failures int) time.Duration {
+	d := r.cfg.Interval
+	for i := 1; i < failures && d < r.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, r.cfg.MaxBackoff)
+	return d + time.Duration(rand.Int64N(int64(d/10)+1))
+}
+
+// timeout ends a task past its deadline with an error event.
+func (r *Reconciler) timeout(ctx context.Context, log *zap.Logger, claimed track.Entry, status string) {
+	if status == "" {
+		status = "unknown"
+	}
+	cb := callback.Callback{
+		TaskID: claimed.TaskID, Stage: callback.StageError, Code: TimeoutCode,
+		Msg: fmt.Sprintf("timeout: no terminal stage within %s of tracking the task (last record-info status: %s)",
+			r.cfg.Deadline, status),
+	}
+	if err := r.publish(ctx, log, cb, nil, event.OriginTimeout); err != nil {
+		log.Error("publishing a timeout; retrying at the next poll", zap.Error(err))
+		return
+	}
+	log.Warn("task timed out", zap.Duration("deadline", r.cfg.Deadline), zap.String("last_status", status))
+	r.end(ctx, log, claimed.TaskID, "timeout")
+}
+
+// TimeoutCode is the code of a timeout error event: the provider's own
+// "rate limited / timeout" code. The event's origin attribute is timeout.
+const TimeoutCode = 408
+
+func (r *Reconciler) end(ctx context.Context, log *zap.Logger, taskID, how string) {
+	if err := r.store.Remove(ctx, taskID); err != nil {
+		log.Warn("removing a finished task", zap.Error(err))
+		return
+	}
+	if r.hooks.Finished != nil {
+		r.hooks.Finished(taskID, how)
+	}
+}

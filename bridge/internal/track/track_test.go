@@ -1,0 +1,121 @@
+package track_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natstest"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/track"
+)
+
+// replica opens the bucket over its own connection and runs its index.
+func replica(t *testing.T, url string) *track.Store {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := track.Open(ctx, js, track.BucketSpec{Name: "TASKS", Replicas: 1, TTL: time.Hour}, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); s.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case <-s.Synced():
+	case <-time.After(10 * time.Second):
+		t.Fatal("index never synced")
+	}
+	return s
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// Two replicas read the same revision; only one can claim it.
+func TestClaimIsCompareAndSet(t *testing.T) {
+	srv := natstest.Start(t)
+	a, b := replica(t, srv.URL), replica(t, srv.URL)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	if created, err := a.Add(ctx, track.Task{TaskID: "t1", Via: "proxy", TrackedAt: now, NextPoll: now}); !created || err != nil {
+		t.Fatalf("add: %v %v", created, err)
+	}
+	if created, err := b.Add(ctx, track.Task{TaskID: "t1", Via: "announce"}); created || err != nil {
+		t.Fatalf("second add: created %v, %v", created, err)
+	}
+	waitFor(t, "b to index t1", func() bool { return b.Tracked("t1") })
+
+	ea, _ := a.Get("t1")
+	eb, _ := b.Get("t1")
+	if ea.Revision != eb.Revision || len(a.Due(now)) != 1 || len(b.Due(now)) != 1 {
+		t.Fatalf("replicas disagree: %+v %+v", ea, eb)
+	}
+	claim := func(s *track.Store, e track.Entry, who string) error {
+		t := e.Task
+		t.Poller, t.NextPoll = who, now.Add(time.Minute)
+		_, err := s.Update(ctx, e, t)
+		return err
+	}
+	errA, errB := claim(a, ea, "a"), claim(b, eb, "b")
+	if errA != nil || !errors.Is(errB, track.ErrLost) {
+		t.Fatalf("claims: a %v, b %v; want a to win and b to lose", errA, errB)
+	}
+	waitFor(t, "b to see a's claim", func() bool { e, _ := b.Get("t1"); return e.Poller == "a" })
+	if len(b.Due(now)) != 0 {
+		t.Error("a claimed task is still due on b")
+	}
+	if tracked, stuck := b.Counts(now.Add(time.Hour), 30*time.Minute); tracked != 1 || stuck != 1 {
+		t.Errorf("counts %d %d", tracked, stuck)
+	}
+
+	// Forget on the callback path removes it everywhere.
+	if !b.Forget("t1") {
+		t.Fatal("forget refused a tracked task")
+	}
+	waitFor(t, "a to see it gone", func() bool { return !a.Tracked("t1") })
+	if b.Forget("t1") {
+		t.Error("forget queued an untracked task")
+	}
+	if _, err := a.Update(ctx, ea, ea.Task); !errors.Is(err, track.ErrLost) {
+		t.Errorf("update of a removed task: %v", err)
+	}
+	// A task can be tracked again after it ended.
+	if created, err := a.Add(ctx, track.Task{TaskID: "t1"}); !created || err != nil {
+		t.Errorf("re-add: %v %v", created, err)
+	}
+}
+
+// A replica that starts later indexes what is already in the bucket.
+func TestIndexLoadsExistingTasks(t *testing.T) {
+	srv := natstest.Start(t)
+	a := replica(t, srv.URL)
+	for _, id := range []string{"x", "y", "z"} {
+		if _, err := a.Add(context.Background(), track.Task{TaskID: id, NextPoll: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	late := replica(t, srv.URL)
+	if n, _ := late.Counts(time.Now(), time.Hour); n != 3 {
+		t.Errorf("late replica indexed %d tasks, want 3", n)
+	}
+	if due := late.Due(time.Now()); len(due) != 0 {
+		t.Errorf("%d due before their time", len(due))
+	}
+}
