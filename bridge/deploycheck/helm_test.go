@@ -223,6 +223,38 @@ func TestHelmTemplateEverythingOn(t *testing.T) {
 	if !found {
 		t.Error("prometheusRule.noCallbacksFor did not reach the alert")
 	}
+	// Tracking: the submit proxy's port and Service, the API key from the
+	// Secret, and the network policy's way in to the proxy and out to the
+	// provider.
+	if docs["Service/hooks-vocals-bridge-submit"] == nil {
+		t.Errorf("no submit Service; got %v", kinds(docs))
+	}
+	c := sts.Spec.Template.Spec.Containers[0]
+	hasPort, hasKey := false, false
+	for _, p := range c.Ports {
+		hasPort = hasPort || p.Name == "submit" && p.ContainerPort == 8082
+	}
+	for _, e := range c.Env {
+		hasKey = hasKey || e.Name == "VOCALS_BRIDGE_PROVIDER_API_KEY" && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef.Key == "provider-api-key"
+	}
+	if !hasPort || !hasKey {
+		t.Errorf("submit port %v, provider key from the Secret %v", hasPort, hasKey)
+	}
+	np := decodeStrict(t, "NetworkPolicy/x", docs["NetworkPolicy/hooks-vocals-bridge"]).(*networkingv1.NetworkPolicy)
+	egress443, ingressSubmit := false, false
+	for _, e := range np.Spec.Egress {
+		for _, p := range e.Ports {
+			egress443 = egress443 || p.Port != nil && p.Port.IntValue() == 443
+		}
+	}
+	for _, in := range np.Spec.Ingress {
+		for _, p := range in.Ports {
+			ingressSubmit = ingressSubmit || p.Port != nil && p.Port.String() == "submit"
+		}
+	}
+	if !egress443 || !ingressSubmit {
+		t.Errorf("network policy: egress to the provider %v, ingress to the proxy %v", egress443, ingressSubmit)
+	}
 	dash := decodeStrict(t, "ConfigMap/x", docs["ConfigMap/hooks-vocals-bridge-dashboard"]).(*corev1.ConfigMap)
 	if dash.Labels["grafana_dashboard"] != "1" || !json.Valid([]byte(dash.Data["vocals-bridge.json"])) {
 		t.Error("dashboard ConfigMap is not for the Grafana sidecar or holds invalid JSON")

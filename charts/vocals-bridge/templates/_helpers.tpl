@@ -99,6 +99,12 @@ spec:
               name: {{ include "vocals-bridge.secretName" . }}
               key: callback-token
               optional: true
+        - name: VOCALS_BRIDGE_PROVIDER_API_KEY
+          valueFrom:
+            secretKeyRef:
+              name: {{ include "vocals-bridge.secretName" . }}
+              key: provider-api-key
+              optional: true
         {{- if .Values.natsCredentials.existingSecret }}
         - name: VOCALS_BRIDGE_NATS_CREDS_FILE
           value: /etc/vocals-bridge/nats/nats.creds
@@ -110,6 +116,11 @@ spec:
         - name: admin
           containerPort: 8081
           protocol: TCP
+        {{- if .Values.config.submit_addr }}
+        - name: submit
+          containerPort: {{ (splitList ":" .Values.config.submit_addr) | last | int }}
+          protocol: TCP
+        {{- end }}
       livenessProbe:
         {{- toYaml .Values.livenessProbe | nindent 8 }}
       readinessProbe:
