@@ -11,7 +11,9 @@
 #   make lint-deploy  offline checks of Dockerfile, Compose, Helm chart,
 #                alert rules and dashboard (module bridge/deploycheck)
 #   make schemas copy schemas/ into the binary's embedded copy
-#   make clean   remove bin/ and ./data
+#   make demo    the provider simulator, the bridge with task tracking and a
+#                tail of the events: four tasks, lost callbacks recovered
+#   make clean   remove bin/, ./data and ./data-demo
 #   make help    this text
 
 GO       ?= go
@@ -20,10 +22,10 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 30s
 ARGS     ?=
 
-.PHONY: help build run test fuzz bench lint lint-deploy schemas clean
+.PHONY: help build run test fuzz bench lint lint-deploy schemas demo clean
 
 help:
-	@sed -n '3,15p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,17p' Makefile | sed 's/^# \{0,1\}//'
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/vocals-bridge ./bridge/cmd/vocals-bridge
@@ -36,6 +38,8 @@ test:
 
 fuzz:
 	$(GO) test ./bridge/internal/callback -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./bridge/internal/verify -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./bridge/internal/provider -run '^$$' -fuzz FuzzRecordInfo -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
 bench: build
 	$(GO) build -o bin/nats-server github.com/nats-io/nats-server/v2
@@ -55,5 +59,32 @@ lint-deploy:
 schemas:
 	cp schemas/v1/*.json bridge/event/schemas/v1/
 
+# The simulator runs at 1/20 of real time with stages 1.5 s apart; the bridge
+# (ports 18080-18082, NATS 14222, so `make run` can stay up) polls tasks 8 s
+# after submission. Four tasks: normal, all callbacks lost, complete lost,
+# failed with 531. tail exits after their nine events; logs in data-demo/.
+DEMO_ENV := VOCALS_BRIDGE_DATA_DIR=data-demo VOCALS_BRIDGE_HTTP_ADDR=127.0.0.1:18080 \
+	VOCALS_BRIDGE_ADMIN_ADDR=127.0.0.1:18081 VOCALS_BRIDGE_EMBEDDED_NATS_ADDR=127.0.0.1:14222 \
+	VOCALS_BRIDGE_WEBHOOK_HMAC_KEY=demo-hmac-key VOCALS_BRIDGE_TRACKING_ENABLED=true \
+	VOCALS_BRIDGE_PROVIDER_BASE_URL=http://127.0.0.1:18090 VOCALS_BRIDGE_PROVIDER_API_KEY=demo-api-key \
+	VOCALS_BRIDGE_TRACKING_POLL_AFTER=8s VOCALS_BRIDGE_TRACKING_POLL_INTERVAL=2s \
+	VOCALS_BRIDGE_SUBMIT_ADDR=127.0.0.1:18082 \
+	VOCALS_BRIDGE_SUBMIT_CALLBACK_URL=http://127.0.0.1:18080/callbacks/vocals
+
+demo: build
+	$(GO) build -o bin/sunosim ./bridge/cmd/sunosim
+	rm -rf data-demo && mkdir -p data-demo
+	@set -e; trap 'kill $$SIM $$BRIDGE 2>/dev/null; wait 2>/dev/null' EXIT; \
+	./bin/sunosim -addr 127.0.0.1:18090 -api-key demo-api-key -hmac-key demo-hmac-key \
+		-scale 0.05 -stage-gap 30s > data-demo/sunosim.log 2>&1 & SIM=$$!; \
+	env $(DEMO_ENV) ./bin/vocals-bridge > data-demo/bridge.log 2>&1 & BRIDGE=$$!; \
+	for i in $$(seq 50); do ./bin/vocals-bridge probe http://127.0.0.1:18081/readyz 2>/dev/null && break; sleep 0.2; done; \
+	./bin/vocals-bridge probe http://127.0.0.1:18081/readyz; \
+	echo "== submitting four tasks through the bridge's submit proxy"; \
+	./bin/sunosim submit -api http://127.0.0.1:18082 -n 4 -faults ";never;drop=complete;fail=531"; \
+	echo "== events, as they reach the stream (the lost ones come from polls):"; \
+	timeout 60 ./bin/vocals-bridge tail --nats-url nats://127.0.0.1:14222 --all --max 9; \
+	echo "== done; logs in data-demo/"
+
 clean:
-	rm -rf bin data
+	rm -rf bin data data-demo
