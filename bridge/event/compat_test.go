@@ -18,7 +18,7 @@ import (
 // changes; an open object never closes.
 func TestV1SchemasStayCompatible(t *testing.T) {
 	root := schematest.RepoRoot(t)
-	for _, name := range []string{"data.schema.json", "event.schema.json"} {
+	for _, name := range []string{"data.schema.json", "event.schema.json", "submitted.schema.json", "submitted-event.schema.json"} {
 		t.Run(name, func(t *testing.T) {
 			released := readJSON(t, filepath.Join("testdata", "released-v1", name))
 			current := readJSON(t, filepath.Join(root, "schemas", "v1", name))

@@ -1,0 +1,168 @@
+package reconcile_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natstest"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/provider"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/reconcile"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/sunosim"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/track"
+)
+
+// rig is a real JetStream server, the stream, the bucket, the simulator
+// and a reconciler over them.
+type rig struct {
+	sim     *sunosim.Sim
+	simURL  string
+	store   *track.Store
+	pub     *publish.JetStream
+	builder *event.Builder
+	mu      sync.Mutex
+	ended   map[string]string
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	srv := natstest.Start(t)
+	nc, err := nats.Connect(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	pub, err := publish.NewJetStream(nc, "VOCALS", event.Structured)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if err := publish.EnsureStream(ctx, pub.JS(), publish.StreamSpec{Name: "VOCALS", SubjectPrefix: "vocals",
+		TaskSubjectPrefix: "vocals_tasks", Replicas: 1, MaxAge: time.Hour, Duplicates: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	store, err := track.Open(ctx, pub.JS(), track.BucketSpec{Name: "TASKS", Replicas: 1, TTL: time.Hour}, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); store.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	sim := sunosim.New(sunosim.Options{APIKey: "k", Scale: 0.0005})
+	hs := httptest.NewServer(sim)
+	t.Cleanup(func() { hs.Close(); sim.Close() })
+	return &rig{sim: sim, simURL: hs.URL, store: store, pub: pub, ended: map[string]string{},
+		builder: event.NewBuilder("vocals", "/vocals-bridge", "http://localhost/schemas", time.UTC)}
+}
+
+// run starts a reconciler polling every interval, first poll at once.
+func (r *rig) run(t *testing.T, interval time.Duration) {
+	t.Helper()
+	client, err := provider.New(r.simURL, "k", 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	finished := func(ctx context.Context, id string) (bool, error) {
+		return r.pub.Holds(ctx, event.Subject("vocals", id, callback.StageComplete))
+	}
+	rec := reconcile.New(r.store, client, r.builder, deliver.New(r.pub, nil, 5*time.Second), finished, reconcile.Config{
+		Replica: "test", Interval: interval, Deadline: time.Hour, StuckAfter: time.Hour, Rate: 100, MaxBackoff: time.Minute,
+	}, zaptest.NewLogger(t), reconcile.Hooks{Finished: func(id, how string) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.ended[id] = how
+	}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); rec.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+func (r *rig) endedHow(id string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ended[id]
+}
+
+func (r *rig) submit(t *testing.T, fault string) string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"uploadUrl": "u", "prompt": "p", "title": "t", "style": "s",
+		"negativeTags": "n", "callBackUrl": "http://127.0.0.1:1/cb", sunosim.FaultField: fault})
+	client, _ := provider.New(r.simURL, "k", 5*time.Second)
+	a, err := client.Submit(context.Background(), body, "")
+	if err != nil || a.TaskID == "" {
+		t.Fatalf("submit: %+v %v", a, err)
+	}
+	return a.TaskID
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// A task whose terminal event is already in the stream (its callback went
+// to another bridge, or the callback path's Forget was dropped) is ended
+// without asking the provider.
+func TestFinishedTaskIsNotPolled(t *testing.T) {
+	r := newRig(t)
+	id := r.submit(t, "never")
+	msg, err := r.builder.Build(callback.Callback{TaskID: id, Stage: callback.StageComplete, CallbackType: "complete", Code: 200}, []byte(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.pub.Publish(context.Background(), msg); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if _, err := r.store.Add(context.Background(), track.Task{TaskID: id, TrackedAt: now, NextPoll: now}); err != nil {
+		t.Fatal(err)
+	}
+	r.run(t, time.Second)
+	waitFor(t, "tracking to end", func() bool { return r.endedHow(id) != "" })
+	if how := r.endedHow(id); how != "stream" {
+		t.Errorf("ended %q, want stream", how)
+	}
+	if v, _ := r.sim.Task(id); len(v.Polls) != 0 {
+		t.Errorf("polled %d times", len(v.Polls))
+	}
+}
+
+// A replica that claimed a poll and died leaves the task claimed until the
+// claim's due time; then another replica polls it. Nothing polls it sooner.
+func TestAbandonedClaimIsPolledAtItsDueTime(t *testing.T) {
+	r := newRig(t)
+	id := r.submit(t, "never")
+	waitFor(t, "the task to finish at the provider", func() bool { v, _ := r.sim.Task(id); return v.Status == "SUCCESS" })
+	now := time.Now()
+	due := now.Add(1500 * time.Millisecond)
+	// The dead replica's claim: due in 1.5 s, never polled.
+	if _, err := r.store.Add(context.Background(), track.Task{TaskID: id, TrackedAt: now, NextPoll: due, Poller: "dead", Polls: 1}); err != nil {
+		t.Fatal(err)
+	}
+	r.run(t, 200*time.Millisecond)
+	waitFor(t, "the poll", func() bool { v, _ := r.sim.Task(id); return len(v.Polls) > 0 })
+	v, _ := r.sim.Task(id)
+	if v.Polls[0].Before(due) {
+		t.Errorf("polled %s before the claim's due time", due.Sub(v.Polls[0]))
+	}
+	waitFor(t, "tracking to end", func() bool { return r.endedHow(id) == "terminal" })
+	if v, _ = r.sim.Task(id); len(v.Polls) != 1 {
+		t.Errorf("polled %d times", len(v.Polls))
+	}
+}
