@@ -6,9 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"time"
-
-	ce "github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
 )
@@ -26,12 +25,11 @@ type Message struct {
 
 // Builder turns decoded callbacks into Messages. It is safe for concurrent use.
 type Builder struct {
-	prefix     string
-	source     string
-	schemaBase string
-	dataSchema string
-	loc        *time.Location
-	now        func() time.Time
+	prefix string
+	// The constant attributes, encoded once.
+	sourceJSON, dataSchemaJSON, submittedSchemaJSON []byte
+	loc                                             *time.Location
+	now                                             func() time.Time
 }
 
 // NewBuilder returns a Builder publishing under subject prefix, with the
@@ -39,12 +37,12 @@ type Builder struct {
 // schemaBase + SchemaPath) and the zone the provider's createTime is in.
 func NewBuilder(prefix, source, schemaBase string, loc *time.Location) *Builder {
 	return &Builder{
-		prefix:     prefix,
-		source:     source,
-		schemaBase: schemaBase,
-		dataSchema: schemaBase + SchemaPath,
-		loc:        loc,
-		now:        time.Now,
+		prefix:              prefix,
+		sourceJSON:          jsonString(source),
+		dataSchemaJSON:      jsonString(schemaBase + SchemaPath),
+		submittedSchemaJSON: jsonString(schemaBase + SubmittedSchemaPath),
+		loc:                 loc,
+		now:                 time.Now,
 	}
 }
 
@@ -117,22 +115,17 @@ func (b *Builder) Build(cb callback.Callback, body []byte) (Message, error) {
 // same as the callback's would be, so whichever reaches the stream second
 // is a duplicate.
 func (b *Builder) BuildFrom(cb callback.Callback, body []byte, origin Origin) (Message, error) {
-	e := ce.New()
-	e.SetID(ID(cb.TaskID, cb.Stage))
-	e.SetType(Type(cb.Stage))
-	e.SetSource(b.source)
-	e.SetSubject(cb.TaskID)
-	e.SetTime(b.now().UTC())
-	e.SetDataSchema(b.dataSchema)
 	sum := sha256.Sum256(body)
-	e.SetExtension(BodyHashExtension, hex.EncodeToString(sum[:]))
-	e.SetExtension(OriginExtension, string(origin))
-	out, err := finish(&e, b.Data(cb))
+	id := ID(cb.TaskID, cb.Stage)
+	out, err := b.encode(header{
+		id: id, typ: Type(cb.Stage), subject: cb.TaskID, dataSchema: b.dataSchemaJSON,
+		bodyHash: hex.EncodeToString(sum[:]), origin: origin,
+	}, b.Data(cb))
 	if err != nil {
 		return Message{}, err
 	}
 	return Message{
-		ID:      e.ID(),
+		ID:      id,
 		Subject: Subject(b.prefix, cb.TaskID, cb.Stage),
 		Stage:   cb.Stage,
 		TaskID:  cb.TaskID,
@@ -140,27 +133,73 @@ func (b *Builder) BuildFrom(cb callback.Callback, body []byte, origin Origin) (M
 	}, nil
 }
 
-// finish sets data and returns the validated structured-mode event.
-func finish(e *ce.Event, data any) ([]byte, error) {
-	// Encoded here rather than by SetData so that "<", ">" and "&" in lyrics
-	// and titles stay as they are instead of growing sixfold as \u003c.
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+// header is what differs between events in the attributes.
+type header struct {
+	id, typ, subject string
+	dataSchema       []byte // JSON string
+	bodyHash         string // "" for none
+	origin           Origin // "" for none
+}
+
+// encode writes the structured-mode event: the attributes in the order
+// sdk-go's MarshalJSON uses (extensions last, sorted), then data. It is
+// written by hand because sdk-go's event, its validation and its generic
+// encoder were a tenth of the bridge's CPU under load; the golden tests
+// hold the output byte for byte, and consumers read it with sdk-go.
+func (b *Builder) encode(h header, data any) ([]byte, error) {
+	// Every attribute below is ASCII that needs no escaping (an id, a type,
+	// a time, hex) except the subject, checked here, and the pre-encoded
+	// source and dataschema.
+	if !callback.ValidTaskID(h.subject) {
+		return nil, fmt.Errorf("event: task id %q cannot be a subject", h.subject)
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, 1536))
+	buf.WriteString(`{"specversion":"1.0","id":"`)
+	buf.WriteString(h.id)
+	buf.WriteString(`","source":`)
+	buf.Write(b.sourceJSON)
+	buf.WriteString(`,"type":"`)
+	buf.WriteString(h.typ)
+	buf.WriteString(`","subject":"`)
+	buf.WriteString(h.subject)
+	buf.WriteString(`","datacontenttype":"` + DataContentType + `","dataschema":`)
+	buf.Write(h.dataSchema)
+	buf.WriteString(`,"time":"`)
+	buf.Write(b.now().UTC().AppendFormat(buf.AvailableBuffer(), time.RFC3339Nano))
+	buf.WriteString(`","data":`)
+	// Encoded without HTML escaping so that "<", ">" and "&" in lyrics and
+	// titles stay as they are instead of growing sixfold as \u003c.
+	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(data); err != nil {
 		return nil, fmt.Errorf("event: encoding data: %w", err)
 	}
-	e.SetDataContentType(DataContentType)
-	e.DataEncoded, e.DataBase64 = bytes.TrimSuffix(buf.Bytes(), []byte("\n")), false
-	if err := e.Validate(); err != nil {
-		return nil, fmt.Errorf("event: %w", err)
+	buf.Truncate(buf.Len() - 1) // Encode's newline
+	if h.bodyHash != "" {
+		buf.WriteString(`,"` + BodyHashExtension + `":"`)
+		buf.WriteString(h.bodyHash)
+		buf.WriteByte('"')
 	}
-	// MarshalJSON directly: json.Marshal would re-escape "<" in the data.
-	out, err := e.MarshalJSON()
-	if err != nil {
-		return nil, fmt.Errorf("event: encoding: %w", err)
+	if h.origin != "" {
+		buf.WriteString(`,"` + OriginExtension + `":"`)
+		buf.WriteString(string(h.origin))
+		buf.WriteByte('"')
 	}
-	return out, nil
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
+}
+
+// jsonString encodes s as a JSON string, as sdk-go writes a URI attribute:
+// parsed and printed again, without HTML escaping.
+func jsonString(s string) []byte {
+	if u, err := url.Parse(s); err == nil {
+		s = u.String()
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
 
 // Submitted makes the com.sunoapi.vocals.submitted.v1 event for a task the
@@ -168,13 +207,6 @@ func finish(e *ce.Event, data any) ([]byte, error) {
 // request as forwarded (nil when the task was announced without one); its
 // callBackUrl is dropped, since it may carry the callback token.
 func (b *Builder) Submitted(taskID string, via Via, request json.RawMessage) (Message, error) {
-	e := ce.New()
-	e.SetID(ID(taskID, StageSubmitted))
-	e.SetType(SubmittedType)
-	e.SetSource(b.source)
-	e.SetSubject(taskID)
-	e.SetTime(b.now().UTC())
-	e.SetDataSchema(b.schemaBase + SubmittedSchemaPath)
 	data := SubmittedV1{TaskID: taskID, Via: string(via)}
 	if len(request) > 0 {
 		var fields map[string]json.RawMessage
@@ -184,11 +216,12 @@ func (b *Builder) Submitted(taskID string, via Via, request json.RawMessage) (Me
 		delete(fields, "callBackUrl")
 		data.Request = fields
 	}
-	out, err := finish(&e, data)
+	id := ID(taskID, StageSubmitted)
+	out, err := b.encode(header{id: id, typ: SubmittedType, subject: taskID, dataSchema: b.submittedSchemaJSON}, data)
 	if err != nil {
 		return Message{}, err
 	}
 	return Message{
-		ID: e.ID(), Subject: TaskSubject(b.prefix, taskID), Stage: StageSubmitted, TaskID: taskID, Body: out,
+		ID: id, Subject: TaskSubject(b.prefix, taskID), Stage: StageSubmitted, TaskID: taskID, Body: out,
 	}, nil
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	ce "github.com/cloudevents/sdk-go/v2/event"
+
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/schematest"
@@ -265,4 +267,60 @@ func TestSubmitted(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The hand-written encoder writes what sdk-go writes: each event, read by
+// sdk-go and written again by it, is the same bytes. Sources and titles
+// that need escaping, and times with nanoseconds, included.
+func TestEncodingMatchesSDK(t *testing.T) {
+	tests := []struct {
+		name, source string
+		at           time.Time
+		title        string
+	}{
+		{"plain", "/vocals-bridge", fixedTime, "Iron Man"},
+		{"nanoseconds", "/vocals-bridge", fixedTime.Add(123456789), "Iron Man"},
+		{"source with space and accent", "/vocals bridge/é", fixedTime, "Iron Man"},
+		{"title with html and unicode", "urn:vocals:bridge", fixedTime, `<b>"夜"</b> & \ ` + "\u2028\x01"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := event.NewBuilder("vocals", tt.source, "http://localhost:8080/schemas", time.UTC).
+				WithClock(func() time.Time { return tt.at })
+			cb := callback.Callback{TaskID: "t1", Stage: callback.StageComplete, CallbackType: "complete", Code: 200,
+				Tracks: []callback.Track{{Title: tt.title}}}
+			m, err := b.Build(cb, []byte(`{}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := b.Submitted("t1", event.ViaProxy, []byte(`{"title":`+strconvQuote(tt.title)+`}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, body := range [][]byte{m.Body, s.Body} {
+				var e ce.Event
+				if err := json.Unmarshal(body, &e); err != nil {
+					t.Fatalf("sdk-go cannot read %s: %v", body, err)
+				}
+				if err := e.Validate(); err != nil {
+					t.Errorf("sdk-go finds the event invalid: %v", err)
+				}
+				again, err := e.MarshalJSON()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(again, body) {
+					t.Errorf("sdk-go writes\n%s\nthe encoder wrote\n%s", again, body)
+				}
+			}
+		})
+	}
+	if _, err := newBuilder(t, "UTC").Build(callback.Callback{TaskID: "a.b", Stage: callback.StageText}, nil); err == nil {
+		t.Error("a task id that cannot be a subject token was built into an event")
+	}
+}
+
+func strconvQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }

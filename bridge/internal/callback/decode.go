@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -36,7 +37,7 @@ func Decode(body []byte) (Callback, error) {
 	if cb.Code, valid = parseInt(codeRaw); !valid {
 		return cb, &Error{Reason: ReasonInvalidField, Field: "code", Detail: "must be an integer"}
 	}
-	if cb.Msg, err = optString(top, "msg", "msg"); err != nil {
+	if cb.Msg, err = optString(top, "msg", ""); err != nil {
 		return cb, err
 	}
 
@@ -62,7 +63,7 @@ func Decode(body []byte) (Callback, error) {
 			Detail: "must be 1-128 characters of A-Z, a-z, 0-9, '_' or '-'"}
 	}
 
-	if cb.CallbackType, err = optString(data, "callbackType", "data.callbackType"); err != nil {
+	if cb.CallbackType, err = optString(data, "callbackType", "data"); err != nil {
 		return cb, err
 	}
 	if cb.Stage, err = stageOf(cb.Code, cb.CallbackType); err != nil {
@@ -100,7 +101,7 @@ func decodeTracks(raw json.RawMessage) ([]Track, error) {
 	}
 	tracks := make([]Track, 0, len(items))
 	for i, item := range items {
-		path := fmt.Sprintf("data.data[%d]", i)
+		path := "data.data[" + strconv.Itoa(i) + "]"
 		m, err := object(item, path)
 		if err != nil {
 			return nil, err
@@ -123,7 +124,7 @@ func decodeTracks(raw json.RawMessage) ([]Track, error) {
 			{"tags", &t.Tags},
 			{"createTime", &t.CreateTime},
 		} {
-			if *f.dst, err = optString(m, f.key, path+"."+f.key); err != nil {
+			if *f.dst, err = optString(m, f.key, path); err != nil {
 				return nil, err
 			}
 		}
@@ -164,15 +165,21 @@ func take(m map[string]json.RawMessage, key string) (json.RawMessage, bool) {
 	return v, true
 }
 
-// optString takes an optional string; absent or null is "".
-func optString(m map[string]json.RawMessage, key, path string) (string, error) {
+// optString takes an optional string; absent or null is "". parent is the
+// path of m, joined to key only for an error (this runs a dozen times per
+// track).
+func optString(m map[string]json.RawMessage, key, parent string) (string, error) {
 	raw, ok := take(m, key)
 	if !ok {
 		return "", nil
 	}
 	s, ok := unquote(raw)
 	if !ok {
-		return "", &Error{Reason: ReasonInvalidField, Field: path, Detail: "must be a string or null"}
+		field := key
+		if parent != "" {
+			field = parent + "." + key
+		}
+		return "", &Error{Reason: ReasonInvalidField, Field: field, Detail: "must be a string or null"}
 	}
 	return s, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -236,5 +237,20 @@ func TestDecodeTaskIDInjection(t *testing.T) {
 			}
 			checkReason(t, err, callback.ReasonInvalidTaskID)
 		})
+	}
+}
+
+// ValidTaskID is the documented pattern, written as a loop.
+func TestValidTaskIDMatchesThePattern(t *testing.T) {
+	pattern := regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+	ids := []string{"", "a", "A-z_09", strings.Repeat("x", 128), strings.Repeat("x", 129), "a.b", "a*", "a>", "a b",
+		"é", "a\x00", "2fac4d1b9e0a4c8fb1d2e3f4a5b69f72", "-", "_", "a\n"}
+	for c := 0; c < 256; c++ {
+		ids = append(ids, "ab"+string(rune(c)), string([]byte{byte(c)}))
+	}
+	for _, id := range ids {
+		if got, want := callback.ValidTaskID(id), pattern.MatchString(id); got != want {
+			t.Errorf("ValidTaskID(%q) = %v, the pattern says %v", id, got, want)
+		}
 	}
 }
