@@ -116,7 +116,9 @@ var (
 func (h *callbackHandler) serve(c echo.Context) error {
 	start := time.Now()
 	req := c.Request()
-	log := h.d.Log.With(zap.String("request_id", requestID(c)))
+	// A field on each line rather than Log.With: With copies the encoder
+	// for every request, and most requests log once.
+	log, rid := h.d.Log, zap.String("request_id", requestID(c))
 
 	vreq := verify.Request{Header: req.Header, Token: c.Param("token"), Now: start}
 	if vreq.Token == "" {
@@ -143,12 +145,12 @@ func (h *callbackHandler) serve(c echo.Context) error {
 		err = h.d.Verifier.Verify(vreq)
 	}
 	if err != nil {
-		return h.reject(c, log, err, start, body, size)
+		return h.reject(c, log, rid, err, start, body, size)
 	}
 
 	msg, err := h.d.Builder.Build(cb, body)
 	if err != nil {
-		log.Error("building event", zap.String("task_id", cb.TaskID), zap.Error(err))
+		log.Error("building event", rid, zap.String("task_id", cb.TaskID), zap.Error(err))
 		h.d.Metrics.CallbacksReceived.WithLabelValues(string(cb.Stage), metrics.OutcomeFailed).Inc()
 		return c.JSON(http.StatusInternalServerError, errorBody("internal", "could not build the event"))
 	}
@@ -171,6 +173,7 @@ func (h *callbackHandler) serve(c echo.Context) error {
 	}
 	h.d.Metrics.CallbacksReceived.WithLabelValues(string(cb.Stage), outcome).Inc()
 	fields := []zap.Field{
+		rid,
 		zap.String("task_id", cb.TaskID),
 		zap.String("stage", string(cb.Stage)),
 		zap.Int("code", cb.Code),
@@ -186,7 +189,7 @@ func (h *callbackHandler) serve(c echo.Context) error {
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(h.d.RetryAfter.Seconds())))
 		if errors.Is(err, spool.ErrFull) {
 			h.d.Metrics.SpoolFull.Inc()
-			log.Error("spool full: callback refused", zap.String("task_id", cb.TaskID), zap.String("stage", string(cb.Stage)))
+			log.Error("spool full: callback refused", rid, zap.String("task_id", cb.TaskID), zap.String("stage", string(cb.Stage)))
 			return c.JSON(http.StatusServiceUnavailable, errorBody("spool_full", "the stream is unavailable and the local spool is full; retry later"))
 		}
 		return c.JSON(http.StatusServiceUnavailable, errorBody("publish_failed", "the event could not be stored; retry later"))
@@ -195,10 +198,30 @@ func (h *callbackHandler) serve(c echo.Context) error {
 	if h.d.Tasks != nil {
 		h.d.Tasks.Observe(cb.TaskID, cb.Stage, res.Outcome != deliver.Duplicate)
 	}
-	return c.JSON(http.StatusOK, Answer{
+	a := Answer{
 		Status: "received", EventID: msg.ID, Subject: msg.Subject, Stage: string(cb.Stage),
 		Duplicate: res.Outcome == deliver.Duplicate, Spooled: res.Spooled,
-	})
+	}
+	return c.JSONBlob(http.StatusOK, a.appendJSON(make([]byte, 0, 192)))
+}
+
+// appendJSON encodes a as encoding/json would. Every string in it is an
+// id, a subject or a stage (ASCII that needs no escaping), and this runs
+// for every callback, where reflection cost 3% of the CPU.
+func (a Answer) appendJSON(b []byte) []byte {
+	b = append(b, `{"status":"`...)
+	b = append(b, a.Status...)
+	b = append(b, `","event_id":"`...)
+	b = append(b, a.EventID...)
+	b = append(b, `","subject":"`...)
+	b = append(b, a.Subject...)
+	b = append(b, `","stage":"`...)
+	b = append(b, a.Stage...)
+	b = append(b, `","duplicate":`...)
+	b = strconv.AppendBool(b, a.Duplicate)
+	b = append(b, `,"spooled":`...)
+	b = strconv.AppendBool(b, a.Spooled)
+	return append(b, "}\n"...)
 }
 
 // read returns the body (all of it, or what arrived before an error) and
@@ -224,7 +247,7 @@ func (h *callbackHandler) read(req *http.Request) ([]byte, int64, error) {
 
 // reject answers a request that can never become an event. This is the one
 // place that maps input errors to status codes and reasons.
-func (h *callbackHandler) reject(c echo.Context, log *zap.Logger, err error, start time.Time, body []byte, size int64) error {
+func (h *callbackHandler) reject(c echo.Context, log *zap.Logger, rid zap.Field, err error, start time.Time, body []byte, size int64) error {
 	status, reason := http.StatusBadRequest, ""
 	var (
 		cbErr *callback.Error
@@ -244,7 +267,7 @@ func (h *callbackHandler) reject(c echo.Context, log *zap.Logger, err error, sta
 	}
 	h.d.Metrics.CallbacksRejected.WithLabelValues(reason).Inc()
 	h.d.Metrics.CallbacksReceived.WithLabelValues(metrics.StageUnknown, metrics.OutcomeRejected).Inc()
-	log.Info("callback rejected", zap.String("reason", reason), zap.Error(err),
+	log.Info("callback rejected", rid, zap.String("reason", reason), zap.Error(err),
 		zap.Duration("latency", time.Since(start)))
 	// Refused input goes to the dead letters; unauthenticated requests do
 	// not, or anyone could fill that stream.
