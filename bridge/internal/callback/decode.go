@@ -29,7 +29,7 @@ func Decode(body []byte) (Callback, error) {
 		return cb, err
 	}
 
-	codeRaw, ok := take(top, "code")
+	codeRaw, ok := take(&top, "code")
 	if !ok {
 		return cb, &Error{Reason: ReasonMissingField, Field: "code", Detail: "required"}
 	}
@@ -37,11 +37,11 @@ func Decode(body []byte) (Callback, error) {
 	if cb.Code, valid = parseInt(codeRaw); !valid {
 		return cb, &Error{Reason: ReasonInvalidField, Field: "code", Detail: "must be an integer"}
 	}
-	if cb.Msg, err = optString(top, "msg", ""); err != nil {
+	if cb.Msg, err = optString(&top, "msg", ""); err != nil {
 		return cb, err
 	}
 
-	dataRaw, ok := take(top, "data")
+	dataRaw, ok := take(&top, "data")
 	if !ok {
 		return cb, &Error{Reason: ReasonMissingField, Field: "data", Detail: "required"}
 	}
@@ -51,7 +51,7 @@ func Decode(body []byte) (Callback, error) {
 	}
 	cb.EnvelopeExtra = nonEmpty(top)
 
-	idRaw, ok := take(data, "task_id")
+	idRaw, ok := take(&data, "task_id")
 	if !ok {
 		return cb, &Error{Reason: ReasonMissingField, Field: "data.task_id", Detail: "required"}
 	}
@@ -63,14 +63,14 @@ func Decode(body []byte) (Callback, error) {
 			Detail: "must be 1-128 characters of A-Z, a-z, 0-9, '_' or '-'"}
 	}
 
-	if cb.CallbackType, err = optString(data, "callbackType", "data"); err != nil {
+	if cb.CallbackType, err = optString(&data, "callbackType", "data"); err != nil {
 		return cb, err
 	}
 	if cb.Stage, err = stageOf(cb.Code, cb.CallbackType); err != nil {
 		return cb, err
 	}
 
-	if tracksRaw, ok := take(data, "data"); ok {
+	if tracksRaw, ok := take(&data, "data"); ok {
 		if cb.Tracks, err = decodeTracks(tracksRaw); err != nil {
 			return cb, err
 		}
@@ -124,11 +124,11 @@ func decodeTracks(raw json.RawMessage) ([]Track, error) {
 			{"tags", &t.Tags},
 			{"createTime", &t.CreateTime},
 		} {
-			if *f.dst, err = optString(m, f.key, path); err != nil {
+			if *f.dst, err = optString(&m, f.key, path); err != nil {
 				return nil, err
 			}
 		}
-		if d, ok := take(m, "duration"); ok {
+		if d, ok := take(&m, "duration"); ok {
 			v, ok := parseFloat(d)
 			if !ok {
 				return nil, &Error{Reason: ReasonInvalidField, Field: path + ".duration", Detail: "must be a number or null"}
@@ -142,7 +142,7 @@ func decodeTracks(raw json.RawMessage) ([]Track, error) {
 }
 
 // object splits raw as a JSON object. A null or non-object is an error.
-func object(raw []byte, path string) (map[string]json.RawMessage, error) {
+func object(raw []byte, path string) (members, error) {
 	if m, ok := splitObject(raw); ok {
 		return m, nil
 	}
@@ -152,14 +152,22 @@ func object(raw []byte, path string) (map[string]json.RawMessage, error) {
 	return nil, &Error{Reason: ReasonInvalidField, Field: path, Detail: "must be an object"}
 }
 
-// take removes key from m and returns its value; JSON null counts as absent.
-func take(m map[string]json.RawMessage, key string) (json.RawMessage, bool) {
-	v, ok := m[key]
-	if !ok {
-		return nil, false
+// take removes every member named key from m and returns the last one's
+// value (later duplicates win, as with encoding/json); JSON null counts as
+// absent.
+func take(m *members, key string) ([]byte, bool) {
+	var v []byte
+	found := false
+	kept := (*m)[:0]
+	for _, mb := range *m {
+		if string(mb.key) == key {
+			v, found = mb.val, true
+			continue
+		}
+		kept = append(kept, mb)
 	}
-	delete(m, key)
-	if bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
+	*m = kept
+	if !found || bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
 		return nil, false
 	}
 	return v, true
@@ -168,7 +176,7 @@ func take(m map[string]json.RawMessage, key string) (json.RawMessage, bool) {
 // optString takes an optional string; absent or null is "". parent is the
 // path of m, joined to key only for an error (this runs a dozen times per
 // track).
-func optString(m map[string]json.RawMessage, key, parent string) (string, error) {
+func optString(m *members, key, parent string) (string, error) {
 	raw, ok := take(m, key)
 	if !ok {
 		return "", nil
@@ -184,11 +192,17 @@ func optString(m map[string]json.RawMessage, key, parent string) (string, error)
 	return s, nil
 }
 
-func nonEmpty(m map[string]json.RawMessage) map[string]json.RawMessage {
+// nonEmpty returns the members not taken, nil if none; for duplicates the
+// last wins.
+func nonEmpty(m members) map[string]json.RawMessage {
 	if len(m) == 0 {
 		return nil
 	}
-	return m
+	out := make(map[string]json.RawMessage, len(m))
+	for _, mb := range m {
+		out[string(mb.key)] = mb.val
+	}
+	return out
 }
 
 func truncate(s string, n int) string {

@@ -1,6 +1,7 @@
 package callback
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 )
@@ -11,28 +12,37 @@ import (
 // given: four passes over a track list). The splitter may therefore assume
 // well-formed JSON; FuzzDecode holds it to encoding/json's reading.
 
+// member is one key and its raw value. The key is a slice of the body (or
+// its unescaped copy), so reading an object allocates one slice, not a map
+// and a string per key.
+type member struct{ key, val []byte }
+
+// members are an object's members in order. Lookups are linear: objects
+// here have a dozen keys at most.
+type members []member
+
 // splitObject returns the members of the object raw, or ok=false if raw is
-// not an object. Later duplicates of a key win, as with encoding/json.
-func splitObject(raw []byte) (map[string]json.RawMessage, bool) {
+// not an object.
+func splitObject(raw []byte) (members, bool) {
 	i := skipWS(raw, 0)
 	if i >= len(raw) || raw[i] != '{' {
 		return nil, false
 	}
-	m := make(map[string]json.RawMessage, 8)
+	m := make(members, 0, 16)
 	i = skipWS(raw, i+1)
 	if i < len(raw) && raw[i] == '}' {
 		return m, true
 	}
 	for i < len(raw) {
 		kEnd := skipString(raw, i)
-		key, ok := unquote(raw[i:kEnd])
+		key, ok := unquoteBytes(raw[i:kEnd])
 		if !ok {
 			return nil, false
 		}
 		i = skipWS(raw, kEnd) + 1 // past ':'
 		i = skipWS(raw, i)
 		vEnd := skipValue(raw, i)
-		m[key] = raw[i:vEnd]
+		m = append(m, member{key, raw[i:vEnd]})
 		i = skipWS(raw, vEnd)
 		if i >= len(raw) || raw[i] == '}' {
 			return m, true
@@ -115,6 +125,19 @@ func skipValue(b []byte, i int) int {
 		}
 		return i
 	}
+}
+
+// unquoteBytes is unquote without a copy when lit has no escapes.
+func unquoteBytes(lit []byte) ([]byte, bool) {
+	if len(lit) < 2 || lit[0] != '"' || lit[len(lit)-1] != '"' {
+		return nil, false
+	}
+	inner := lit[1 : len(lit)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return inner, true
+	}
+	s, ok := unquote(lit)
+	return []byte(s), ok
 }
 
 // unquote returns the string a JSON string literal holds; escapes are left
