@@ -5,6 +5,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -231,7 +232,16 @@ func (h *callbackHandler) read(req *http.Request) ([]byte, int64, error) {
 	if req.ContentLength > h.d.BodyLimit {
 		return nil, req.ContentLength, errTooLarge
 	}
-	body, err := io.ReadAll(io.LimitReader(req.Body, h.d.BodyLimit+1))
+	// Sized from Content-Length when there is one (io.ReadAll's doubling
+	// was 2% of the CPU under load), but at most 64 KiB up front, so a
+	// client announcing a large body it never sends cannot make every
+	// in-flight request hold body_limit bytes.
+	var buf bytes.Buffer
+	if req.ContentLength > 0 {
+		buf.Grow(int(min(req.ContentLength, 64<<10)) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(io.LimitReader(req.Body, h.d.BodyLimit+1))
+	body := buf.Bytes()
 	size := int64(len(body))
 	switch {
 	case err != nil:
@@ -239,8 +249,10 @@ func (h *callbackHandler) read(req *http.Request) ([]byte, int64, error) {
 	case size > h.d.BodyLimit:
 		return body, size, errTooLarge
 	}
-	if mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return body, size, errContentType
+	if ct := req.Header.Get("Content-Type"); ct != "application/json" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return body, size, errContentType
+		}
 	}
 	return body, size, nil
 }
