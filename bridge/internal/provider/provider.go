@@ -102,20 +102,9 @@ func (c *Client) Submit(ctx context.Context, body []byte, auth string) (Answer, 
 	if auth == "" {
 		auth = "Bearer " + c.key
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+SubmitPath, bytes.NewReader(body))
+	resp, raw, err := c.do(ctx, "submit", http.MethodPost, c.base+SubmitPath, bytes.NewReader(body), auth)
 	if err != nil {
-		return Answer{}, &Error{Op: "submit", Err: err}
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", auth)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return Answer{}, &Error{Op: "submit", Err: redact(err)}
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-	if err != nil {
-		return Answer{}, &Error{Op: "submit", HTTPStatus: resp.StatusCode, Err: err}
+		return Answer{}, err
 	}
 	a := Answer{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: raw}
 	var env struct {
@@ -130,6 +119,29 @@ func (c *Client) Submit(ctx context.Context, body []byte, auth string) (Answer, 
 	return a, nil
 }
 
+// do sends one request with auth and reads the answer (at most maxAnswer
+// bytes). Only a failure to get an answer is an error, an *Error.
+func (c *Client) do(ctx context.Context, op, method, target string, body io.Reader, auth string) (*http.Response, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, target, body)
+	if err != nil {
+		return nil, nil, &Error{Op: op, Err: err}
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Authorization", auth)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, nil, &Error{Op: op, Err: redact(err)}
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil {
+		return nil, nil, &Error{Op: op, HTTPStatus: resp.StatusCode, Err: err}
+	}
+	return resp, raw, nil
+}
+
 // redact drops the request from a transport error: url.Error carries the
 // URL, and a misconfigured base URL could carry credentials.
 func redact(err error) error {
@@ -142,19 +154,9 @@ func redact(err error) error {
 
 // RecordInfo fetches a task's state. A non-success answer is an *Error.
 func (c *Client) RecordInfo(ctx context.Context, taskID string) (TaskInfo, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+RecordInfoPath+"?taskId="+url.QueryEscape(taskID), nil)
+	resp, raw, err := c.do(ctx, "record-info", http.MethodGet, c.base+RecordInfoPath+"?taskId="+url.QueryEscape(taskID), nil, "Bearer "+c.key)
 	if err != nil {
-		return TaskInfo{}, &Error{Op: "record-info", Err: err}
-	}
-	req.Header.Set("Authorization", "Bearer "+c.key)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return TaskInfo{}, &Error{Op: "record-info", Err: redact(err)}
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-	if err != nil {
-		return TaskInfo{}, &Error{Op: "record-info", HTTPStatus: resp.StatusCode, Err: err}
+		return TaskInfo{}, err
 	}
 	info, code, msg, perr := parseRecordInfo(raw)
 	if resp.StatusCode != http.StatusOK || perr != nil || code != 200 {
