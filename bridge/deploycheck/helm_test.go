@@ -230,12 +230,16 @@ func TestHelmTemplateEverythingOn(t *testing.T) {
 		t.Errorf("no submit Service; got %v", kinds(docs))
 	}
 	c := sts.Spec.Template.Spec.Containers[0]
-	hasPort, hasKey := false, false
+	hasPort, hasKey, hasLimit := false, false, false
 	for _, p := range c.Ports {
 		hasPort = hasPort || p.Name == "submit" && p.ContainerPort == 8082
 	}
 	for _, e := range c.Env {
 		hasKey = hasKey || e.Name == "VOCALS_BRIDGE_PROVIDER_API_KEY" && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef.Key == "provider-api-key"
+		hasLimit = hasLimit || e.Name == "GOMEMLIMIT" && e.ValueFrom != nil && e.ValueFrom.ResourceFieldRef.Resource == "limits.memory"
+	}
+	if !hasLimit {
+		t.Error("GOMEMLIMIT does not follow the memory limit")
 	}
 	if !hasPort || !hasKey {
 		t.Errorf("submit port %v, provider key from the Secret %v", hasPort, hasKey)

@@ -81,6 +81,14 @@ spec:
       env:
         - name: VOCALS_BRIDGE_DATA_DIR
           value: /data
+        {{- if (.Values.resources.limits).memory }}
+        # The Go runtime collects harder as the heap nears the container's
+        # limit instead of being killed at it.
+        - name: GOMEMLIMIT
+          valueFrom:
+            resourceFieldRef:
+              resource: limits.memory
+        {{- end }}
         - name: VOCALS_BRIDGE_WEBHOOK_HMAC_KEY
           valueFrom:
             secretKeyRef:
