@@ -168,6 +168,11 @@ func (r *Reconciler) dispatch(ctx context.Context, now time.Time, work chan<- tr
 
 // handle claims one task's poll and acts on the answer.
 func (r *Reconciler) handle(ctx context.Context, e track.Entry) {
+	// Pace before claiming, so the claim is fresh when the poll goes out
+	// and no other replica can find the task due in between.
+	if err := r.limiter.Wait(ctx); err != nil {
+		return
+	}
 	now := time.Now()
 	t := e.Task
 	t.NextPoll, t.Poller, t.Polls = now.Add(r.cfg.Interval), r.cfg.Replica, t.Polls+1
@@ -188,9 +193,6 @@ func (r *Reconciler) handle(ctx context.Context, e track.Entry) {
 	// (another bridge took it, or its Forget was dropped): no poll needed.
 	if done, err := r.finished(ctx, t.TaskID); err == nil && done {
 		r.end(ctx, log, t.TaskID, "stream")
-		return
-	}
-	if err := r.limiter.Wait(ctx); err != nil {
 		return
 	}
 	expired := now.Sub(t.TrackedAt) >= r.cfg.Deadline
