@@ -140,13 +140,7 @@ func metric(t *testing.T, p *proc, name string) float64 {
 // waitDrained waits until the bridge's spool is empty.
 func waitDrained(t *testing.T, p *proc) {
 	t.Helper()
-	deadline := time.Now().Add(45 * time.Second)
-	for metric(t, p, "vocals_bridge_spool_entries") > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("spool not drained after 45s (%v entries)", metric(t, p, "vocals_bridge_spool_entries"))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	eventually(t, "the spool to drain", 45*time.Second, func() bool { return metric(t, p, "vocals_bridge_spool_entries") == 0 })
 }
 
 // assertExactlyOnce checks that each task's complete event is stored once

@@ -503,3 +503,15 @@ func TestOneLogLinePerCallback(t *testing.T) {
 		t.Fatalf("%d callback lines for %d callbacks", got, n)
 	}
 }
+
+// eventually polls cond every 100 ms for at most within.
+func eventually(t *testing.T, what string, within time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

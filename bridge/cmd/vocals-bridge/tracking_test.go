@@ -148,18 +148,6 @@ func events(t *testing.T, natsURL, filter string) []ev {
 	return out
 }
 
-// eventually polls cond every 100 ms for at most within.
-func eventually(t *testing.T, what string, within time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // terminal reports whether every task has a complete or error event.
 func terminal(t *testing.T, natsURL string, tasks ...string) bool {
 	t.Helper()
