@@ -80,6 +80,33 @@ func (t *task) tracks() []track {
 	return out
 }
 
+// item is the track as JSON: snake_case as in callbacks, or camelCase as
+// in record-info's sunoData.
+func (tr track) item(camel bool) map[string]any {
+	fields := []struct {
+		snake, camel string
+		val          any
+	}{
+		{"id", "id", tr.id}, {"audio_url", "audioUrl", tr.audio}, {"source_audio_url", "sourceAudioUrl", tr.audio},
+		{"stream_audio_url", "streamAudioUrl", tr.stream}, {"source_stream_audio_url", "sourceStreamAudioUrl", tr.stream},
+		{"image_url", "imageUrl", tr.image}, {"source_image_url", "sourceImageUrl", tr.image},
+		{"prompt", "prompt", tr.prompt}, {"model_name", "modelName", "chirp-v4-5"}, {"title", "title", tr.title},
+		{"tags", "tags", "sim"}, {"createTime", "createTime", tr.created}, {"duration", "duration", nil},
+	}
+	if tr.ready {
+		fields[len(fields)-1].val = tr.duration
+	}
+	out := make(map[string]any, len(fields))
+	for _, f := range fields {
+		if camel {
+			out[f.camel] = f.val
+		} else {
+			out[f.snake] = f.val
+		}
+	}
+	return out
+}
+
 // callbackBody is the callback the provider sends on reaching stage.
 func (t *task) callbackBody(stage string) []byte {
 	if stage == "error" {
@@ -91,17 +118,7 @@ func (t *task) callbackBody(stage string) []byte {
 	}
 	var items []map[string]any
 	for _, tr := range t.tracks() {
-		item := map[string]any{
-			"id": tr.id, "audio_url": tr.audio, "source_audio_url": tr.audio,
-			"stream_audio_url": tr.stream, "source_stream_audio_url": tr.stream,
-			"image_url": tr.image, "source_image_url": tr.image,
-			"prompt": tr.prompt, "model_name": "chirp-v4-5", "title": tr.title, "tags": "sim",
-			"createTime": tr.created, "duration": nil,
-		}
-		if tr.ready {
-			item["duration"] = tr.duration
-		}
-		items = append(items, item)
+		items = append(items, tr.item(false))
 	}
 	msgs := map[string]string{
 		"text": "Text generation completed.", "first": "First track generated.", "complete": "All generated successfully.",
@@ -128,20 +145,8 @@ func failureMsg(code int) string {
 // recordInfo is the data of a record-info answer, in its camelCase form.
 func (t *task) recordInfo() map[string]any {
 	var suno []map[string]any
-	if t.stage != "error" {
-		for _, tr := range t.tracks() {
-			item := map[string]any{
-				"id": tr.id, "audioUrl": tr.audio, "sourceAudioUrl": tr.audio,
-				"streamAudioUrl": tr.stream, "sourceStreamAudioUrl": tr.stream,
-				"imageUrl": tr.image, "sourceImageUrl": tr.image,
-				"prompt": tr.prompt, "modelName": "chirp-v4-5", "title": tr.title, "tags": "sim",
-				"createTime": tr.created, "duration": nil,
-			}
-			if tr.ready {
-				item["duration"] = tr.duration
-			}
-			suno = append(suno, item)
-		}
+	for _, tr := range t.tracks() {
+		suno = append(suno, tr.item(true))
 	}
 	data := map[string]any{
 		"taskId": t.ID, "param": t.param, "status": t.status, "type": "add_vocals",
