@@ -14,7 +14,10 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natsembed"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/track"
 )
 
 // Server is a running test server.
@@ -104,4 +107,31 @@ func subjectMatches(filter, subject string) bool {
 		}
 	}
 	return len(f) == len(s)
+}
+
+// Tracking sets the server up as the bridge does with tracking on: the
+// stream VOCALS capturing vocals.> and vocals_tasks.>, a structured-mode
+// publisher on it, and the task bucket TASKS with its index running until
+// the test ends.
+func (s *Server) Tracking(t testing.TB) (*publish.JetStream, *track.Store) {
+	t.Helper()
+	nc, _ := s.Connect(t)
+	pub, err := publish.NewJetStream(nc, "VOCALS", event.Structured)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if err := publish.EnsureStream(ctx, pub.JS(), publish.StreamSpec{Name: "VOCALS", SubjectPrefix: "vocals",
+		TaskSubjectPrefix: "vocals_tasks", Replicas: 1, MaxAge: time.Hour, Duplicates: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	store, err := track.Open(ctx, pub.JS(), track.BucketSpec{Name: "TASKS", Replicas: 1, TTL: time.Hour}, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); store.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return pub, store
 }

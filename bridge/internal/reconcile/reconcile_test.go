@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
@@ -37,28 +36,7 @@ type rig struct {
 func newRig(t *testing.T) *rig {
 	t.Helper()
 	srv := natstest.Start(t)
-	nc, err := nats.Connect(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	pub, err := publish.NewJetStream(nc, "VOCALS", event.Structured)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	if err := publish.EnsureStream(ctx, pub.JS(), publish.StreamSpec{Name: "VOCALS", SubjectPrefix: "vocals",
-		TaskSubjectPrefix: "vocals_tasks", Replicas: 1, MaxAge: time.Hour, Duplicates: time.Minute}); err != nil {
-		t.Fatal(err)
-	}
-	store, err := track.Open(ctx, pub.JS(), track.BucketSpec{Name: "TASKS", Replicas: 1, TTL: time.Hour}, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { defer close(done); store.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	pub, store := srv.Tracking(t)
 	sim := sunosim.New(sunosim.Options{APIKey: "k", Scale: 0.0005})
 	hs := httptest.NewServer(sim)
 	t.Cleanup(func() { hs.Close(); sim.Close() })

@@ -11,14 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natstest"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/provider"
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/submit"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/sunosim"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/track"
@@ -39,28 +37,7 @@ type proxyRig struct {
 func newProxyRig(t *testing.T, providerURL string) *proxyRig {
 	t.Helper()
 	srv := natstest.Start(t)
-	nc, err := nats.Connect(srv.URL, nats.MaxReconnects(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	pub, err := publish.NewJetStream(nc, "VOCALS", event.Structured)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	if err := publish.EnsureStream(ctx, pub.JS(), publish.StreamSpec{Name: "VOCALS", SubjectPrefix: "vocals",
-		TaskSubjectPrefix: "vocals_tasks", Replicas: 1, MaxAge: time.Hour, Duplicates: time.Minute}); err != nil {
-		t.Fatal(err)
-	}
-	store, err := track.Open(ctx, pub.JS(), track.BucketSpec{Name: "TASKS", Replicas: 1, TTL: time.Hour}, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { defer close(done); store.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	pub, store := srv.Tracking(t)
 
 	r := &proxyRig{srv: srv, store: store}
 	if providerURL == "" {

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natstest"
@@ -15,14 +13,9 @@ import (
 )
 
 // replica opens the bucket over its own connection and runs its index.
-func replica(t *testing.T, url string) *track.Store {
+func replica(t *testing.T, srv *natstest.Server) *track.Store {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, _ := jetstream.New(nc)
+	_, js := srv.Connect(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := track.Open(ctx, js, track.BucketSpec{Name: "TASKS", Replicas: 1, TTL: time.Hour}, zaptest.NewLogger(t))
 	if err != nil {
@@ -51,7 +44,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // Two replicas read the same revision; only one can claim it.
 func TestClaimIsCompareAndSet(t *testing.T) {
 	srv := natstest.Start(t)
-	a, b := replica(t, srv.URL), replica(t, srv.URL)
+	a, b := replica(t, srv), replica(t, srv)
 	ctx := context.Background()
 	now := time.Now().UTC()
 	if created, err := a.Add(ctx, track.Task{TaskID: "t1", Via: "proxy", TrackedAt: now, NextPoll: now}); !created || err != nil {
@@ -105,13 +98,13 @@ func TestClaimIsCompareAndSet(t *testing.T) {
 // A replica that starts later indexes what is already in the bucket.
 func TestIndexLoadsExistingTasks(t *testing.T) {
 	srv := natstest.Start(t)
-	a := replica(t, srv.URL)
+	a := replica(t, srv)
 	for _, id := range []string{"x", "y", "z"} {
 		if _, err := a.Add(context.Background(), track.Task{TaskID: id, NextPoll: time.Now().Add(time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	late := replica(t, srv.URL)
+	late := replica(t, srv)
 	if n, _ := late.Counts(time.Now(), time.Hour); n != 3 {
 		t.Errorf("late replica indexed %d tasks, want 3", n)
 	}
