@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -44,8 +45,11 @@ func newRig(t *testing.T) *rig {
 		builder: event.NewBuilder("vocals", "/vocals-bridge", "http://localhost/schemas", time.UTC)}
 }
 
-// run starts a reconciler polling every interval, first poll at once.
-func (r *rig) run(t *testing.T, interval time.Duration) {
+// run starts a reconciler polling every interval, with a tracking
+// deadline of an hour.
+func (r *rig) run(t *testing.T, interval time.Duration) { r.runWithDeadline(t, interval, time.Hour) }
+
+func (r *rig) runWithDeadline(t *testing.T, interval, deadline time.Duration) {
 	t.Helper()
 	client, err := provider.New(r.simURL, "k", 5*time.Second)
 	if err != nil {
@@ -55,7 +59,7 @@ func (r *rig) run(t *testing.T, interval time.Duration) {
 		return r.pub.Holds(ctx, event.Subject("vocals", id, callback.StageComplete))
 	}
 	rec := reconcile.New(r.store, client, r.builder, deliver.New(r.pub, nil, 5*time.Second), finished, reconcile.Config{
-		Replica: "test", Interval: interval, Deadline: time.Hour, StuckAfter: time.Hour, Rate: 100, MaxBackoff: time.Minute,
+		Replica: "test", Interval: interval, Deadline: deadline, StuckAfter: time.Hour, Rate: 100, MaxBackoff: time.Minute,
 	}, zaptest.NewLogger(t), reconcile.Hooks{Finished: func(id, how string) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -142,5 +146,26 @@ func TestAbandonedClaimIsPolledAtItsDueTime(t *testing.T) {
 	waitFor(t, "tracking to end", func() bool { return r.endedHow(id) == "terminal" })
 	if v, _ = r.sim.Task(id); len(v.Polls) != 1 {
 		t.Errorf("polled %d times", len(v.Polls))
+	}
+}
+
+// A task past its deadline is polled one last time: a terminal status
+// then ends it as that stage, not as a timeout.
+func TestLastPollBeforeTimeoutWins(t *testing.T) {
+	r := newRig(t)
+	id := r.submit(t, "never")
+	waitFor(t, "the task to finish at the provider", func() bool { v, _ := r.sim.Task(id); return v.Status == "SUCCESS" })
+	long := time.Now().Add(-2 * time.Hour)
+	if _, err := r.store.Add(context.Background(), track.Task{TaskID: id, TrackedAt: long, NextPoll: long}); err != nil {
+		t.Fatal(err)
+	}
+	r.runWithDeadline(t, time.Second, time.Hour)
+	waitFor(t, "tracking to end", func() bool { return r.endedHow(id) != "" })
+	if how := r.endedHow(id); how != "terminal" {
+		t.Fatalf("ended %q, want terminal", how)
+	}
+	msgs := natstest.Messages(t, r.pub.JS(), "VOCALS", "vocals."+id+".>")
+	if len(msgs) != 1 || msgs[0].Subject != "vocals."+id+".complete" || !strings.Contains(string(msgs[0].Data), `"origin":"poll"`) {
+		t.Errorf("stored %d messages, first on %v", len(msgs), msgs)
 	}
 }
