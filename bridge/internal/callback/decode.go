@@ -1,7 +1,6 @@
 package callback
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -21,41 +20,41 @@ func Decode(body []byte) (Callback, error) {
 	if !utf8.Valid(body) {
 		return cb, &Error{Reason: ReasonInvalidEncoding, Detail: "body is not valid UTF-8"}
 	}
-	if !json.Valid(body) {
+	// One copy of the body as a string: every string in the Callback is a
+	// slice of it rather than an allocation of its own.
+	raw, ok := scanCallback(string(body))
+	if !ok {
 		return cb, &Error{Reason: ReasonMalformedJSON, Detail: "body is not valid JSON"}
 	}
-	top, err := object(body, "")
-	if err != nil {
-		return cb, err
+	if !raw.isObject {
+		return cb, &Error{Reason: ReasonInvalidField, Detail: "body must be a JSON object"}
 	}
 
-	codeRaw, ok := take(&top, "code")
-	if !ok {
+	if raw.code == "" {
 		return cb, &Error{Reason: ReasonMissingField, Field: "code", Detail: "required"}
 	}
 	var valid bool
-	if cb.Code, valid = parseInt(codeRaw); !valid {
+	if cb.Code, valid = parseInt(raw.code); !valid {
 		return cb, &Error{Reason: ReasonInvalidField, Field: "code", Detail: "must be an integer"}
 	}
-	if cb.Msg, err = optString(&top, "msg", ""); err != nil {
+	var err error
+	if cb.Msg, err = optString(raw.msg, "msg"); err != nil {
 		return cb, err
 	}
 
-	dataRaw, ok := take(&top, "data")
-	if !ok {
+	if raw.data == "" {
 		return cb, &Error{Reason: ReasonMissingField, Field: "data", Detail: "required"}
 	}
-	data, err := object(dataRaw, "data")
-	if err != nil {
-		return cb, err
+	if !raw.body.isObject {
+		return cb, &Error{Reason: ReasonInvalidField, Field: "data", Detail: "must be an object"}
 	}
-	cb.EnvelopeExtra = nonEmpty(top)
+	data := &raw.body
+	cb.EnvelopeExtra = extras(raw.extra)
 
-	idRaw, ok := take(&data, "task_id")
-	if !ok {
+	if data.taskID == "" {
 		return cb, &Error{Reason: ReasonMissingField, Field: "data.task_id", Detail: "required"}
 	}
-	if cb.TaskID, valid = unquote(idRaw); !valid {
+	if cb.TaskID, valid = unquote(data.taskID); !valid {
 		return cb, &Error{Reason: ReasonInvalidField, Field: "data.task_id", Detail: "must be a string"}
 	}
 	if !ValidTaskID(cb.TaskID) {
@@ -63,19 +62,19 @@ func Decode(body []byte) (Callback, error) {
 			Detail: "must be 1-128 characters of A-Z, a-z, 0-9, '_' or '-'"}
 	}
 
-	if cb.CallbackType, err = optString(&data, "callbackType", "data"); err != nil {
+	if cb.CallbackType, err = optString(data.callbackType, "data.callbackType"); err != nil {
 		return cb, err
 	}
 	if cb.Stage, err = stageOf(cb.Code, cb.CallbackType); err != nil {
 		return cb, err
 	}
 
-	if tracksRaw, ok := take(&data, "data"); ok {
-		if cb.Tracks, err = decodeTracks(tracksRaw); err != nil {
+	if data.tracks != "" {
+		if cb.Tracks, err = decodeTracks(data); err != nil {
 			return cb, err
 		}
 	}
-	cb.Extra = nonEmpty(data)
+	cb.Extra = extras(data.extra)
 	return cb, nil
 }
 
@@ -94,113 +93,64 @@ func stageOf(code int, callbackType string) (Stage, error) {
 	}
 }
 
-func decodeTracks(raw json.RawMessage) ([]Track, error) {
-	items, ok := splitArray(raw)
-	if !ok {
+func decodeTracks(data *rawData) ([]Track, error) {
+	if data.tracks[0] != '[' {
 		return nil, &Error{Reason: ReasonInvalidField, Field: "data.data", Detail: "must be an array of tracks or null"}
 	}
-	tracks := make([]Track, 0, len(items))
-	for i, item := range items {
-		path := "data.data[" + strconv.Itoa(i) + "]"
-		m, err := object(item, path)
-		if err != nil {
-			return nil, err
+	tracks := make([]Track, len(data.items))
+	for i := range data.items {
+		rt, t := &data.items[i], &tracks[i]
+		if !rt.isObject {
+			return nil, &Error{Reason: ReasonInvalidField, Field: trackPath(i), Detail: "must be an object"}
 		}
-		var t Track
-		for _, f := range []struct {
-			key string
-			dst *string
-		}{
-			{"id", &t.ID},
-			{"audio_url", &t.AudioURL},
-			{"source_audio_url", &t.SourceAudioURL},
-			{"stream_audio_url", &t.StreamAudioURL},
-			{"source_stream_audio_url", &t.SourceStreamAudioURL},
-			{"image_url", &t.ImageURL},
-			{"source_image_url", &t.SourceImageURL},
-			{"prompt", &t.Prompt},
-			{"model_name", &t.ModelName},
-			{"title", &t.Title},
-			{"tags", &t.Tags},
-			{"createTime", &t.CreateTime},
-		} {
-			if *f.dst, err = optString(&m, f.key, path); err != nil {
-				return nil, err
+		for j, dst := range [...]*string{&t.ID, &t.AudioURL, &t.SourceAudioURL, &t.StreamAudioURL,
+			&t.SourceStreamAudioURL, &t.ImageURL, &t.SourceImageURL, &t.Prompt, &t.ModelName, &t.Title,
+			&t.Tags, &t.CreateTime} {
+			var ok bool
+			if *dst, ok = unquoteOpt(rt.fields[j]); !ok {
+				return nil, &Error{Reason: ReasonInvalidField, Field: trackPath(i) + "." + trackKeys[j],
+					Detail: "must be a string or null"}
 			}
 		}
-		if d, ok := take(&m, "duration"); ok {
-			v, ok := parseFloat(d)
+		if rt.duration != "" {
+			v, ok := parseFloat(rt.duration)
 			if !ok {
-				return nil, &Error{Reason: ReasonInvalidField, Field: path + ".duration", Detail: "must be a number or null"}
+				return nil, &Error{Reason: ReasonInvalidField, Field: trackPath(i) + ".duration", Detail: "must be a number or null"}
 			}
 			t.Duration = &v
 		}
-		t.Extra = nonEmpty(m)
-		tracks = append(tracks, t)
+		t.Extra = extras(rt.extra)
 	}
 	return tracks, nil
 }
 
-// object splits raw as a JSON object. A null or non-object is an error.
-func object(raw []byte, path string) (members, error) {
-	if m, ok := splitObject(raw); ok {
-		return m, nil
-	}
-	if path == "" {
-		return nil, &Error{Reason: ReasonInvalidField, Detail: "body must be a JSON object"}
-	}
-	return nil, &Error{Reason: ReasonInvalidField, Field: path, Detail: "must be an object"}
-}
+func trackPath(i int) string { return "data.data[" + strconv.Itoa(i) + "]" }
 
-// take removes every member named key from m and returns the last one's
-// value (later duplicates win, as with encoding/json); JSON null counts as
-// absent.
-func take(m *members, key string) ([]byte, bool) {
-	var v []byte
-	found := false
-	kept := (*m)[:0]
-	for _, mb := range *m {
-		if string(mb.key) == key {
-			v, found = mb.val, true
-			continue
-		}
-		kept = append(kept, mb)
-	}
-	*m = kept
-	if !found || bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
-		return nil, false
-	}
-	return v, true
-}
-
-// optString takes an optional string; absent or null is "". parent is the
-// path of m, joined to key only for an error (this runs a dozen times per
-// track).
-func optString(m *members, key, parent string) (string, error) {
-	raw, ok := take(m, key)
+// optString reads an optional string member; absent or null is "".
+func optString(raw, field string) (string, error) {
+	s, ok := unquoteOpt(raw)
 	if !ok {
-		return "", nil
-	}
-	s, ok := unquote(raw)
-	if !ok {
-		field := key
-		if parent != "" {
-			field = parent + "." + key
-		}
 		return "", &Error{Reason: ReasonInvalidField, Field: field, Detail: "must be a string or null"}
 	}
 	return s, nil
 }
 
-// nonEmpty returns the members not taken, nil if none; for duplicates the
-// last wins.
-func nonEmpty(m members) map[string]json.RawMessage {
-	if len(m) == 0 {
+func unquoteOpt(raw string) (string, bool) {
+	if raw == "" {
+		return "", true
+	}
+	return unquote(raw)
+}
+
+// extras turns unmodelled members into a map, nil if none; for duplicates
+// the last wins.
+func extras(list []member) map[string]json.RawMessage {
+	if len(list) == 0 {
 		return nil
 	}
-	out := make(map[string]json.RawMessage, len(m))
-	for _, mb := range m {
-		out[string(mb.key)] = mb.val
+	out := make(map[string]json.RawMessage, len(list))
+	for _, m := range list {
+		out[m.key] = json.RawMessage(m.val)
 	}
 	return out
 }
@@ -213,4 +163,22 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// parseInt reads a JSON number literal that must be a whole number.
+func parseInt(lit string) (int, bool) {
+	n, err := strconv.ParseInt(lit, 10, 64)
+	if err != nil || n != int64(int(n)) {
+		return 0, false
+	}
+	return int(n), true
+}
+
+// parseFloat reads a JSON number literal.
+func parseFloat(lit string) (float64, bool) {
+	if len(lit) == 0 || (lit[0] != '-' && (lit[0] < '0' || lit[0] > '9')) {
+		return 0, false // a string, object, bool...
+	}
+	f, err := strconv.ParseFloat(lit, 64)
+	return f, err == nil
 }

@@ -70,6 +70,32 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("read differently from encoding/json: msg %q/%q code %d/%d tracks %d/%d",
 				cb.Msg, refMsg, cb.Code, refCode, len(cb.Tracks), len(refTracks))
 		}
+		for i, raw := range refTracks {
+			// Through a map, which matches keys exactly as the decoder does
+			// (struct fields would match "Title" for "title").
+			var fields map[string]json.RawMessage
+			if err := json.Unmarshal(raw, &fields); err != nil {
+				t.Fatalf("track %d: accepted what encoding/json refuses: %v", i, err)
+			}
+			var ref struct {
+				ID, Title, Prompt, Tags, AudioURL, CreateTime string
+				Duration                                      *float64
+			}
+			for key, dst := range map[string]any{"id": &ref.ID, "title": &ref.Title, "prompt": &ref.Prompt, "tags": &ref.Tags,
+				"audio_url": &ref.AudioURL, "createTime": &ref.CreateTime, "duration": &ref.Duration} {
+				if v, ok := fields[key]; ok {
+					if err := json.Unmarshal(v, dst); err != nil {
+						t.Fatalf("track %d: accepted %s that encoding/json refuses: %v", i, key, err)
+					}
+				}
+			}
+			got := cb.Tracks[i]
+			if got.ID != ref.ID || got.Title != ref.Title || got.Prompt != ref.Prompt || got.Tags != ref.Tags ||
+				got.AudioURL != ref.AudioURL || got.CreateTime != ref.CreateTime || (got.Duration == nil) != (ref.Duration == nil) ||
+				got.Duration != nil && *got.Duration != *ref.Duration {
+				t.Fatalf("track %d read differently from encoding/json: %+v, want %+v", i, got, ref)
+			}
+		}
 		for k, v := range cb.EnvelopeExtra {
 			if string(refTop[k]) != string(v) {
 				t.Fatalf("extra key %q: %s, encoding/json %s", k, v, refTop[k])
