@@ -88,8 +88,11 @@ func (b *Builder) Data(cb callback.Callback) DataV1 {
 		}
 		for _, layout := range providerTimeLayouts {
 			if ts, err := time.ParseInLocation(layout, t.CreateTime, b.loc); err == nil {
-				utc := ts.UTC()
-				tv.CreateTime = &utc
+				// A time that leaves years 0-9999 in UTC has no RFC 3339
+				// form; it stays in create_time_raw only.
+				if utc := ts.UTC(); utc.Year() >= 0 && utc.Year() <= 9999 {
+					tv.CreateTime = &utc
+				}
 				break
 			}
 		}
@@ -110,17 +113,27 @@ func (b *Builder) Build(cb callback.Callback, body []byte) (Message, error) {
 	return b.BuildFrom(cb, body, OriginCallback)
 }
 
+// BuildHashed is Build for a caller that has already hashed the body
+// (bodySum is its SHA-256), as the callback handler has for verification.
+func (b *Builder) BuildHashed(cb callback.Callback, bodySum [sha256.Size]byte) (Message, error) {
+	return b.build(cb, bodySum, OriginCallback)
+}
+
 // BuildFrom is Build for a stage learned another way: from a record-info
 // answer (body is that answer) or a timeout (body is empty). The id is the
 // same as the callback's would be, so whichever reaches the stream second
 // is a duplicate.
 func (b *Builder) BuildFrom(cb callback.Callback, body []byte, origin Origin) (Message, error) {
-	sum := sha256.Sum256(body)
+	return b.build(cb, sha256.Sum256(body), origin)
+}
+
+func (b *Builder) build(cb callback.Callback, bodySum [sha256.Size]byte, origin Origin) (Message, error) {
 	id := ID(cb.TaskID, cb.Stage)
+	data := b.Data(cb)
 	out, err := b.encode(header{
 		id: id, typ: Type(cb.Stage), subject: cb.TaskID, dataSchema: b.dataSchemaJSON,
-		bodyHash: hex.EncodeToString(sum[:]), origin: origin,
-	}, b.Data(cb))
+		bodyHash: bodySum[:], origin: origin,
+	}, func(buf []byte) ([]byte, error) { return appendData(buf, &data) })
 	if err != nil {
 		return Message{}, err
 	}
@@ -137,7 +150,7 @@ func (b *Builder) BuildFrom(cb callback.Callback, body []byte, origin Origin) (M
 type header struct {
 	id, typ, subject string
 	dataSchema       []byte // JSON string
-	bodyHash         string // "" for none
+	bodyHash         []byte // raw digest, written as hex; nil for none
 	origin           Origin // "" for none
 }
 
@@ -146,47 +159,57 @@ type header struct {
 // written by hand because sdk-go's event, its validation and its generic
 // encoder were a tenth of the bridge's CPU under load; the golden tests
 // hold the output byte for byte, and consumers read it with sdk-go.
-func (b *Builder) encode(h header, data any) ([]byte, error) {
+func (b *Builder) encode(h header, data func([]byte) ([]byte, error)) ([]byte, error) {
 	// Every attribute below is ASCII that needs no escaping (an id, a type,
 	// a time, hex) except the subject, checked here, and the pre-encoded
 	// source and dataschema.
 	if !callback.ValidTaskID(h.subject) {
 		return nil, fmt.Errorf("event: task id %q cannot be a subject", h.subject)
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, 1536))
-	buf.WriteString(`{"specversion":"1.0","id":"`)
-	buf.WriteString(h.id)
-	buf.WriteString(`","source":`)
-	buf.Write(b.sourceJSON)
-	buf.WriteString(`,"type":"`)
-	buf.WriteString(h.typ)
-	buf.WriteString(`","subject":"`)
-	buf.WriteString(h.subject)
-	buf.WriteString(`","datacontenttype":"` + DataContentType + `","dataschema":`)
-	buf.Write(h.dataSchema)
-	buf.WriteString(`,"time":"`)
-	buf.Write(b.now().UTC().AppendFormat(buf.AvailableBuffer(), time.RFC3339Nano))
-	buf.WriteString(`","data":`)
-	// Encoded without HTML escaping so that "<", ">" and "&" in lyrics and
-	// titles stay as they are instead of growing sixfold as \u003c.
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(data); err != nil {
+	buf := make([]byte, 0, 1536)
+	buf = append(buf, `{"specversion":"1.0","id":"`...)
+	buf = append(buf, h.id...)
+	buf = append(buf, `","source":`...)
+	buf = append(buf, b.sourceJSON...)
+	buf = append(buf, `,"type":"`...)
+	buf = append(buf, h.typ...)
+	buf = append(buf, `","subject":"`...)
+	buf = append(buf, h.subject...)
+	buf = append(buf, `","datacontenttype":"`+DataContentType+`","dataschema":`...)
+	buf = append(buf, h.dataSchema...)
+	buf = append(buf, `,"time":"`...)
+	buf = b.now().UTC().AppendFormat(buf, time.RFC3339Nano)
+	buf = append(buf, `","data":`...)
+	buf, err := data(buf)
+	if err != nil {
 		return nil, fmt.Errorf("event: encoding data: %w", err)
 	}
-	buf.Truncate(buf.Len() - 1) // Encode's newline
-	if h.bodyHash != "" {
-		buf.WriteString(`,"` + BodyHashExtension + `":"`)
-		buf.WriteString(h.bodyHash)
-		buf.WriteByte('"')
+	if h.bodyHash != nil {
+		buf = append(buf, `,"`+BodyHashExtension+`":"`...)
+		buf = hex.AppendEncode(buf, h.bodyHash)
+		buf = append(buf, '"')
 	}
 	if h.origin != "" {
-		buf.WriteString(`,"` + OriginExtension + `":"`)
-		buf.WriteString(string(h.origin))
-		buf.WriteByte('"')
+		buf = append(buf, `,"`+OriginExtension+`":"`...)
+		buf = append(buf, h.origin...)
+		buf = append(buf, '"')
 	}
-	buf.WriteByte('}')
-	return buf.Bytes(), nil
+	return append(buf, '}'), nil
+}
+
+// encodeJSON is the data writer for types without a hand-written encoder:
+// encoding/json without HTML escaping, so that "<", ">" and "&" stay as
+// they are instead of growing sixfold as \u003c.
+func encodeJSON(v any) func([]byte) ([]byte, error) {
+	return func(b []byte) ([]byte, error) {
+		buf := bytes.NewBuffer(b)
+		enc := json.NewEncoder(buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
+			return nil, err
+		}
+		return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	}
 }
 
 // jsonString encodes s as a JSON string, as sdk-go writes a URI attribute:
@@ -217,7 +240,7 @@ func (b *Builder) Submitted(taskID string, via Via, request json.RawMessage) (Me
 		data.Request = fields
 	}
 	id := ID(taskID, StageSubmitted)
-	out, err := b.encode(header{id: id, typ: SubmittedType, subject: taskID, dataSchema: b.submittedSchemaJSON}, data)
+	out, err := b.encode(header{id: id, typ: SubmittedType, subject: taskID, dataSchema: b.submittedSchemaJSON}, encodeJSON(data))
 	if err != nil {
 		return Message{}, err
 	}

@@ -132,13 +132,20 @@ func TestCreateTimeZone(t *testing.T) {
 		"unknown format":  {"UTC", "01/02/2025", ""},
 		"impossible date": {"UTC", "2025-13-40 99:99:99", ""},
 		"absent":          {"UTC", "", ""},
+		// Year 0 in Shanghai is year -1 in UTC, which RFC 3339 cannot
+		// write: null, and the event still builds.
+		"before year 0 in utc": {"Asia/Shanghai", "0000-01-01 07:00:00", ""},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			d := newBuilder(t, tc.zone).Data(callback.Callback{
+			cb := callback.Callback{
 				TaskID: "t", Stage: callback.StageFirst, Code: 200,
 				Tracks: []callback.Track{{CreateTime: tc.raw}},
-			})
+			}
+			d := newBuilder(t, tc.zone).Data(cb)
+			if _, err := newBuilder(t, tc.zone).Build(cb, nil); err != nil {
+				t.Errorf("does not build: %v", err)
+			}
 			got := d.Tracks[0]
 			if got.CreateTimeRaw != tc.raw {
 				t.Errorf("raw %q, want %q", got.CreateTimeRaw, tc.raw)

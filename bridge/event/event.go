@@ -6,6 +6,7 @@
 package event
 
 import (
+	"crypto/sha1"
 	"encoding/json"
 	"time"
 
@@ -48,11 +49,30 @@ var idNamespace = uuid.MustParse("6c0e9c4e-6b1f-4f0e-9d9a-7a8b2f3c5d10")
 // Every delivery of the same stage, retried or polled, gets the same id,
 // which is also the Nats-Msg-Id that JetStream deduplicates on.
 func ID(taskID string, stage callback.Stage) string {
-	return uuid.NewSHA1(idNamespace, []byte(taskID+"/"+string(stage))).String()
+	// uuid.NewSHA1, without its hash and slice allocations: this runs for
+	// every callback.
+	var scratch [16 + 128 + 1 + 16]byte
+	in := append(append(append(append(scratch[:0], idNamespace[:]...), taskID...), '/'), stage...)
+	sum := sha1.Sum(in)
+	var id uuid.UUID
+	copy(id[:], sum[:])
+	id[6] = id[6]&0x0f | 0x50 // version 5
+	id[8] = id[8]&0x3f | 0x80 // RFC 4122 variant
+	return id.String()
 }
 
 // Type is the CloudEvents type of a stage, e.g. com.sunoapi.vocals.complete.v1.
 func Type(stage callback.Stage) string {
+	switch stage { // constants for the stages: this runs for every callback
+	case StageText:
+		return TypePrefix + "text." + Version
+	case StageFirst:
+		return TypePrefix + "first." + Version
+	case StageComplete:
+		return TypePrefix + "complete." + Version
+	case StageError:
+		return TypePrefix + "error." + Version
+	}
 	return TypePrefix + string(stage) + "." + Version
 }
 
