@@ -7,6 +7,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"io"
 	"io/fs"
@@ -134,6 +135,7 @@ func (h *callbackHandler) serve(c echo.Context) error {
 		body []byte
 		size int64
 		cb   callback.Callback
+		sum  [sha256.Size]byte // of the body, for the replay cache and the event
 	)
 	if err == nil {
 		body, size, err = h.read(req)
@@ -141,15 +143,18 @@ func (h *callbackHandler) serve(c echo.Context) error {
 	if err == nil {
 		cb, err = callback.Decode(body)
 	}
+	if err == nil {
+		sum = sha256.Sum256(body)
+	}
 	if err == nil && h.d.Verifier != nil {
-		vreq.Body, vreq.TaskID = body, cb.TaskID
+		vreq.Body, vreq.BodySum, vreq.TaskID = body, sum, cb.TaskID
 		err = h.d.Verifier.Verify(vreq)
 	}
 	if err != nil {
 		return h.reject(c, log, rid, err, start, body, size)
 	}
 
-	msg, err := h.d.Builder.Build(cb, body)
+	msg, err := h.d.Builder.BuildHashed(cb, sum)
 	if err != nil {
 		log.Error("building event", rid, zap.String("task_id", cb.TaskID), zap.Error(err))
 		h.d.Metrics.CallbacksReceived.WithLabelValues(string(cb.Stage), metrics.OutcomeFailed).Inc()

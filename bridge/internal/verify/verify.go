@@ -5,15 +5,18 @@
 package verify
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -79,16 +82,21 @@ type Config struct {
 type Request struct {
 	Header http.Header
 	Body   []byte
-	TaskID string // data.task_id of the decoded body
-	Token  string // from the URL; "" when none was given
-	Now    time.Time
+	// BodySum is the SHA-256 of Body, for a caller that has it already;
+	// when zero, Verify computes it.
+	BodySum [sha256.Size]byte
+	TaskID  string // data.task_id of the decoded body
+	Token   string // from the URL; "" when none was given
+	Now     time.Time
 }
 
 // Verifier runs the configured checks. It is safe for concurrent use.
 type Verifier struct {
-	cfg     Config
-	secrets [][]byte // decoded StandardSecrets
-	replays *replayCache
+	cfg          Config
+	secrets      [][]byte // decoded StandardSecrets
+	providerMACs []*macPool
+	secretMACs   []*macPool
+	replays      *replayCache
 }
 
 // New checks cfg and returns a Verifier.
@@ -100,11 +108,13 @@ func New(cfg Config) (*Verifier, error) {
 			return nil, fmt.Errorf("verify: standard webhooks secret %d is not whsec_<base64>", i+1)
 		}
 		v.secrets = append(v.secrets, key)
+		v.secretMACs = append(v.secretMACs, newMACPool(key))
 	}
 	for i, k := range cfg.ProviderKeys {
 		if len(k) == 0 {
 			return nil, fmt.Errorf("verify: provider key %d is empty", i+1)
 		}
+		v.providerMACs = append(v.providerMACs, newMACPool(k))
 	}
 	if v.Signed() {
 		if cfg.Tolerance <= 0 {
@@ -163,7 +173,7 @@ func (v *Verifier) Verify(r Request) error {
 		return nil
 	}
 	var (
-		sig string
+		sig replayKey
 		ts  time.Time
 		err error
 	)
@@ -176,8 +186,10 @@ func (v *Verifier) Verify(r Request) error {
 	if err != nil {
 		return err
 	}
-	bodySum := sha256.Sum256(r.Body)
-	if !v.replays.use(sig, ts.Add(v.cfg.Tolerance), bodySum, r.Now) {
+	if r.BodySum == ([sha256.Size]byte{}) {
+		r.BodySum = sha256.Sum256(r.Body)
+	}
+	if !v.replays.use(sig, ts.Add(v.cfg.Tolerance), r.BodySum, r.Now) {
 		return refuse(ReasonReplay, "signature already used with a different body")
 	}
 	return nil
@@ -201,35 +213,35 @@ func (v *Verifier) timestamp(raw string, now time.Time) (time.Time, error) {
 // verifyProvider checks X-Webhook-Signature = base64(HMAC-SHA256(key,
 // task_id + "." + timestamp)) against every configured key. The provider
 // does not sign the body.
-func (v *Verifier) verifyProvider(r Request) (string, time.Time, error) {
+func (v *Verifier) verifyProvider(r Request) (replayKey, time.Time, error) {
 	rawTS := r.Header.Get(HeaderTimestamp)
 	ts, err := v.timestamp(rawTS, r.Now)
 	if err != nil {
-		return "", ts, err
+		return replayKey{}, ts, err
 	}
 	sigRaw := strings.TrimSpace(r.Header.Get(HeaderSignature))
 	got, err := decodeBase64(sigRaw)
 	if err != nil || len(got) != sha256.Size {
-		return "", ts, refuse(ReasonSignature, "signature is not base64 of 32 bytes")
+		return replayKey{}, ts, refuse(ReasonSignature, "signature is not base64 of 32 bytes")
 	}
 	msg := []byte(r.TaskID + "." + strings.TrimSpace(rawTS))
-	for _, key := range v.cfg.ProviderKeys {
-		if hmac.Equal(got, mac(key, msg)) {
-			// The replay key is the canonical encoding: padding or line
-			// breaks must not make one signature look like two.
-			return "p:" + base64.StdEncoding.EncodeToString(got), ts, nil
+	for _, p := range v.providerMACs {
+		if want := p.sum(msg); hmac.Equal(got, want[:]) {
+			// The decoded bytes are the replay key: padding or line breaks
+			// in the header must not make one signature look like two.
+			return replayKey(got), ts, nil
 		}
 	}
-	return "", ts, refuse(ReasonSignature, "signature does not match")
+	return replayKey{}, ts, refuse(ReasonSignature, "signature does not match")
 }
 
 // verifyStandard checks a Standard Webhooks signature: any "v1,<base64>"
 // entry equal to HMAC-SHA256(secret, id + "." + timestamp + "." + body).
-func (v *Verifier) verifyStandard(r Request) (string, time.Time, error) {
+func (v *Verifier) verifyStandard(r Request) (replayKey, time.Time, error) {
 	rawTS := r.Header.Get(HeaderSWTimestamp)
 	ts, err := v.timestamp(rawTS, r.Now)
 	if err != nil {
-		return "", ts, err
+		return replayKey{}, ts, err
 	}
 	id := r.Header.Get(HeaderSWID)
 	msg := make([]byte, 0, len(id)+len(rawTS)+len(r.Body)+2)
@@ -243,19 +255,32 @@ func (v *Verifier) verifyStandard(r Request) (string, time.Time, error) {
 		if err != nil {
 			continue
 		}
-		for _, key := range v.secrets {
-			if hmac.Equal(got, mac(key, msg)) {
-				return "s:" + id + ":" + base64.StdEncoding.EncodeToString(got), ts, nil
+		for _, p := range v.secretMACs {
+			if want := p.sum(msg); hmac.Equal(got, want[:]) {
+				return sha256.Sum256([]byte("s:" + id + ":" + string(got))), ts, nil
 			}
 		}
 	}
-	return "", ts, refuse(ReasonSignature, "no v1 signature matches")
+	return replayKey{}, ts, refuse(ReasonSignature, "no v1 signature matches")
 }
 
-func mac(key, msg []byte) []byte {
-	h := hmac.New(sha256.New, key)
+// macPool reuses keyed HMAC states: hmac.New allocates two digests and
+// pads for every call, and this runs for every callback.
+type macPool struct{ pool sync.Pool }
+
+func newMACPool(key []byte) *macPool {
+	key = bytes.Clone(key)
+	return &macPool{pool: sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}}
+}
+
+func (p *macPool) sum(msg []byte) [sha256.Size]byte {
+	h := p.pool.Get().(hash.Hash)
+	h.Reset()
 	h.Write(msg)
-	return h.Sum(nil)
+	var out [sha256.Size]byte
+	h.Sum(out[:0])
+	p.pool.Put(h)
+	return out
 }
 
 func decodeBase64(s string) ([]byte, error) {
