@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"runtime"
 	"strconv"
 	"time"
@@ -29,8 +28,6 @@ func errorBody(reason, msg string) ErrorBody {
 }
 
 const requestIDHeader = "X-Request-Id"
-
-var requestIDRe = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // newEcho returns an Echo instance with the middleware both listeners share:
 // request ids, panic recovery answered 500, JSON errors, and duration metrics.
@@ -63,10 +60,11 @@ func newEcho(log *zap.Logger, m *metrics.Metrics, listener string) *echo.Echo {
 		func(next echo.HandlerFunc) echo.HandlerFunc {
 			return func(c echo.Context) error {
 				id := c.Request().Header.Get(requestIDHeader)
-				if !requestIDRe.MatchString(id) {
+				if !validRequestID(id) {
 					id = newRequestID()
 				}
-				c.Set(requestIDHeader, id)
+				// Kept in the answer's header only: Echo's per-request store
+				// allocates a map, for every request.
 				c.Response().Header().Set(requestIDHeader, id)
 				return next(c)
 			}
@@ -109,8 +107,23 @@ func newEcho(log *zap.Logger, m *metrics.Metrics, listener string) *echo.Echo {
 }
 
 func requestID(c echo.Context) string {
-	id, _ := c.Get(requestIDHeader).(string)
-	return id
+	return c.Response().Header().Get(requestIDHeader)
+}
+
+// validRequestID reports whether a client's X-Request-Id can be kept:
+// 1-64 characters of A-Z, a-z, 0-9, '.', '_' or '-'.
+func validRequestID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func newRequestID() string {
