@@ -3,6 +3,8 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -461,5 +464,67 @@ func TestRequestIDIsEchoedOrGenerated(t *testing.T) {
 	req.Header.Set("X-Request-Id", "bad id\twith spaces")
 	if got := do(t, req).header.Get("X-Request-Id"); got == "" || strings.ContainsAny(got, " \t") {
 		t.Errorf("unsafe request id not replaced: %q", got)
+	}
+}
+
+// Request and event buffers are reused between requests. Under concurrent
+// load, with bodies of different sizes, every
+// stored event must still be exactly the one its request asked for.
+func TestConcurrentCallbacksKeepTheirOwnBytes(t *testing.T) {
+	b := newBridge(t, nil)
+	const workers, perWorker = 8, 40
+	want := make(map[string][32]byte) // task id -> sha256 of the body sent
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range perWorker {
+				task := fmt.Sprintf("w%02dn%03d", w, i)
+				cb := callbackBody(200, "complete", task)
+				// Different sizes, so a buffer handed to the wrong request
+				// would show as a torn or mixed body.
+				cb["data"].(map[string]any)["data"] = []map[string]any{{"title": strings.Repeat("t", (w*perWorker+i)%700), "id": task}}
+				raw, err := json.Marshal(cb)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				req, _ := http.NewRequest(http.MethodPost, b.url+httpapi.CallbackPath, bytes.NewReader(raw))
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					t.Errorf("%s: %d", task, resp.StatusCode)
+					return
+				}
+				mu.Lock()
+				want[task] = sha256.Sum256(raw)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	msgs := b.stored(t, "vocals.>")
+	if len(msgs) != workers*perWorker {
+		t.Fatalf("stored %d events, want %d", len(msgs), workers*perWorker)
+	}
+	for _, m := range msgs {
+		var ev struct {
+			Subject string       `json:"subject"`
+			Hash    string       `json:"bodysha256"`
+			Data    event.DataV1 `json:"data"`
+		}
+		if err := json.Unmarshal(m.Data, &ev); err != nil {
+			t.Fatalf("%s: not JSON: %v", m.Subject, err)
+		}
+		sum := want[ev.Subject]
+		if m.Subject != "vocals."+ev.Subject+".complete" || ev.Data.TaskID != ev.Subject ||
+			len(ev.Data.Tracks) != 1 || ev.Data.Tracks[0].ID != ev.Subject || ev.Hash != hex.EncodeToString(sum[:]) {
+			t.Fatalf("event on %s is not its request's: subject %s, data %+v, hash %s", m.Subject, ev.Subject, ev.Data, ev.Hash)
+		}
 	}
 }
