@@ -76,8 +76,20 @@ func Start(opts Options, log *zap.Logger) (*Server, error) {
 	return &Server{srv: srv}, nil
 }
 
-// ConnectOption makes a nats connection use the server in-process.
-func (s *Server) ConnectOption() nats.Option { return nats.InProcessServer(s.srv) }
+// ConnectOption makes a nats connection reach the server: through its
+// loopback listener when it has one, else in-process. The listener is
+// preferred because the in-process connection is a net.Pipe, which hands
+// every write to the server's goroutine synchronously: at concurrency 64 it
+// cost about 8% more CPU per callback than loopback TCP.
+func (s *Server) ConnectOption() nats.Option {
+	if url := s.ClientURL(); url != "" {
+		return func(o *nats.Options) error {
+			o.Url, o.Servers = url, []string{url}
+			return nil
+		}
+	}
+	return nats.InProcessServer(s.srv)
+}
 
 // ClientURL is the loopback URL of the listener, or "" when there is none.
 func (s *Server) ClientURL() string {
