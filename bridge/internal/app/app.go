@@ -20,6 +20,7 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/config"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deadletter"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/gcpace"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/httpapi"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/metrics"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natsembed"
@@ -28,6 +29,10 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/spool"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/verify"
 )
+
+// gcHeadroom is how far a small heap may grow between collections (package
+// gcpace); setting GOGC turns this off.
+const gcHeadroom = 64 << 20
 
 // App is a configured, started bridge. Close releases what New acquired
 // when Run is never called.
@@ -340,6 +345,9 @@ func (a *App) ready(ctx context.Context) httpapi.Readiness {
 // Run serves until ctx ends or a listener fails, then shuts down: stop
 // accepting, finish in-flight requests, drain NATS, stop the embedded server.
 func (a *App) Run(ctx context.Context) error {
+	if gcpace.Start(gcHeadroom) {
+		a.log.Debug("garbage collector paced from the live heap", zap.Int("headroom_mib", gcHeadroom>>20))
+	}
 	errc := make(chan error, 3)
 	listeners := map[string]*httpapi.Listener{"public": a.public, "admin": a.admin}
 	if a.submit != nil {
