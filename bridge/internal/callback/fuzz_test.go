@@ -66,9 +66,13 @@ func FuzzDecode(f *testing.F) {
 		_ = json.Unmarshal(refTop["code"], &refCode)
 		_ = json.Unmarshal(refTop["msg"], &refMsg)
 		_ = json.Unmarshal(refData["data"], &refTracks)
-		if cb.Msg != refMsg || cb.Code != refCode || len(cb.Tracks) != len(refTracks) {
-			t.Fatalf("read differently from encoding/json: msg %q/%q code %d/%d tracks %d/%d",
-				cb.Msg, refMsg, cb.Code, refCode, len(cb.Tracks), len(refTracks))
+		var refTask, refType string
+		_ = json.Unmarshal(refData["task_id"], &refTask)
+		_ = json.Unmarshal(refData["callbackType"], &refType)
+		if cb.Msg != refMsg || cb.Code != refCode || len(cb.Tracks) != len(refTracks) ||
+			cb.TaskID != refTask || cb.CallbackType != refType {
+			t.Fatalf("read differently from encoding/json: msg %q/%q code %d/%d tracks %d/%d task %q/%q type %q/%q",
+				cb.Msg, refMsg, cb.Code, refCode, len(cb.Tracks), len(refTracks), cb.TaskID, refTask, cb.CallbackType, refType)
 		}
 		for i, raw := range refTracks {
 			// Through a map, which matches keys exactly as the decoder does
