@@ -21,12 +21,14 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -333,6 +335,11 @@ func run(o options) (string, error) {
 	}
 	runTarget(t, true)
 
+	inter, err := interleaved(o, self, natsURL, startBridge)
+	if err != nil {
+		return "", err
+	}
+
 	broker := brokerCeiling(js, o)
 
 	// The same bridge on a three-node cluster with an R3 stream, beside its
@@ -380,7 +387,74 @@ func run(o options) (string, error) {
 	}
 	natsUsage := procUsage(natsCmd.Process.Pid)
 
-	return render(o, results, broker, large, replicated, natsUsage), nil
+	return render(o, results, inter, broker, large, replicated, natsUsage), nil
+}
+
+// interleavedRun is one target's measurements across the interleaved rounds.
+type interleavedRun struct {
+	name             string
+	concurrency      int
+	closed, cpuPer1k []float64 // callbacks/s and CPU ms per 1,000, closed loop
+	p99              map[int][]float64
+}
+
+// interleaved runs naive and both bridges side by side and takes turns
+// between them, round after round, so a slow phase of the shared machine
+// hits all three instead of whichever ran then. Medians go in the report.
+func interleaved(o options, self, natsURL string, startBridge func(string, ...string) (*target, error)) ([]interleavedRun, error) {
+	rounds, c, rates := 3, 64, []int{2000, 5000}
+	if o.quick {
+		rounds, c, rates = 1, 4, []int{200}
+	}
+	addr := freeAddr()
+	naive, err := startProcess("naive", "http://"+addr+"/callbacks/vocals", exec.Command(self, "serve-naive", addr, natsURL))
+	if err != nil {
+		return nil, err
+	}
+	defer naive.stop()
+	ext, err := startBridge("bridge-external-interleaved", "VOCALS_BRIDGE_NATS_URL="+natsURL)
+	if err != nil {
+		return nil, err
+	}
+	defer ext.stop()
+	emb, err := startBridge("bridge-embedded-interleaved", "VOCALS_BRIDGE_EMBEDDED_NATS_ADDR="+freeAddr())
+	if err != nil {
+		return nil, err
+	}
+	defer emb.stop()
+	targets := []*target{naive, ext, emb}
+	runs := make([]interleavedRun, len(targets))
+	for i, t := range targets {
+		runs[i] = interleavedRun{name: strings.TrimSuffix(t.name, "-interleaved"), concurrency: c, p99: map[int][]float64{}}
+	}
+	for round := range rounds {
+		for i, t := range targets {
+			m := measure(t, "closed", func() load.Result {
+				return load.Closed(t.url, c, o.duration, callback(fmt.Sprintf("I%d%sc", round, t.name[:1])))
+			})
+			runs[i].closed = append(runs[i].closed, m.res.Throughput())
+			runs[i].cpuPer1k = append(runs[i].cpuPer1k, float64(m.cpuPer1k)/float64(time.Millisecond))
+		}
+		for _, r := range rates {
+			for i, t := range targets {
+				res := load.Open(t.url, r, o.duration, 4096, callback(fmt.Sprintf("I%d%so%d", round, t.name[:1], r)))
+				runs[i].p99[r] = append(runs[i].p99[r], float64(res.Percentile(99))/float64(time.Millisecond))
+			}
+		}
+	}
+	return runs, nil
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // startCluster runs three routed nats-server processes with JetStream and
@@ -532,7 +606,7 @@ func fill(js jetstream.JetStream, from, to int) time.Duration {
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond)) }
 
-func render(o options, results []measurement, broker []brokerResult, large, replicated []measurement, natsUsage usage) string {
+func render(o options, results []measurement, inter []interleavedRun, broker []brokerResult, large, replicated []measurement, natsUsage usage) string {
 	var b strings.Builder
 	host, _ := os.Hostname()
 	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` (`bridge/bench/cmd/vocals-bench`) on %s, %s, %d CPUs, %s, host %q, %s per measurement%s.\n",
@@ -592,6 +666,25 @@ func render(o options, results []measurement, broker []brokerResult, large, repl
 		base float64
 	}{{"/ naive", find("naive", c)}, {"/ HTTP ceiling", find("http-ceiling", c)}, {"/ broker ceiling (sync)", syncCeiling}} {
 		fmt.Fprintf(&b, "| bridge %s | %s | %s |\n", row.name, ratio(find("bridge-external", c), row.base), ratio(find("bridge-embedded", c), row.base))
+	}
+	if len(inter) > 0 {
+		fmt.Fprintf(&b, "\n## Interleaved: naive and both bridges taking turns (%d rounds, medians)\n\n", len(inter[0].closed))
+		b.WriteString("The runs above measure one target after another; a slow phase of the shared machine lands on whichever runs then. " +
+			"Here the three run side by side and take turns, round after round, which makes these ratios the steadier ones.\n\n")
+		rates := slices.Sorted(maps.Keys(inter[0].p99))
+		fmt.Fprintf(&b, "| target | closed c=%d callbacks/s | CPU ms / 1k | / naive |", inter[0].concurrency)
+		for _, r := range rates {
+			fmt.Fprintf(&b, " p99 ms at %d/s | / naive |", r)
+		}
+		b.WriteString("\n| --- | ---: | ---: | ---: |" + strings.Repeat(" ---: | ---: |", len(rates)) + "\n")
+		naive := inter[0]
+		for _, run := range inter {
+			fmt.Fprintf(&b, "| %s | %.0f | %.0f | %s |", run.name, median(run.closed), median(run.cpuPer1k), ratio(median(run.closed), median(naive.closed)))
+			for _, r := range rates {
+				fmt.Fprintf(&b, " %.2f | %s |", median(run.p99[r]), ratio(median(run.p99[r]), median(naive.p99[r])))
+			}
+			b.WriteString("\n")
+		}
 	}
 	if len(replicated) > 0 {
 		b.WriteString("\n## R3 on a three-node cluster against R1 (bridge, closed loop)\n\n| scenario | R1 callbacks/s | R3 callbacks/s | R3 / R1 | R3 p99 ms |\n| --- | ---: | ---: | ---: | ---: |\n")
