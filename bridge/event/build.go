@@ -57,6 +57,54 @@ func (b *Builder) WithClock(now func() time.Time) *Builder {
 // providerTimeLayouts are the createTime formats accepted, most likely first.
 var providerTimeLayouts = []string{"2006-01-02 15:04:05", time.RFC3339Nano}
 
+// parseCreateTime reads a createTime in one of providerTimeLayouts. The
+// provider's own layout is read by hand: time.ParseInLocation was a third of
+// building an event. TestParseCreateTimeMatchesTime holds the two equal.
+func parseCreateTime(s string, loc *time.Location) (time.Time, bool) {
+	if t, ok := parseProviderLayout(s, loc); ok {
+		return t, true
+	}
+	for _, layout := range providerTimeLayouts {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// parseProviderLayout reads exactly "2006-01-02 15:04:05", with the range
+// checks time.Parse makes; ok is false for anything else.
+func parseProviderLayout(s string, loc *time.Location) (time.Time, bool) {
+	if len(s) != 19 || s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' || s[16] != ':' {
+		return time.Time{}, false
+	}
+	num := func(from, to int) (int, bool) {
+		n := 0
+		for i := from; i < to; i++ {
+			if s[i] < '0' || s[i] > '9' {
+				return 0, false
+			}
+			n = n*10 + int(s[i]-'0')
+		}
+		return n, true
+	}
+	year, ok1 := num(0, 4)
+	month, ok2 := num(5, 7)
+	day, ok3 := num(8, 10)
+	hour, ok4 := num(11, 13)
+	minute, ok5 := num(14, 16)
+	sec, ok6 := num(17, 19)
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 ||
+		month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	// The last day of the month: day 0 of the next one.
+	if day > time.Date(year, time.Month(month)+1, 0, 0, 0, 0, 0, time.UTC).Day() {
+		return time.Time{}, false
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, 0, loc), true
+}
+
 // Data normalises a callback into the v1 data form.
 func (b *Builder) Data(cb callback.Callback) DataV1 {
 	d := DataV1{
@@ -87,14 +135,11 @@ func (b *Builder) Data(cb callback.Callback) DataV1 {
 			Duration:             t.Duration,
 			Extra:                t.Extra,
 		}
-		for _, layout := range providerTimeLayouts {
-			if ts, err := time.ParseInLocation(layout, t.CreateTime, b.loc); err == nil {
-				// A time that leaves years 0-9999 in UTC has no RFC 3339
-				// form; it stays in create_time_raw only.
-				if utc := ts.UTC(); utc.Year() >= 0 && utc.Year() <= 9999 {
-					tv.CreateTime = &utc
-				}
-				break
+		if ts, ok := parseCreateTime(t.CreateTime, b.loc); ok {
+			// A time that leaves years 0-9999 in UTC has no RFC 3339
+			// form; it stays in create_time_raw only.
+			if utc := ts.UTC(); utc.Year() >= 0 && utc.Year() <= 9999 {
+				tv.CreateTime = &utc
 			}
 		}
 		d.Tracks = append(d.Tracks, tv)
