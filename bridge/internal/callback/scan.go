@@ -204,17 +204,7 @@ func (p *scanner) value() bool {
 // object scans the object at p.i, calling member with each key (unescaped)
 // positioned at its value, which member must scan.
 func (p *scanner) object(member func(key string) bool) bool {
-	if p.depth++; p.depth > maxDepth {
-		return false
-	}
-	p.i++ // '{'
-	p.ws()
-	if p.peek() == '}' {
-		p.i++
-		p.depth--
-		return true
-	}
-	for {
+	return p.container('}', func() bool {
 		lit, ok := p.str()
 		if !ok {
 			return false
@@ -229,38 +219,28 @@ func (p *scanner) object(member func(key string) bool) bool {
 		}
 		p.i++
 		p.ws()
-		if !member(key) {
-			return false
-		}
-		p.ws()
-		switch p.peek() {
-		case ',':
-			p.i++
-			p.ws()
-		case '}':
-			p.i++
-			p.depth--
-			return true
-		default:
-			return false
-		}
-	}
+		return member(key)
+	})
 }
 
 // array scans the array at p.i, calling elem positioned at each element.
-func (p *scanner) array(elem func() bool) bool {
+func (p *scanner) array(elem func() bool) bool { return p.container(']', elem) }
+
+// container scans what opens at p.i up to closing: items separated by
+// commas, each scanned by item.
+func (p *scanner) container(closing byte, item func() bool) bool {
 	if p.depth++; p.depth > maxDepth {
 		return false
 	}
-	p.i++ // '['
+	p.i++ // '{' or '['
 	p.ws()
-	if p.peek() == ']' {
+	if p.peek() == closing {
 		p.i++
 		p.depth--
 		return true
 	}
 	for {
-		if !elem() {
+		if !item() {
 			return false
 		}
 		p.ws()
@@ -268,7 +248,7 @@ func (p *scanner) array(elem func() bool) bool {
 		case ',':
 			p.i++
 			p.ws()
-		case ']':
+		case closing:
 			p.i++
 			p.depth--
 			return true
