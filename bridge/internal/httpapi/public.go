@@ -36,6 +36,8 @@ const CallbackPath = "/callbacks/vocals"
 const SchemaPrefix = "/schemas"
 
 // Sink records built events durably; *deliver.Deliverer is the real one.
+// It must not keep m.Body once Deliver returns: the handler reuses the
+// buffer for a later event.
 type Sink interface {
 	Deliver(ctx context.Context, m event.Message) (deliver.Result, error)
 }
