@@ -155,6 +155,9 @@ type target struct {
 	name string
 	cmd  *exec.Cmd
 	url  string
+	// broker is the pid of the separate nats-server the target publishes
+	// to, whose CPU is measured beside the target's; 0 when there is none.
+	broker int
 }
 
 func startProcess(name, url string, cmd *exec.Cmd) (*target, error) {
@@ -228,17 +231,25 @@ type measurement struct {
 	target, scenario string
 	res              load.Result
 	cpuPer1k         time.Duration
+	brokerPer1k      time.Duration // -1 when the target has no separate broker
 	peakRSS, rss     int64
 }
 
 func measure(t *target, scenario string, f func() load.Result) measurement {
 	resetPeakRSS(t.cmd.Process.Pid)
 	before := procUsage(t.cmd.Process.Pid)
+	var brokerBefore usage
+	if t.broker != 0 {
+		brokerBefore = procUsage(t.broker)
+	}
 	res := f()
 	after := procUsage(t.cmd.Process.Pid)
-	m := measurement{target: t.name, scenario: scenario, res: res, peakRSS: after.peakRSS, rss: after.rss}
+	m := measurement{target: t.name, scenario: scenario, res: res, peakRSS: after.peakRSS, rss: after.rss, brokerPer1k: -1}
 	if res.OK > 0 {
 		m.cpuPer1k = (after.cpu - before.cpu) * 1000 / time.Duration(res.OK)
+		if t.broker != 0 {
+			m.brokerPer1k = (procUsage(t.broker).cpu - brokerBefore.cpu) * 1000 / time.Duration(res.OK)
+		}
 	}
 	return m
 }
@@ -310,6 +321,7 @@ func run(o options) (string, error) {
 	if t, err = startProcess("naive", "http://"+addr+"/callbacks/vocals", exec.Command(self, "serve-naive", addr, natsURL)); err != nil {
 		return "", err
 	}
+	t.broker = natsCmd.Process.Pid
 	runTarget(t, true)
 
 	bridgeEnv := func(extra ...string) []string {
@@ -327,6 +339,7 @@ func run(o options) (string, error) {
 	if t, err = startBridge("bridge-external", "VOCALS_BRIDGE_NATS_URL="+natsURL); err != nil {
 		return "", err
 	}
+	t.broker = natsCmd.Process.Pid
 	runTarget(t, true)
 	// The embedded server listens on loopback, as in the default
 	// configuration, and the bridge connects through that listener.
@@ -335,7 +348,7 @@ func run(o options) (string, error) {
 	}
 	runTarget(t, true)
 
-	inter, err := interleaved(o, self, natsURL, startBridge)
+	inter, err := interleaved(o, self, natsURL, natsCmd.Process.Pid, startBridge)
 	if err != nil {
 		return "", err
 	}
@@ -395,13 +408,14 @@ type interleavedRun struct {
 	name             string
 	concurrency      int
 	closed, cpuPer1k []float64 // callbacks/s and CPU ms per 1,000, closed loop
+	brokerPer1k      []float64 // the separate broker's CPU ms per 1,000; empty without one
 	p99              map[int][]float64
 }
 
 // interleaved runs naive and both bridges side by side and takes turns
 // between them, round after round, so a slow phase of the shared machine
 // hits all three instead of whichever ran then. Medians go in the report.
-func interleaved(o options, self, natsURL string, startBridge func(string, ...string) (*target, error)) ([]interleavedRun, error) {
+func interleaved(o options, self, natsURL string, natsPid int, startBridge func(string, ...string) (*target, error)) ([]interleavedRun, error) {
 	rounds, c, rates := 3, 64, []int{2000, 5000}
 	if o.quick {
 		rounds, c, rates = 1, 4, []int{200}
@@ -417,6 +431,7 @@ func interleaved(o options, self, natsURL string, startBridge func(string, ...st
 		return nil, err
 	}
 	defer ext.stop()
+	naive.broker, ext.broker = natsPid, natsPid
 	emb, err := startBridge("bridge-embedded-interleaved", "VOCALS_BRIDGE_EMBEDDED_NATS_ADDR="+freeAddr())
 	if err != nil {
 		return nil, err
@@ -434,6 +449,9 @@ func interleaved(o options, self, natsURL string, startBridge func(string, ...st
 			})
 			runs[i].closed = append(runs[i].closed, m.res.Throughput())
 			runs[i].cpuPer1k = append(runs[i].cpuPer1k, float64(m.cpuPer1k)/float64(time.Millisecond))
+			if m.brokerPer1k >= 0 {
+				runs[i].brokerPer1k = append(runs[i].brokerPer1k, float64(m.brokerPer1k)/float64(time.Millisecond))
+			}
 		}
 		for _, r := range rates {
 			for i, t := range targets {
@@ -443,6 +461,14 @@ func interleaved(o options, self, natsURL string, startBridge func(string, ...st
 		}
 	}
 	return runs, nil
+}
+
+// brokerCell is a broker CPU figure, or "-" when there is no separate broker.
+func brokerCell(d time.Duration) string {
+	if d < 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f", float64(d)/float64(time.Millisecond))
 }
 
 func median(v []float64) float64 {
@@ -619,19 +645,21 @@ func render(o options, results []measurement, inter []interleavedRun, broker []b
 		"Each request is a ~600-byte signed complete callback with a fresh task id. " +
 		"Each target runs its open-loop rates first, then the closed loop; peak RSS is per scenario (the process's high-water mark is reset before each).\n\n")
 
-	b.WriteString("## Closed loop (throughput)\n\n| target | scenario | callbacks/s | p50 ms | p99 ms | errors | CPU ms / 1k | peak RSS MiB |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	b.WriteString("CPU is each target process's own; broker CPU is the separate nats-server's over the same measurement (the embedded bridge's broker is in its own CPU).\n\n")
+	b.WriteString("## Closed loop (throughput)\n\n| target | scenario | callbacks/s | p50 ms | p99 ms | errors | CPU ms / 1k | broker CPU ms / 1k | peak RSS MiB |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, m := range results {
 		if strings.HasPrefix(m.scenario, "closed") {
-			fmt.Fprintf(&b, "| %s | %s | %.0f | %s | %s | %d | %.0f | %.0f |\n", m.target, m.scenario, m.res.Throughput(),
-				ms(m.res.Percentile(50)), ms(m.res.Percentile(99)), m.res.Errors, float64(m.cpuPer1k)/float64(time.Millisecond), float64(m.peakRSS)/(1<<20))
+			fmt.Fprintf(&b, "| %s | %s | %.0f | %s | %s | %d | %.0f | %s | %.0f |\n", m.target, m.scenario, m.res.Throughput(),
+				ms(m.res.Percentile(50)), ms(m.res.Percentile(99)), m.res.Errors, float64(m.cpuPer1k)/float64(time.Millisecond),
+				brokerCell(m.brokerPer1k), float64(m.peakRSS)/(1<<20))
 		}
 	}
-	b.WriteString("\n## Open loop (latency, measured from when each request was due)\n\n| target | rate | achieved/s | p50 ms | p90 ms | p99 ms | p99.9 ms | errors | CPU ms / 1k | peak RSS MiB |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	b.WriteString("\n## Open loop (latency, measured from when each request was due)\n\n| target | rate | achieved/s | p50 ms | p90 ms | p99 ms | p99.9 ms | errors | CPU ms / 1k | broker CPU ms / 1k | peak RSS MiB |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, m := range results {
 		if strings.HasPrefix(m.scenario, "open") {
-			fmt.Fprintf(&b, "| %s | %s | %.0f | %s | %s | %s | %s | %d | %.0f | %.0f |\n", m.target, strings.TrimPrefix(m.scenario, "open "), m.res.Throughput(),
+			fmt.Fprintf(&b, "| %s | %s | %.0f | %s | %s | %s | %s | %d | %.0f | %s | %.0f |\n", m.target, strings.TrimPrefix(m.scenario, "open "), m.res.Throughput(),
 				ms(m.res.Percentile(50)), ms(m.res.Percentile(90)), ms(m.res.Percentile(99)), ms(m.res.Percentile(99.9)), m.res.Errors,
-				float64(m.cpuPer1k)/float64(time.Millisecond), float64(m.peakRSS)/(1<<20))
+				float64(m.cpuPer1k)/float64(time.Millisecond), brokerCell(m.brokerPer1k), float64(m.peakRSS)/(1<<20))
 		}
 	}
 	b.WriteString("\n## Broker ceiling (direct JetStream publishes of a 1.3 KB event, same stream settings)\n\n| mode | msgs/s |\n| --- | ---: |\n")
@@ -672,14 +700,18 @@ func render(o options, results []measurement, inter []interleavedRun, broker []b
 		b.WriteString("The runs above measure one target after another; a slow phase of the shared machine lands on whichever runs then. " +
 			"Here the three run side by side and take turns, round after round, which makes these ratios the steadier ones.\n\n")
 		rates := slices.Sorted(maps.Keys(inter[0].p99))
-		fmt.Fprintf(&b, "| target | closed c=%d callbacks/s | CPU ms / 1k | / naive |", inter[0].concurrency)
+		fmt.Fprintf(&b, "| target | closed c=%d callbacks/s | CPU ms / 1k | broker CPU ms / 1k | / naive |", inter[0].concurrency)
 		for _, r := range rates {
 			fmt.Fprintf(&b, " p99 ms at %d/s | / naive |", r)
 		}
-		b.WriteString("\n| --- | ---: | ---: | ---: |" + strings.Repeat(" ---: | ---: |", len(rates)) + "\n")
+		b.WriteString("\n| --- | ---: | ---: | ---: | ---: |" + strings.Repeat(" ---: | ---: |", len(rates)) + "\n")
 		naive := inter[0]
 		for _, run := range inter {
-			fmt.Fprintf(&b, "| %s | %.0f | %.0f | %s |", run.name, median(run.closed), median(run.cpuPer1k), ratio(median(run.closed), median(naive.closed)))
+			broker := "-"
+			if len(run.brokerPer1k) > 0 {
+				broker = fmt.Sprintf("%.0f", median(run.brokerPer1k))
+			}
+			fmt.Fprintf(&b, "| %s | %.0f | %.0f | %s | %s |", run.name, median(run.closed), median(run.cpuPer1k), broker, ratio(median(run.closed), median(naive.closed)))
 			for _, r := range rates {
 				fmt.Fprintf(&b, " %.2f | %s |", median(run.p99[r]), ratio(median(run.p99[r]), median(naive.p99[r])))
 			}
