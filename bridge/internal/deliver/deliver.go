@@ -86,44 +86,23 @@ func (d *Deliverer) Deliver(ctx context.Context, m event.Message) (Result, error
 // retries), and once for any other failure: a disconnected client fails at
 // once, and that event belongs in the spool without waiting.
 func (d *Deliverer) publish(ctx context.Context, m event.Message) (publish.Result, error) {
-	deadline := time.Now().Add(d.timeout)
-	once := func() (publish.Result, error) {
-		if by, ok := d.pub.(deadlinePublisher); ok && ctx.Done() == nil {
-			return by.PublishBy(deadline, m)
-		}
-		pctx, cancel := context.WithDeadline(ctx, deadline)
-		defer cancel()
-		return d.pub.Publish(pctx, m)
-	}
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
 	wait := 25 * time.Millisecond
 	for {
-		res, err := once()
+		res, err := d.pub.Publish(ctx, m)
 		if err == nil || !errors.Is(err, publish.ErrRetrySoon) {
 			return res, err
 		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			return res, err
-		}
-		t := time.NewTimer(min(wait, left))
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return res, err
 		case <-t.C:
 		}
-		if !time.Now().Before(deadline) {
-			return res, err
-		}
 		wait = min(wait*2, 500*time.Millisecond)
 	}
-}
-
-// deadlinePublisher is a Publisher that can also be bounded by a time
-// (publish.JetStream). The callback handler's context can never be
-// cancelled, and a context with a timer per callback was 2% of the CPU.
-type deadlinePublisher interface {
-	PublishBy(deadline time.Time, m event.Message) (publish.Result, error)
 }
 
 func (d *Deliverer) spool(m event.Message, r Result) (Result, error) {

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -78,38 +77,13 @@ func (p *JetStream) JS() jetstream.JetStream { return p.js }
 
 // Publish implements Publisher. The ctx deadline bounds the wait for the ack.
 func (p *JetStream) Publish(ctx context.Context, m event.Message) (Result, error) {
-	msg, err := p.message(m)
-	if err != nil {
-		return Result{}, err
-	}
-	resp, err := p.nc.RequestMsgWithContext(ctx, msg)
-	return p.result(resp, err)
-}
-
-// PublishBy is Publish bounded by a time instead of a context, for a
-// caller whose context can never be cancelled: it spares a context and its
-// timer per callback (the client pools its request timers).
-func (p *JetStream) PublishBy(deadline time.Time, m event.Message) (Result, error) {
-	msg, err := p.message(m)
-	if err != nil {
-		return Result{}, err
-	}
-	wait := time.Until(deadline)
-	if wait <= 0 {
-		return Result{}, classify(nats.ErrTimeout)
-	}
-	resp, err := p.nc.RequestMsg(msg, wait)
-	return p.result(resp, err)
-}
-
-func (p *JetStream) message(m event.Message) (*nats.Msg, error) {
 	msg := nats.NewMsg(m.Subject)
 	if p.binary {
 		// Messages (and the spool) always hold the structured form; the
 		// content mode is only how it goes on the wire.
 		header, data, err := event.ToBinary(m.Body)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrRejected, err)
+			return Result{}, fmt.Errorf("%w: %w", ErrRejected, err)
 		}
 		for k, v := range header {
 			msg.Header.Set(k, v)
@@ -124,10 +98,7 @@ func (p *JetStream) message(m event.Message) (*nats.Msg, error) {
 	// deadline.
 	msg.Header.Set(jetstream.MsgIDHeader, m.ID)
 	msg.Header.Set(jetstream.ExpectedStreamHeader, p.stream)
-	return msg, nil
-}
-
-func (p *JetStream) result(resp *nats.Msg, err error) (Result, error) {
+	resp, err := p.nc.RequestMsgWithContext(ctx, msg)
 	if errors.Is(err, nats.ErrNoResponders) {
 		err = jetstream.ErrNoStreamResponse
 	}

@@ -56,49 +56,27 @@ func pub(t *testing.T, p publish.Publisher, m event.Message) (publish.Result, er
 	return p.Publish(ctx, m)
 }
 
-// sender publishes one message the one way or the other.
-type sender func(p *publish.JetStream, m event.Message) (publish.Result, error)
-
-// forEachWay runs a test with Publish (bounded by a context) and PublishBy
-// (bounded by a time), which must behave the same.
-func forEachWay(t *testing.T, test func(*testing.T, sender)) {
-	t.Run("Publish", func(t *testing.T) {
-		test(t, func(p *publish.JetStream, m event.Message) (publish.Result, error) {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			return p.Publish(ctx, m)
-		})
-	})
-	t.Run("PublishBy", func(t *testing.T) {
-		test(t, func(p *publish.JetStream, m event.Message) (publish.Result, error) {
-			return p.PublishBy(time.Now().Add(5*time.Second), m)
-		})
-	})
-}
-
 func TestPublishStoresOncePerStage(t *testing.T) {
-	forEachWay(t, func(t *testing.T, send sender) {
-		p, js, _ := setup(t, 30*time.Minute)
-		for _, st := range callback.Stages {
-			res, err := send(p, message("task1", st))
-			if err != nil || res.Duplicate || res.Sequence == 0 {
-				t.Fatalf("%s: first publish: %+v %v", st, res, err)
-			}
-			res, err = send(p, message("task1", st))
-			if err != nil || !res.Duplicate {
-				t.Fatalf("%s: retry must be an acknowledged duplicate: %+v %v", st, res, err)
-			}
+	p, js, _ := setup(t, 30*time.Minute)
+	for _, st := range callback.Stages {
+		res, err := pub(t, p, message("task1", st))
+		if err != nil || res.Duplicate || res.Sequence == 0 {
+			t.Fatalf("%s: first publish: %+v %v", st, res, err)
 		}
-		msgs := natstest.Messages(t, js, "VOCALS", "vocals.task1.*")
-		if len(msgs) != len(callback.Stages) {
-			t.Fatalf("stored %d messages, want %d", len(msgs), len(callback.Stages))
+		res, err = pub(t, p, message("task1", st))
+		if err != nil || !res.Duplicate {
+			t.Fatalf("%s: retry must be an acknowledged duplicate: %+v %v", st, res, err)
 		}
-		for _, m := range msgs {
-			if m.Header.Get("Content-Type") != event.ContentType || m.Header.Get(jetstream.MsgIDHeader) == "" {
-				t.Errorf("%s: headers %v", m.Subject, m.Header)
-			}
+	}
+	msgs := natstest.Messages(t, js, "VOCALS", "vocals.task1.*")
+	if len(msgs) != len(callback.Stages) {
+		t.Fatalf("stored %d messages, want %d", len(msgs), len(callback.Stages))
+	}
+	for _, m := range msgs {
+		if m.Header.Get("Content-Type") != event.ContentType || m.Header.Get(jetstream.MsgIDHeader) == "" {
+			t.Errorf("%s: headers %v", m.Subject, m.Header)
 		}
-	})
+	}
 }
 
 // After the duplicate window the per-subject limit still refuses a second
@@ -131,51 +109,49 @@ func TestPerSubjectLimitOutlivesDuplicateWindow(t *testing.T) {
 }
 
 func TestPublishErrorsAreClassified(t *testing.T) {
-	forEachWay(t, func(t *testing.T, send sender) {
-		t.Run("subject of another stream is rejected", func(t *testing.T) {
-			p, js, _ := setup(t, time.Minute)
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "OTHER", Subjects: []string{"other.>"}}); err != nil {
-				t.Fatal(err)
-			}
-			m := message("t", callback.StageText)
-			m.Subject = "other.t.text"
-			_, err := send(p, m)
-			if !errors.Is(err, publish.ErrRejected) {
-				t.Fatalf("want ErrRejected, got %v", err)
-			}
-		})
-		t.Run("no stream is unavailable", func(t *testing.T) {
-			p, _, _ := setup(t, time.Minute)
-			m := message("t", callback.StageText)
-			m.Subject = "nowhere.t.text"
-			_, err := send(p, m)
-			if !errors.Is(err, publish.ErrUnavailable) || !errors.Is(err, publish.ErrRetrySoon) {
-				t.Fatalf("want ErrUnavailable and ErrRetrySoon, got %v", err)
-			}
-		})
-		t.Run("server gone is unavailable, within the deadline", func(t *testing.T) {
-			p, _, srv := setup(t, time.Minute)
-			srv.Shutdown()
-			start := time.Now()
-			_, err := send(p, message("t", callback.StageText))
-			if !errors.Is(err, publish.ErrUnavailable) || errors.Is(err, publish.ErrRetrySoon) {
-				t.Fatalf("want ErrUnavailable without ErrRetrySoon (nothing to wait for), got %v", err)
-			}
-			if d := time.Since(start); d >= 15*time.Second {
-				t.Fatalf("publish took %s: the 5s deadline did not bound it", d)
-			}
-		})
-		t.Run("oversized message is rejected", func(t *testing.T) {
-			p, _, _ := setup(t, time.Minute)
-			m := message("big", callback.StageText)
-			m.Body = []byte(strings.Repeat("x", 9<<20))
-			_, err := send(p, m)
-			if !errors.Is(err, publish.ErrRejected) || !errors.Is(err, nats.ErrMaxPayload) {
-				t.Fatalf("want ErrRejected wrapping ErrMaxPayload, got %v", err)
-			}
-		})
+	t.Run("subject of another stream is rejected", func(t *testing.T) {
+		p, js, _ := setup(t, time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "OTHER", Subjects: []string{"other.>"}}); err != nil {
+			t.Fatal(err)
+		}
+		m := message("t", callback.StageText)
+		m.Subject = "other.t.text"
+		_, err := pub(t, p, m)
+		if !errors.Is(err, publish.ErrRejected) {
+			t.Fatalf("want ErrRejected, got %v", err)
+		}
+	})
+	t.Run("no stream is unavailable", func(t *testing.T) {
+		p, _, _ := setup(t, time.Minute)
+		m := message("t", callback.StageText)
+		m.Subject = "nowhere.t.text"
+		_, err := pub(t, p, m)
+		if !errors.Is(err, publish.ErrUnavailable) || !errors.Is(err, publish.ErrRetrySoon) {
+			t.Fatalf("want ErrUnavailable and ErrRetrySoon, got %v", err)
+		}
+	})
+	t.Run("server gone is unavailable, within the deadline", func(t *testing.T) {
+		p, _, srv := setup(t, time.Minute)
+		srv.Shutdown()
+		start := time.Now()
+		_, err := pub(t, p, message("t", callback.StageText))
+		if !errors.Is(err, publish.ErrUnavailable) || errors.Is(err, publish.ErrRetrySoon) {
+			t.Fatalf("want ErrUnavailable without ErrRetrySoon (nothing to wait for), got %v", err)
+		}
+		if d := time.Since(start); d >= 15*time.Second {
+			t.Fatalf("publish took %s: the 5s deadline did not bound it", d)
+		}
+	})
+	t.Run("oversized message is rejected", func(t *testing.T) {
+		p, _, _ := setup(t, time.Minute)
+		m := message("big", callback.StageText)
+		m.Body = []byte(strings.Repeat("x", 9<<20))
+		_, err := pub(t, p, m)
+		if !errors.Is(err, publish.ErrRejected) || !errors.Is(err, nats.ErrMaxPayload) {
+			t.Fatalf("want ErrRejected wrapping ErrMaxPayload, got %v", err)
+		}
 	})
 }
 
