@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"sync"
 	"time"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
@@ -213,7 +212,7 @@ func (b *Builder) encode(h header, data func([]byte) ([]byte, error)) ([]byte, e
 	if !callback.ValidTaskID(h.subject) {
 		return nil, fmt.Errorf("event: task id %q cannot be a subject", h.subject)
 	}
-	buf := bodies.get()
+	buf := make([]byte, 0, 1536)
 	buf = append(buf, `{"specversion":"1.0","id":"`...)
 	buf = append(buf, h.id...)
 	buf = append(buf, `","source":`...)
@@ -257,33 +256,6 @@ func encodeJSON(v any) func([]byte) ([]byte, error) {
 		}
 		return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 	}
-}
-
-// Recycle hands m's body back for a later Build to reuse. Call it only when
-// nothing refers to m.Body any more: the callback handler does once the
-// event is published or spooled, since both copy the bytes. A Message that
-// is never recycled is simply collected.
-func (b *Builder) Recycle(m Message) { bodies.put(m.Body) }
-
-// bodyPool reuses event bodies: at a few thousand callbacks a second they
-// were a fifth of the bridge's garbage.
-type bodyPool struct{ pool sync.Pool }
-
-var bodies bodyPool
-
-func (p *bodyPool) get() []byte {
-	if b, ok := p.pool.Get().(*[]byte); ok {
-		return (*b)[:0]
-	}
-	return make([]byte, 0, 1536)
-}
-
-func (p *bodyPool) put(b []byte) {
-	if cap(b) == 0 || cap(b) > 64<<10 { // an unusually large event is not kept
-		return
-	}
-	b = b[:0]
-	p.pool.Put(&b)
 }
 
 // jsonString encodes s as a JSON string, as sdk-go writes a URI attribute:

@@ -14,7 +14,6 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -36,8 +35,6 @@ const CallbackPath = "/callbacks/vocals"
 const SchemaPrefix = "/schemas"
 
 // Sink records built events durably; *deliver.Deliverer is the real one.
-// It must not keep m.Body once Deliver returns: the handler reuses the
-// buffer for a later event.
 type Sink interface {
 	Deliver(ctx context.Context, m event.Message) (deliver.Result, error)
 }
@@ -113,10 +110,6 @@ type Answer struct {
 
 type callbackHandler struct{ d PublicDeps }
 
-// bodyBuffers holds request body buffers between requests; buffers grown
-// past 64 KiB are not kept.
-var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
 var (
 	errTooLarge    = errors.New("body exceeds the size limit")
 	errContentType = errors.New("Content-Type must be application/json")
@@ -144,9 +137,8 @@ func (h *callbackHandler) serve(c echo.Context) error {
 		cb   callback.Callback
 		sum  [sha256.Size]byte // of the body, for the replay cache and the event
 	)
-	buf := bodyBuffers.Get().(*bytes.Buffer)
 	if err == nil {
-		body, size, err = h.read(req, buf)
+		body, size, err = h.read(req)
 	}
 	if err == nil {
 		cb, err = callback.Decode(body)
@@ -173,14 +165,6 @@ func (h *callbackHandler) serve(c echo.Context) error {
 	// provider staying connected: a vanished client must not abort a
 	// delivery half-way.
 	res, err := h.d.Sink.Deliver(context.WithoutCancel(req.Context()), msg)
-	// Published and spooled events are copies: nothing refers to the
-	// request or event bytes any more. (A rejected body is not recycled:
-	// the dead letter writer may still be sending it.)
-	h.d.Builder.Recycle(msg)
-	if buf.Cap() <= 64<<10 {
-		buf.Reset()
-		bodyBuffers.Put(buf)
-	}
 
 	outcome := string(res.Outcome)
 	if err != nil {
@@ -249,7 +233,7 @@ func (a Answer) appendJSON(b []byte) []byte {
 // read returns the body (all of it, or what arrived before an error) and
 // its size, refusing a body over the limit and a Content-Type other than
 // JSON. A body announced as too large is not read at all.
-func (h *callbackHandler) read(req *http.Request, buf *bytes.Buffer) ([]byte, int64, error) {
+func (h *callbackHandler) read(req *http.Request) ([]byte, int64, error) {
 	if req.ContentLength > h.d.BodyLimit {
 		return nil, req.ContentLength, errTooLarge
 	}
@@ -257,6 +241,7 @@ func (h *callbackHandler) read(req *http.Request, buf *bytes.Buffer) ([]byte, in
 	// was 2% of the CPU under load), but at most 64 KiB up front, so a
 	// client announcing a large body it never sends cannot make every
 	// in-flight request hold body_limit bytes.
+	var buf bytes.Buffer
 	if req.ContentLength > 0 {
 		buf.Grow(int(min(req.ContentLength, 64<<10)) + bytes.MinRead)
 	}

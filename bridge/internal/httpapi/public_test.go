@@ -467,9 +467,9 @@ func TestRequestIDIsEchoedOrGenerated(t *testing.T) {
 	}
 }
 
-// Request and event buffers are reused between requests. Under concurrent
-// load, with bodies of different sizes, every
-// stored event must still be exactly the one its request asked for.
+// Under concurrent load, with bodies of different sizes, every stored event
+// must be exactly the one its request asked for: nothing shared between
+// requests (a buffer, the builder, the replay cache) may mix them up.
 func TestConcurrentCallbacksKeepTheirOwnBytes(t *testing.T) {
 	b := newBridge(t, nil)
 	const workers, perWorker = 8, 40
