@@ -166,7 +166,9 @@ func startProcess(name, url string, cmd *exec.Cmd) (*target, error) {
 		return nil, err
 	}
 	t := &target{name: name, cmd: cmd, url: url}
-	for i := 0; i < 300; i++ { // up to 30 s
+	// Up to 60 s: a bridge creating an R3 stream waits for the cluster, and
+	// once in a busy afternoon that took longer than 30 s.
+	for i := 0; i < 600; i++ {
 		resp, err := http.Get(strings.TrimSuffix(url, "/callbacks/vocals") + "/")
 		if err == nil {
 			resp.Body.Close()
