@@ -76,17 +76,10 @@ func (p *scanner) topMember(r *rawCallback, key string) bool {
 		return p.capture(&r.msg)
 	case "data":
 		r.body = rawData{}
-		start := p.i
-		if p.peek() == '{' {
+		return p.captureWith(&r.data, '{', func() bool {
 			r.body.isObject = true
-			if !p.object(func(key string) bool { return p.dataMember(&r.body, key) }) {
-				return false
-			}
-		} else if !p.value() {
-			return false
-		}
-		r.data = nonNull(p.src[start:p.i])
-		return true
+			return p.object(func(key string) bool { return p.dataMember(&r.body, key) })
+		})
 	}
 	return p.extra(&r.extra, key)
 }
@@ -99,16 +92,9 @@ func (p *scanner) dataMember(d *rawData, key string) bool {
 		return p.capture(&d.callbackType)
 	case "data":
 		d.items = d.items[:0]
-		start := p.i
-		if p.peek() == '[' {
-			if !p.array(func() bool { return p.track(d) }) {
-				return false
-			}
-		} else if !p.value() {
-			return false
-		}
-		d.tracks = nonNull(p.src[start:p.i])
-		return true
+		return p.captureWith(&d.tracks, '[', func() bool {
+			return p.array(func() bool { return p.track(d) })
+		})
 	}
 	return p.extra(&d.extra, key)
 }
@@ -135,8 +121,20 @@ func (p *scanner) track(d *rawData) bool {
 
 // capture scans a value into *dst ("" for null).
 func (p *scanner) capture(dst *string) bool {
+	return p.captureWith(dst, 0, nil)
+}
+
+// captureWith is capture for a member whose own members matter: a value
+// that opens with open is scanned by descend, which notes them.
+func (p *scanner) captureWith(dst *string, open byte, descend func() bool) bool {
 	start := p.i
-	if !p.value() {
+	var ok bool
+	if descend != nil && p.peek() == open {
+		ok = descend()
+	} else {
+		ok = p.value()
+	}
+	if !ok {
 		return false
 	}
 	*dst = nonNull(p.src[start:p.i])
