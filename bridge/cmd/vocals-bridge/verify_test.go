@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -294,5 +295,61 @@ func TestBinaryTLSWithReload(t *testing.T) {
 			t.Fatal("renewed certificate not served after 10s")
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// Header names are case-insensitive, and Standard Webhooks documents them in
+// lower case. The verifier looks them up in net/http's canonical form, so
+// this writes the request by hand to be sure the names on the wire are
+// lower case for both schemes.
+func TestBinarySignatureHeadersInLowerCase(t *testing.T) {
+	secret := []byte("standard-secret")
+	p := start(t, t.TempDir(), "VOCALS_BRIDGE_WEBHOOK_HMAC_KEY=provider-key",
+		"VOCALS_BRIDGE_STANDARD_WEBHOOK_SECRET=whsec_"+base64.StdEncoding.EncodeToString(secret))
+	host := strings.TrimPrefix(p.public, "http://")
+	now := time.Now().Unix()
+
+	ts, sig := sign("provider-key", "lower1", now)
+	swBody := signedCallback("lower2", "complete")
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte("msg_1." + strconv.FormatInt(now, 10) + "." + string(swBody)))
+	swSig := "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+
+	tests := []struct {
+		name   string
+		body   []byte
+		header string
+	}{
+		{"provider scheme", signedCallback("lower1", "complete"),
+			"x-webhook-timestamp: " + ts + "\r\nx-webhook-signature: " + sig + "\r\n"},
+		{"standard webhooks", swBody,
+			"webhook-id: msg_1\r\nwebhook-timestamp: " + strconv.FormatInt(now, 10) + "\r\nwebhook-signature: " + swSig + "\r\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := net.DialTimeout("tcp", host, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			_ = conn.SetDeadline(time.Now().Add(15 * time.Second))
+			req := "POST /callbacks/vocals HTTP/1.1\r\nhost: " + host + "\r\ncontent-type: application/json\r\n" +
+				tc.header + "content-length: " + strconv.Itoa(len(tc.body)) + "\r\nconnection: close\r\n\r\n" + string(tc.body)
+			if _, err := io.WriteString(conn, req); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			raw, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("got %d %s", resp.StatusCode, raw)
+			}
+		})
+	}
+	if n := len(streamMessages(t, p.natsURL, ">")); n != 2 {
+		t.Fatalf("stream holds %d events, want 2", n)
 	}
 }

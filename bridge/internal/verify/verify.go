@@ -80,6 +80,8 @@ type Config struct {
 
 // Request is what the checks look at.
 type Request struct {
+	// Header has canonical keys, as net/http delivers them and Header.Set
+	// stores them.
 	Header http.Header
 	Body   []byte
 	// BodySum is the SHA-256 of Body, for a caller that has it already;
@@ -154,12 +156,22 @@ func (v *Verifier) CheckEarly(r Request) error {
 	return nil
 }
 
+// header is h.Get(key) for a key already in canonical form, as the Header*
+// names are and as net/http stores what it receives: Get canonicalizes the
+// key on every call, and the checks look up five headers per request.
+func header(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 func (v *Verifier) hasProviderHeaders(h http.Header) bool {
-	return len(v.cfg.ProviderKeys) > 0 && h.Get(HeaderSignature) != "" && h.Get(HeaderTimestamp) != ""
+	return len(v.cfg.ProviderKeys) > 0 && header(h, HeaderSignature) != "" && header(h, HeaderTimestamp) != ""
 }
 
 func (v *Verifier) hasStandardHeaders(h http.Header) bool {
-	return len(v.secrets) > 0 && h.Get(HeaderSWSignature) != "" && h.Get(HeaderSWTimestamp) != "" && h.Get(HeaderSWID) != ""
+	return len(v.secrets) > 0 && header(h, HeaderSWSignature) != "" && header(h, HeaderSWTimestamp) != "" && header(h, HeaderSWID) != ""
 }
 
 // Verify runs every configured check on a decoded request. On success it
@@ -214,12 +226,12 @@ func (v *Verifier) timestamp(raw string, now time.Time) (time.Time, error) {
 // task_id + "." + timestamp)) against every configured key. The provider
 // does not sign the body.
 func (v *Verifier) verifyProvider(r Request) (replayKey, time.Time, error) {
-	rawTS := r.Header.Get(HeaderTimestamp)
+	rawTS := header(r.Header, HeaderTimestamp)
 	ts, err := v.timestamp(rawTS, r.Now)
 	if err != nil {
 		return replayKey{}, ts, err
 	}
-	sigRaw := strings.TrimSpace(r.Header.Get(HeaderSignature))
+	sigRaw := strings.TrimSpace(header(r.Header, HeaderSignature))
 	got, err := decodeBase64(sigRaw)
 	if err != nil || len(got) != sha256.Size {
 		return replayKey{}, ts, refuse(ReasonSignature, "signature is not base64 of 32 bytes")
@@ -238,15 +250,15 @@ func (v *Verifier) verifyProvider(r Request) (replayKey, time.Time, error) {
 // verifyStandard checks a Standard Webhooks signature: any "v1,<base64>"
 // entry equal to HMAC-SHA256(secret, id + "." + timestamp + "." + body).
 func (v *Verifier) verifyStandard(r Request) (replayKey, time.Time, error) {
-	rawTS := r.Header.Get(HeaderSWTimestamp)
+	rawTS := header(r.Header, HeaderSWTimestamp)
 	ts, err := v.timestamp(rawTS, r.Now)
 	if err != nil {
 		return replayKey{}, ts, err
 	}
-	id := r.Header.Get(HeaderSWID)
+	id := header(r.Header, HeaderSWID)
 	msg := make([]byte, 0, len(id)+len(rawTS)+len(r.Body)+2)
 	msg = append(append(append(append(append(msg, id...), '.'), strings.TrimSpace(rawTS)...), '.'), r.Body...)
-	for _, entry := range strings.Fields(r.Header.Get(HeaderSWSignature)) {
+	for _, entry := range strings.Fields(header(r.Header, HeaderSWSignature)) {
 		version, sig, ok := strings.Cut(entry, ",")
 		if !ok || version != "v1" {
 			continue
