@@ -234,21 +234,27 @@ type measurement struct {
 	res              load.Result
 	cpuPer1k         time.Duration
 	brokerPer1k      time.Duration // -1 when the target has no separate broker
-	peakRSS, rss     int64
+	loadPer1k        time.Duration // this process's: the load generator's
+
+	peakRSS, rss int64
 }
 
 func measure(t *target, scenario string, f func() load.Result) measurement {
 	resetPeakRSS(t.cmd.Process.Pid)
+	self := os.Getpid()
+	loadBefore := procUsage(self)
 	before := procUsage(t.cmd.Process.Pid)
 	var brokerBefore usage
 	if t.broker != 0 {
 		brokerBefore = procUsage(t.broker)
 	}
 	res := f()
+	loadAfter := procUsage(self)
 	after := procUsage(t.cmd.Process.Pid)
 	m := measurement{target: t.name, scenario: scenario, res: res, peakRSS: after.peakRSS, rss: after.rss, brokerPer1k: -1}
 	if res.OK > 0 {
 		m.cpuPer1k = (after.cpu - before.cpu) * 1000 / time.Duration(res.OK)
+		m.loadPer1k = (loadAfter.cpu - loadBefore.cpu) * 1000 / time.Duration(res.OK)
 		if t.broker != 0 {
 			m.brokerPer1k = (procUsage(t.broker).cpu - brokerBefore.cpu) * 1000 / time.Duration(res.OK)
 		}
@@ -355,7 +361,7 @@ func run(o options) (string, error) {
 		return "", err
 	}
 
-	broker := brokerCeiling(js, o)
+	broker := brokerCeiling(js, o, natsCmd.Process.Pid)
 
 	// The same bridge on a three-node cluster with an R3 stream, beside its
 	// R1 run above.
@@ -559,11 +565,23 @@ func ensure(js jetstream.JetStream, name, prefix string, replicas int) error {
 type brokerResult struct {
 	mode string
 	rate float64
+	// CPU per 1,000 messages of the publishers (this process) and of the
+	// nats-server.
+	publisherPer1k, brokerPer1k time.Duration
 }
 
 // brokerCeiling publishes events of the bridge's size straight to
 // JetStream: sync with N publishers, and async.
-func brokerCeiling(js jetstream.JetStream, o options) []brokerResult {
+func brokerCeiling(js jetstream.JetStream, o options, brokerPid int) []brokerResult {
+	self := os.Getpid()
+	result := func(mode string, n int64, start time.Time, pub, broker usage) brokerResult {
+		r := brokerResult{mode: mode, rate: float64(n) / time.Since(start).Seconds()}
+		if n > 0 {
+			r.publisherPer1k = (procUsage(self).cpu - pub.cpu) * 1000 / time.Duration(n)
+			r.brokerPer1k = (procUsage(brokerPid).cpu - broker.cpu) * 1000 / time.Duration(n)
+		}
+		return r
+	}
 	payload := []byte(strings.Repeat("x", 1300)) // about one built complete event
 	var out []brokerResult
 	pubs := []int{16, 64}
@@ -574,7 +592,7 @@ func brokerCeiling(js jetstream.JetStream, o options) []brokerResult {
 		var count int64
 		var mu = make(chan int64, n)
 		end := time.Now().Add(o.duration)
-		start := time.Now()
+		start, pub, broker := time.Now(), procUsage(self), procUsage(brokerPid)
 		for w := 0; w < n; w++ {
 			go func(w int) {
 				var c int64
@@ -593,9 +611,9 @@ func brokerCeiling(js jetstream.JetStream, o options) []brokerResult {
 		for w := 0; w < n; w++ {
 			count += <-mu
 		}
-		out = append(out, brokerResult{fmt.Sprintf("sync, %d publishers", n), float64(count) / time.Since(start).Seconds()})
+		out = append(out, result(fmt.Sprintf("sync, %d publishers", n), count, start, pub, broker))
 	}
-	start := time.Now()
+	start, pub, broker := time.Now(), procUsage(self), procUsage(brokerPid)
 	end := start.Add(o.duration)
 	var sent int64
 	for i := 0; time.Now().Before(end); i++ {
@@ -609,7 +627,7 @@ func brokerCeiling(js jetstream.JetStream, o options) []brokerResult {
 	case <-js.PublishAsyncComplete():
 	case <-time.After(30 * time.Second):
 	}
-	out = append(out, brokerResult{"async", float64(sent) / time.Since(start).Seconds()})
+	out = append(out, result("async", sent, start, pub, broker))
 	return out
 }
 
@@ -634,6 +652,55 @@ func fill(js jetstream.JetStream, from, to int) time.Duration {
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond)) }
 
+// msf is d in (fractional) milliseconds.
+func msf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// budget writes where the CPU of one closed-loop scenario went, and what
+// the throughput targets leave the bridge and its broker to spend. On two
+// shared cores the closed loop is bound by CPU, so throughput is about
+// (cores in use) / (CPU per callback, load generator included): a target
+// ratio r against a baseline caps the bridge's and its broker's CPU per
+// callback at (baseline's total) / r minus the bridge's load-generator cost.
+func budget(results []measurement, broker []brokerResult, scenario string) string {
+	get := func(target string) (measurement, bool) {
+		for _, m := range results {
+			if m.target == target && m.scenario == scenario {
+				return m, m.res.OK > 0
+			}
+		}
+		return measurement{}, false
+	}
+	total := func(m measurement) float64 { return msf(m.loadPer1k) + msf(m.cpuPer1k) + max(0, msf(m.brokerPer1k)) }
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n## Where the CPU goes (%s, ms per 1,000 callbacks)\n\n", scenario)
+	b.WriteString("| target | load generator | target | broker | total | cores busy |\n| --- | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, name := range []string{"http-ceiling", "naive", "bridge-external", "bridge-embedded"} {
+		m, ok := get(name)
+		if !ok {
+			continue
+		}
+		fmt.Fprintf(&b, "| %s | %.0f | %.0f | %s | %.0f | %.2f |\n", name, msf(m.loadPer1k), msf(m.cpuPer1k), brokerCell(m.brokerPer1k),
+			total(m), m.res.Throughput()*total(m)/1e6)
+	}
+	ceiling, okC := get("http-ceiling")
+	naive, okN := get("naive")
+	bridge, okB := get("bridge-external")
+	if !okC || !okN || !okB {
+		return b.String()
+	}
+	own := msf(bridge.cpuPer1k) + msf(bridge.brokerPer1k)
+	fmt.Fprintf(&b, "\nWith the cores busy, throughput follows the total. The external bridge and its broker spent %.0f ms per 1,000 callbacks. "+
+		"To reach the naive bridge's throughput they could spend %.0f; to reach 0.7 of the HTTP ceiling, %.0f, "+
+		"while the ceiling's server alone spent %.0f and the naive bridge's broker alone %.0f.",
+		own, total(naive)-msf(bridge.loadPer1k), total(ceiling)/0.7-msf(bridge.loadPer1k), msf(ceiling.cpuPer1k), msf(naive.brokerPer1k))
+	if len(broker) > 1 {
+		r := broker[len(broker)-2] // sync, the most publishers
+		fmt.Fprintf(&b, " At its own ceiling (%s) the broker spent %.0f ms per 1,000 events and the publishers %.0f.", r.mode, msf(r.brokerPer1k), msf(r.publisherPer1k))
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
 func render(o options, results []measurement, inter []interleavedRun, broker []brokerResult, large, replicated []measurement, natsUsage usage) string {
 	var b strings.Builder
 	host, _ := os.Hostname()
@@ -648,12 +715,12 @@ func render(o options, results []measurement, inter []interleavedRun, broker []b
 		"Each target runs its open-loop rates first, then the closed loop; peak RSS is per scenario (the process's high-water mark is reset before each).\n\n")
 
 	b.WriteString("CPU is each target process's own; broker CPU is the separate nats-server's over the same measurement (the embedded bridge's broker is in its own CPU).\n\n")
-	b.WriteString("## Closed loop (throughput)\n\n| target | scenario | callbacks/s | p50 ms | p99 ms | errors | CPU ms / 1k | broker CPU ms / 1k | peak RSS MiB |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	b.WriteString("## Closed loop (throughput)\n\n| target | scenario | callbacks/s | p50 ms | p99 ms | errors | CPU ms / 1k | broker CPU ms / 1k | load generator CPU ms / 1k | peak RSS MiB |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, m := range results {
 		if strings.HasPrefix(m.scenario, "closed") {
-			fmt.Fprintf(&b, "| %s | %s | %.0f | %s | %s | %d | %.0f | %s | %.0f |\n", m.target, m.scenario, m.res.Throughput(),
-				ms(m.res.Percentile(50)), ms(m.res.Percentile(99)), m.res.Errors, float64(m.cpuPer1k)/float64(time.Millisecond),
-				brokerCell(m.brokerPer1k), float64(m.peakRSS)/(1<<20))
+			fmt.Fprintf(&b, "| %s | %s | %.0f | %s | %s | %d | %.0f | %s | %.0f | %.0f |\n", m.target, m.scenario, m.res.Throughput(),
+				ms(m.res.Percentile(50)), ms(m.res.Percentile(99)), m.res.Errors, msf(m.cpuPer1k),
+				brokerCell(m.brokerPer1k), msf(m.loadPer1k), float64(m.peakRSS)/(1<<20))
 		}
 	}
 	b.WriteString("\n## Open loop (latency, measured from when each request was due)\n\n| target | rate | achieved/s | p50 ms | p90 ms | p99 ms | p99.9 ms | errors | CPU ms / 1k | broker CPU ms / 1k | peak RSS MiB |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
@@ -664,9 +731,9 @@ func render(o options, results []measurement, inter []interleavedRun, broker []b
 				float64(m.cpuPer1k)/float64(time.Millisecond), brokerCell(m.brokerPer1k), float64(m.peakRSS)/(1<<20))
 		}
 	}
-	b.WriteString("\n## Broker ceiling (direct JetStream publishes of a 1.3 KB event, same stream settings)\n\n| mode | msgs/s |\n| --- | ---: |\n")
+	b.WriteString("\n## Broker ceiling (direct JetStream publishes of a 1.3 KB event, same stream settings)\n\n| mode | msgs/s | broker CPU ms / 1k | publishers' CPU ms / 1k |\n| --- | ---: | ---: | ---: |\n")
 	for _, r := range broker {
-		fmt.Fprintf(&b, "| %s | %.0f |\n", r.mode, r.rate)
+		fmt.Fprintf(&b, "| %s | %.0f | %.0f | %.0f |\n", r.mode, r.rate, msf(r.brokerPer1k), msf(r.publisherPer1k))
 	}
 	find := func(target, scenario string) float64 {
 		for _, m := range results {
@@ -697,6 +764,7 @@ func render(o options, results []measurement, inter []interleavedRun, broker []b
 	}{{"/ naive", find("naive", c)}, {"/ HTTP ceiling", find("http-ceiling", c)}, {"/ broker ceiling (sync)", syncCeiling}} {
 		fmt.Fprintf(&b, "| bridge %s | %s | %s |\n", row.name, ratio(find("bridge-external", c), row.base), ratio(find("bridge-embedded", c), row.base))
 	}
+	b.WriteString(budget(results, broker, c))
 	if len(inter) > 0 {
 		fmt.Fprintf(&b, "\n## Interleaved: naive and both bridges taking turns (%d rounds, medians)\n\n", len(inter[0].closed))
 		b.WriteString("The runs above measure one target after another; a slow phase of the shared machine lands on whichever runs then. " +
