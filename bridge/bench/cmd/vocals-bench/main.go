@@ -420,9 +420,9 @@ type interleavedRun struct {
 	p99              map[int][]float64
 }
 
-// interleaved runs naive and both bridges side by side and takes turns
+// interleaved runs naive and the bridges side by side and takes turns
 // between them, round after round, so a slow phase of the shared machine
-// hits all three instead of whichever ran then. Medians go in the report.
+// hits all of them instead of whichever ran then. Medians go in the report.
 func interleaved(o options, self, natsURL string, natsPid int, startBridge func(string, ...string) (*target, error)) ([]interleavedRun, error) {
 	rounds, c, rates := 3, 64, []int{2000, 5000}
 	if o.quick {
@@ -445,7 +445,16 @@ func interleaved(o options, self, natsURL string, natsPid int, startBridge func(
 		return nil, err
 	}
 	defer emb.stop()
-	targets := []*target{naive, ext, emb}
+	// What two per-callback features cost: the external bridge with Info
+	// logging and signature checks off.
+	lean, err := startBridge("bridge-external-lean-interleaved", "VOCALS_BRIDGE_NATS_URL="+natsURL,
+		"VOCALS_BRIDGE_LOG_LEVEL=warn", "VOCALS_BRIDGE_WEBHOOK_HMAC_KEY=")
+	if err != nil {
+		return nil, err
+	}
+	defer lean.stop()
+	lean.broker = natsPid
+	targets := []*target{naive, ext, emb, lean}
 	runs := make([]interleavedRun, len(targets))
 	for i, t := range targets {
 		runs[i] = interleavedRun{name: strings.TrimSuffix(t.name, "-interleaved"), concurrency: c, p99: map[int][]float64{}}
@@ -453,7 +462,7 @@ func interleaved(o options, self, natsURL string, natsPid int, startBridge func(
 	for round := range rounds {
 		for i, t := range targets {
 			m := measure(t, "closed", func() load.Result {
-				return load.Closed(t.url, c, o.duration, callback(fmt.Sprintf("I%d%sc", round, t.name[:1])))
+				return load.Closed(t.url, c, o.duration, callback(fmt.Sprintf("I%d%dc", round, i)))
 			})
 			runs[i].closed = append(runs[i].closed, m.res.Throughput())
 			runs[i].cpuPer1k = append(runs[i].cpuPer1k, float64(m.cpuPer1k)/float64(time.Millisecond))
@@ -463,7 +472,7 @@ func interleaved(o options, self, natsURL string, natsPid int, startBridge func(
 		}
 		for _, r := range rates {
 			for i, t := range targets {
-				res := load.Open(t.url, r, o.duration, 4096, callback(fmt.Sprintf("I%d%so%d", round, t.name[:1], r)))
+				res := load.Open(t.url, r, o.duration, 4096, callback(fmt.Sprintf("I%d%do%d", round, i, r)))
 				runs[i].p99[r] = append(runs[i].p99[r], float64(res.Percentile(99))/float64(time.Millisecond))
 			}
 		}
@@ -766,9 +775,10 @@ func render(o options, results []measurement, inter []interleavedRun, broker []b
 	}
 	b.WriteString(budget(results, broker, c))
 	if len(inter) > 0 {
-		fmt.Fprintf(&b, "\n## Interleaved: naive and both bridges taking turns (%d rounds, medians)\n\n", len(inter[0].closed))
+		fmt.Fprintf(&b, "\n## Interleaved: naive and the bridges taking turns (%d rounds, medians)\n\n", len(inter[0].closed))
 		b.WriteString("The runs above measure one target after another; a slow phase of the shared machine lands on whichever runs then. " +
-			"Here the three run side by side and take turns, round after round, which makes these ratios the steadier ones.\n\n")
+			"Here the targets run side by side and take turns, round after round, which makes these ratios the steadier ones. " +
+			"**bridge-external-lean** is the external bridge with Info logging and signature checks off: the difference is what those two features cost.\n\n")
 		rates := slices.Sorted(maps.Keys(inter[0].p99))
 		fmt.Fprintf(&b, "| target | closed c=%d callbacks/s | CPU ms / 1k | broker CPU ms / 1k | / naive |", inter[0].concurrency)
 		for _, r := range rates {
