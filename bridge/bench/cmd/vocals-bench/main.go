@@ -161,7 +161,11 @@ type target struct {
 }
 
 func startProcess(name, url string, cmd *exec.Cmd) (*target, error) {
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard // logs are still encoded, as in production
+	// Output goes to the null device: logs are still encoded and written, as
+	// in production, but not read here. io.Discard would make a pipe and a
+	// goroutine in this process draining it, charging the bridge's logging to
+	// the load generator and delaying its requests.
+	cmd.Stdout, cmd.Stderr = nil, nil
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
