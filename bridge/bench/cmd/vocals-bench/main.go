@@ -469,15 +469,15 @@ func interleaved(o options, self, natsURL string, natsPid int, startBridge func(
 				return load.Closed(t.url, c, o.duration, callback(fmt.Sprintf("I%d%dc", round, i)))
 			})
 			runs[i].closed = append(runs[i].closed, m.res.Throughput())
-			runs[i].cpuPer1k = append(runs[i].cpuPer1k, float64(m.cpuPer1k)/float64(time.Millisecond))
+			runs[i].cpuPer1k = append(runs[i].cpuPer1k, msf(m.cpuPer1k))
 			if m.brokerPer1k >= 0 {
-				runs[i].brokerPer1k = append(runs[i].brokerPer1k, float64(m.brokerPer1k)/float64(time.Millisecond))
+				runs[i].brokerPer1k = append(runs[i].brokerPer1k, msf(m.brokerPer1k))
 			}
 		}
 		for _, r := range rates {
 			for i, t := range targets {
 				res := load.Open(t.url, r, o.duration, 4096, callback(fmt.Sprintf("I%d%do%d", round, i, r)))
-				runs[i].p99[r] = append(runs[i].p99[r], float64(res.Percentile(99))/float64(time.Millisecond))
+				runs[i].p99[r] = append(runs[i].p99[r], msf(res.Percentile(99)))
 			}
 		}
 	}
@@ -489,7 +489,7 @@ func brokerCell(d time.Duration) string {
 	if d < 0 {
 		return "-"
 	}
-	return fmt.Sprintf("%.0f", float64(d)/float64(time.Millisecond))
+	return fmt.Sprintf("%.0f", msf(d))
 }
 
 func median(v []float64) float64 {
@@ -663,7 +663,7 @@ func fill(js jetstream.JetStream, from, to int) time.Duration {
 	return time.Since(start)
 }
 
-func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond)) }
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f", msf(d)) }
 
 // msf is d in (fractional) milliseconds.
 func msf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -741,7 +741,7 @@ func render(o options, results []measurement, inter []interleavedRun, broker []b
 		if strings.HasPrefix(m.scenario, "open") {
 			fmt.Fprintf(&b, "| %s | %s | %.0f | %s | %s | %s | %s | %d | %.0f | %s | %.0f |\n", m.target, strings.TrimPrefix(m.scenario, "open "), m.res.Throughput(),
 				ms(m.res.Percentile(50)), ms(m.res.Percentile(90)), ms(m.res.Percentile(99)), ms(m.res.Percentile(99.9)), m.res.Errors,
-				float64(m.cpuPer1k)/float64(time.Millisecond), brokerCell(m.brokerPer1k), float64(m.peakRSS)/(1<<20))
+				msf(m.cpuPer1k), brokerCell(m.brokerPer1k), float64(m.peakRSS)/(1<<20))
 		}
 	}
 	b.WriteString("\n## Broker ceiling (direct JetStream publishes of a 1.3 KB event, same stream settings)\n\n| mode | msgs/s | broker CPU ms / 1k | publishers' CPU ms / 1k |\n| --- | ---: | ---: | ---: |\n")
