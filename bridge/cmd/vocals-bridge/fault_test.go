@@ -290,7 +290,7 @@ func TestFaultSpoolFull(t *testing.T) {
 	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("sixth callback: %d Retry-After=%q", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
-	if code, body := get(t, p.admin+"/readyz"); code != 503 || !strings.Contains(body, "spool full") {
+	if code, body := get(t, p.admin+"/readyz"); code != 503 || !strings.Contains(body, "spool is full") {
 		t.Errorf("readyz with a full spool: %d %s", code, body)
 	}
 	if metric(t, p, "vocals_bridge_spool_full_total") != 1 {
@@ -337,7 +337,7 @@ func TestFaultTornSpoolRecord(t *testing.T) {
 
 	n.start(t)
 	p2 := startBridge(t, n, data)
-	if !strings.Contains(p2.log(), "spool record damaged") {
+	if !strings.Contains(p2.log(), "spool damage found") {
 		t.Error("damaged record not reported in the log")
 	}
 	if metric(t, p2, "vocals_bridge_spool_damaged_records_total") != 1 {

@@ -82,8 +82,9 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, version string
 			func(n int, b int64) { m.SpoolEntries.Set(float64(n)); m.SpoolBytes.Set(float64(b)) })
 		for _, d := range damage {
 			m.SpoolDamaged.Inc()
-			log.Error("spool record damaged, set aside", zap.String("segment", d.Segment), zap.Int64("offset", d.Offset),
-				zap.Int64("bytes", d.Bytes), zap.String("reason", d.Reason), zap.String("saved_as", d.SavedAs))
+			log.Error("spool damage found", zap.String("segment", d.Segment), zap.Int64("offset", d.Offset),
+				zap.Int64("bytes", d.Bytes), zap.String("reason", d.Reason), zap.String("saved_as", d.SavedAs),
+				zap.String("save_error", d.SaveError))
 		}
 		if err != nil {
 			return nil, err
@@ -334,10 +335,12 @@ func (a *App) ready(ctx context.Context) httpapi.Readiness {
 		return httpapi.Readiness{Status: httpapi.Ready}
 	}
 	if a.spool != nil {
-		if n, b, _ := a.spool.Stats(); n < a.cfg.SpoolMaxEntries && b < a.cfg.SpoolMaxBytes-a.cfg.BodyLimit*2 {
+		// Room for an event built from the largest body, with its envelope.
+		err := a.spool.Writable(2 * a.cfg.BodyLimit)
+		if err == nil {
 			return httpapi.Readiness{Status: httpapi.Degraded, Reason: reason + "; spooling"}
 		}
-		reason += "; spool full"
+		reason += "; spool cannot take callbacks: " + err.Error()
 	}
 	return httpapi.Readiness{Status: httpapi.Unavailable, Reason: reason}
 }

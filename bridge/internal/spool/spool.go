@@ -50,6 +50,8 @@ var (
 	ErrLocked = errors.New("spool directory is locked by another process")
 	// ErrClosed means the spool was closed.
 	ErrClosed = errors.New("spool is closed")
+	// ErrNoRoom means the spool's file system has too little free space.
+	ErrNoRoom = errors.New("spool disk has too little free space")
 )
 
 // Damage describes bytes that could not be read back when opening.
@@ -58,7 +60,10 @@ type Damage struct {
 	Offset  int64
 	Bytes   int64
 	Reason  string
-	SavedAs string // where the damaged bytes were moved, for inspection
+	SavedAs string // where the damaged bytes were copied, for inspection; "" if not
+	// SaveError says why the bytes could not be copied aside (a full disk,
+	// say); the spool opens anyway, since the intact records are kept.
+	SaveError string
 }
 
 // Observer is told about the spool's size after every change.
@@ -86,7 +91,10 @@ type Spool struct {
 	reserved int
 	bytes    int64
 	closed   bool
-	broken   error // a write failed and could not be undone
+	// failed is the last append's error until an append, or a probe by
+	// Writable, succeeds again; a failed write is never fatal.
+	failed   error
+	probedAt time.Time
 	notify   chan struct{}
 	senders  sync.WaitGroup // appends between their checks and their answer
 
@@ -96,6 +104,7 @@ type Spool struct {
 	active     *os.File // owned by the writer goroutine
 	activeSeq  uint64
 	activeSize int64
+	rotate     bool // a failed write left the active segment unusable: start a new one
 
 	readMu  sync.Mutex
 	readSeq uint64
@@ -175,50 +184,94 @@ func (s *Spool) segments() ([]uint64, error) {
 	return seqs, nil
 }
 
-// recover scans every segment, skipping what the checkpoint says was
-// drained, and rebuilds the pending queue.
+// recover scans every segment and rebuilds the pending queue, skipping
+// what the checkpoint says was drained, but only where the checkpoint
+// matches the log: a checkpoint at a segment that is still on disk, past
+// its end, or between records is reported as damage and that segment's
+// records are all kept. Republishing costs a duplicate; trusting a wrong
+// checkpoint would delete events that were answered 200. Segment numbers
+// continue after both the last segment and the checkpoint, so a number is
+// never reused.
 func (s *Spool) recover() ([]Damage, error) {
 	cpSeq, cpOff := s.readCheckpoint()
 	seqs, err := s.segments()
 	if err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
+	s.activeSeq = cpSeq
 	var damage []Damage
 	for _, seq := range seqs {
-		s.activeSeq = seq
+		s.activeSeq = max(s.activeSeq, seq)
 		path := filepath.Join(s.dir, segName(seq))
-		raw, err := os.ReadFile(path)
+		recs, bad, err := scanSegment(path, seq)
+		damage = append(damage, bad...)
 		if err != nil {
-			return damage, fmt.Errorf("spool: reading %s: %w", path, err)
+			return damage, err
 		}
-		off := int64(0)
-		for off < int64(len(raw)) {
-			m, at, size, err := readRecord(raw, off)
-			if err != nil {
-				// Keep whatever intact records follow the damage: resume at
-				// the next offset where a whole record checks out.
-				next := resync(raw, off+1)
-				d, derr := saveDamaged(path, raw[off:next], off, err)
-				damage = append(damage, d)
-				if derr != nil {
-					return damage, derr
-				}
-				off = next
-				continue
+		drainedTo := int64(0) // records ending at or before it were drained
+		switch {
+		case len(recs) == 0:
+		case seq < cpSeq:
+			damage = append(damage, Damage{Segment: segName(seq), Reason: fmt.Sprintf(
+				"the checkpoint is at segment %d, past this one: its %d records are kept and republished", cpSeq, len(recs))})
+		case seq == cpSeq && !endsRecord(recs, cpOff):
+			damage = append(damage, Damage{Segment: segName(seq), Offset: cpOff, Reason: fmt.Sprintf(
+				"the checkpoint offset %d is not the end of a record: the segment's %d records are kept and republished", cpOff, len(recs))})
+		case seq == cpSeq:
+			drainedTo = cpOff
+		}
+		for _, r := range recs {
+			if _, dup := s.ids[r.ID]; r.off+r.size > drainedTo && !dup {
+				s.pending = append(s.pending, r)
+				s.ids[r.ID] = struct{}{}
+				s.bytes += r.size
 			}
-			drained := seq < cpSeq || (seq == cpSeq && off < cpOff)
-			if _, dup := s.ids[m.ID]; !drained && !dup {
-				s.pending = append(s.pending, Entry{ID: m.ID, seg: seq, off: off, size: size, queued: at})
-				s.ids[m.ID] = struct{}{}
-				s.bytes += size
-			}
-			off += size
 		}
 		if !s.segmentInUse(seq) {
 			_ = os.Remove(path) // fully drained
 		}
 	}
 	return damage, nil
+}
+
+// scanSegment returns the intact records of a segment in order. Damaged
+// bytes are reported and copied aside; every intact record before or after
+// them is kept. Only an unreadable file is an error.
+func scanSegment(path string, seq uint64) ([]Entry, []Damage, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("spool: reading %s: %w", path, err)
+	}
+	var (
+		recs   []Entry
+		damage []Damage
+	)
+	for off := int64(0); off < int64(len(raw)); {
+		m, at, size, err := readRecord(raw, off)
+		if err != nil {
+			// Resume at the next offset where a whole record checks out.
+			next := resync(raw, off+1)
+			damage = append(damage, saveDamaged(path, raw[off:next], off, err))
+			off = next
+			continue
+		}
+		recs = append(recs, Entry{ID: m.ID, seg: seq, off: off, size: size, queued: at})
+		off += size
+	}
+	return recs, damage, nil
+}
+
+// endsRecord reports whether off is 0 or the end of one of recs.
+func endsRecord(recs []Entry, off int64) bool {
+	if off == 0 {
+		return true
+	}
+	for _, r := range recs {
+		if r.off+r.size == off {
+			return true
+		}
+	}
+	return false
 }
 
 // readRecord decodes the record at off in a segment's bytes.
@@ -248,14 +301,17 @@ func resync(raw []byte, from int64) int64 {
 
 // saveDamaged copies unreadable bytes next to their segment for an
 // operator. Segments are never rewritten: Open starts a new one to append
-// to, and pending entries simply skip the damaged range.
-func saveDamaged(path string, bad []byte, off int64, cause error) (Damage, error) {
+// to, and pending entries simply skip the damaged range. Failing to copy
+// (a full disk) is reported in the Damage, not fatal: the intact records
+// matter more than a copy of the broken ones.
+func saveDamaged(path string, bad []byte, off int64, cause error) Damage {
 	d := Damage{Segment: filepath.Base(path), Offset: off, Bytes: int64(len(bad)), Reason: cause.Error(),
 		SavedAs: fmt.Sprintf("%s.%d.damaged", path, off)}
 	if err := writeFileSync(d.SavedAs, bad); err != nil {
-		return d, fmt.Errorf("spool: saving damaged bytes of %s: %w", path, err)
+		_ = os.Remove(d.SavedAs)
+		d.SavedAs, d.SaveError = "", err.Error()
 	}
-	return d, nil
+	return d
 }
 
 func (s *Spool) segmentInUse(seq uint64) bool {
@@ -306,13 +362,9 @@ func (s *Spool) Append(m event.Message) error {
 		return err
 	}
 	s.mu.Lock()
-	switch {
-	case s.closed:
+	if s.closed {
 		s.mu.Unlock()
 		return ErrClosed
-	case s.broken != nil:
-		s.mu.Unlock()
-		return s.broken
 	}
 	if _, dup := s.ids[m.ID]; dup {
 		s.mu.Unlock()
@@ -363,11 +415,10 @@ func (s *Spool) writer() {
 		}
 		entries, err := s.writeBatch(batch)
 		s.mu.Lock()
+		s.failed = err
 		if err == nil {
 			s.pending = append(s.pending, entries...)
 			s.reserved -= len(entries)
-		} else if s.broken == nil {
-			s.broken = err
 		}
 		n, b := len(s.pending), s.bytes
 		s.mu.Unlock()
@@ -382,13 +433,16 @@ func (s *Spool) writer() {
 }
 
 func (s *Spool) writeBatch(batch []*appendReq) ([]Entry, error) {
-	if s.activeSize >= s.limits.SegmentBytes {
-		if err := s.active.Sync(); err != nil {
-			return nil, fmt.Errorf("spool: fsync: %w", err)
+	if s.rotate || s.activeSize >= s.limits.SegmentBytes {
+		if !s.rotate {
+			if err := s.active.Sync(); err != nil {
+				return nil, fmt.Errorf("spool: fsync: %w", err)
+			}
 		}
 		if err := s.newSegment(); err != nil {
 			return nil, err
 		}
+		s.rotate = false
 	}
 	start := s.activeSize
 	buf := make([]byte, 0, len(batch)*len(batch[0].rec))
@@ -405,11 +459,12 @@ func (s *Spool) writeBatch(batch []*appendReq) ([]Entry, error) {
 		s.syncs.Add(1)
 	}
 	if err != nil {
-		// Undo a partial write so the next batch does not follow garbage;
-		// if even that fails, the spool stops accepting.
-		if terr := s.active.Truncate(start); terr != nil {
-			return nil, fmt.Errorf("spool: write failed (%v) and could not be undone: %w", err, terr)
-		}
+		// The batch is refused, never the spool: cut off what was written
+		// and continue in a fresh segment, since after a failed fsync the
+		// file's state is not known. Recovery skips a tail the truncate
+		// could not remove as damage.
+		_ = s.active.Truncate(start)
+		s.rotate = true
 		return nil, fmt.Errorf("spool: write: %w", err)
 	}
 	s.activeSize = off
@@ -439,6 +494,42 @@ func (s *Spool) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.pending) + s.reserved
+}
+
+// probeBytes is what Writable writes to learn whether a failed disk
+// accepts writes again.
+const probeBytes = 64 << 10
+
+// Writable reports whether an append of need bytes would be taken now: nil
+// when the spool is open, below its limits and its file system has room,
+// and, after a failed append, when a probe write and fsync succeed (tried
+// at most once a second). Readiness uses it, so that a bridge that would
+// refuse callbacks does not report itself able to take them.
+func (s *Spool) Writable(need int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return ErrClosed
+	case len(s.pending)+s.reserved >= s.limits.MaxEntries || s.bytes+need > s.limits.MaxBytes:
+		return ErrFull
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(s.dir, &st); err == nil && int64(st.Bavail)*int64(st.Bsize) < need {
+		return ErrNoRoom
+	}
+	if s.failed != nil && time.Since(s.probedAt) >= time.Second {
+		s.probedAt = time.Now()
+		probe := filepath.Join(s.dir, "probe.tmp")
+		if err := writeFileSync(probe, make([]byte, probeBytes)); err == nil {
+			s.failed = nil
+		}
+		_ = os.Remove(probe)
+	}
+	if s.failed != nil {
+		return fmt.Errorf("spool: the last append failed: %w", s.failed)
+	}
+	return nil
 }
 
 // Stats returns the entries and bytes waiting and the oldest one's age.
@@ -503,7 +594,9 @@ func (s *Spool) Remove(e Entry) error {
 	s.mu.Unlock()
 
 	s.observe(n, b)
-	s.writeCheckpoint(e.seg, e.off+e.size)
+	// A drained segment goes before the checkpoint moves on: a checkpoint
+	// past a segment still on disk then always means damage (see recover).
+	var rmErr error
 	if segDone && e.seg != active {
 		s.readMu.Lock()
 		if s.readF != nil && s.readSeq == e.seg {
@@ -512,10 +605,11 @@ func (s *Spool) Remove(e Entry) error {
 		}
 		s.readMu.Unlock()
 		if err := os.Remove(filepath.Join(s.dir, segName(e.seg))); err != nil && !os.IsNotExist(err) {
-			return fmt.Errorf("spool: %w", err)
+			rmErr = fmt.Errorf("spool: %w", err)
 		}
 	}
-	return nil
+	s.writeCheckpoint(e.seg, e.off+e.size)
+	return rmErr
 }
 
 // SetAside appends the raw record of e to rejected.log (fsynced) so an

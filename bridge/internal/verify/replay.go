@@ -6,7 +6,9 @@ import (
 	"time"
 )
 
-// replayCache remembers used signatures until their timestamp goes stale.
+// replayCache remembers used signatures until their timestamp goes stale:
+// an entry given expires = ts + tolerance is kept while now <= expires,
+// the same instant up to which Verifier.timestamp accepts ts.
 // The provider's signature does not cover the body, so a captured request
 // could be replayed with another body inside the tolerance; a signature
 // seen before is accepted again only with the same body (a plain retry).
@@ -52,7 +54,7 @@ func (c *replayCache) use(key replayKey, expires time.Time, body [sha256.Size]by
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.sweep(at)
-	if e, ok := c.byKey[key]; ok && at < e.expires {
+	if e, ok := c.byKey[key]; ok && at <= e.expires {
 		return e.body == body
 	}
 	c.byKey[key] = replayEntry{expires: exp, body: body}
@@ -66,7 +68,7 @@ func (c *replayCache) use(key replayKey, expires time.Time, body [sha256.Size]by
 // sweep forgets entries from the front of the insertion order that have
 // expired; the order is close to timestamp order, which is good enough.
 func (c *replayCache) sweep(now int64) {
-	for c.head < len(c.order) && now >= c.order[c.head].expires {
+	for c.head < len(c.order) && now > c.order[c.head].expires {
 		c.drop()
 	}
 	if c.head > 1024 && c.head > len(c.order)/2 {

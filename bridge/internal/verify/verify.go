@@ -207,19 +207,28 @@ func (v *Verifier) Verify(r Request) error {
 	return nil
 }
 
-// timestamp parses Unix seconds and checks the tolerance both ways.
+// timestamp parses Unix seconds and checks the tolerance both ways, to the
+// nanosecond: a request is fresh while ts-tolerance <= now <= ts+tolerance.
+// The replay cache remembers a signature until ts+tolerance (see use), so a
+// signature is remembered for exactly as long as this check accepts it.
 func (v *Verifier) timestamp(raw string, now time.Time) (time.Time, error) {
 	secs, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
 	if err != nil || secs <= 0 {
 		return time.Time{}, refuse(ReasonSignature, "timestamp is not Unix seconds")
 	}
 	ts := time.Unix(secs, 0)
-	// Compare in seconds: time.Duration overflows for absurd timestamps.
-	diff := now.Unix() - secs
-	if diff > int64(v.cfg.Tolerance/time.Second) || -diff > int64(v.cfg.Tolerance/time.Second) {
-		return ts, refuse(ReasonStale, "timestamp is %ds away from now, beyond the %s tolerance", diff, v.cfg.Tolerance)
+	// Whole seconds first, with a second to spare: time.Duration overflows
+	// for absurd timestamps.
+	tolSecs := int64(v.cfg.Tolerance / time.Second)
+	if diff := now.Unix() - secs; diff > tolSecs+1 || -diff > tolSecs+1 || !fresh(ts, now, v.cfg.Tolerance) {
+		return ts, refuse(ReasonStale, "timestamp is %ds away from now, beyond the %s tolerance", now.Unix()-secs, v.cfg.Tolerance)
 	}
 	return ts, nil
+}
+
+// fresh is the one freshness rule: now within tolerance of ts, either way.
+func fresh(ts, now time.Time, tolerance time.Duration) bool {
+	return !now.Before(ts.Add(-tolerance)) && !now.After(ts.Add(tolerance))
 }
 
 // verifyProvider checks X-Webhook-Signature = base64(HMAC-SHA256(key,

@@ -126,6 +126,40 @@ func TestReplayWithChangedBody(t *testing.T) {
 	checkReason(t, req(`{"code":200,"callbackType":"complete"}`, now.Add(6*time.Minute)), verify.ReasonStale)
 }
 
+// The check and the replay cache follow one rule: a signature is accepted
+// while now is within the tolerance of its timestamp, and remembered for as
+// long. Before, the check accepted until ts+301 s in whole seconds while
+// the cache forgot at ts+300 s, and a forged body got through at ts+300.2 s.
+func TestReplayAtTheEdgesOfTheTolerance(t *testing.T) {
+	const tol = 5 * time.Minute
+	ts := strconv.FormatInt(now.Unix(), 10)
+	h := headers(verify.HeaderTimestamp, ts, verify.HeaderSignature, providerSig("k", task, ts))
+	tests := map[string]struct {
+		first, second time.Time // when the genuine body, then a forged one, arrive
+		reason        verify.Reason
+	}{
+		"forged at ts+tolerance":      {now, now.Add(tol), verify.ReasonReplay},
+		"forged at ts+tolerance+1ns":  {now, now.Add(tol + time.Nanosecond), verify.ReasonStale},
+		"forged at ts+tolerance+0.2s": {now, now.Add(tol + 200*time.Millisecond), verify.ReasonStale},
+		"forged at ts+tolerance-1ns":  {now, now.Add(tol - time.Nanosecond), verify.ReasonReplay},
+		"genuine at ts-tolerance":     {now.Add(-tol), now.Add(tol), verify.ReasonReplay},
+		"genuine at ts-tolerance-1ns": {now.Add(-tol - time.Nanosecond), now, ""},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			v := newVerifier(t, verify.Config{ProviderKeys: [][]byte{[]byte("k")}, Tolerance: tol})
+			genuine := v.Verify(verify.Request{Header: h, TaskID: task, Body: []byte(`{"genuine":1}`), Now: tc.first})
+			wantFirst := verify.Reason("")
+			if tc.first.Before(now.Add(-tol)) {
+				wantFirst = verify.ReasonStale
+			}
+			checkReason(t, genuine, wantFirst)
+			forged := v.Verify(verify.Request{Header: h, TaskID: task, Body: []byte(`{"forged":1}`), Now: tc.second})
+			checkReason(t, forged, tc.reason)
+		})
+	}
+}
+
 func standardSig(secret []byte, id, ts string, body []byte) string {
 	h := hmac.New(sha256.New, secret)
 	h.Write([]byte(id + "." + ts + "."))
