@@ -3,10 +3,12 @@
 #   make build   build bin/vocals-bridge (version from git, or VERSION=...)
 #   make run     build and run the bridge with defaults: embedded NATS under
 #                ./data, callbacks on :8080, admin on :8081 (ARGS=... adds flags)
-#   make test    every test, with the race detector (go test -race ./...)
+#   make test    every test, with the race detector (go test -race ./...;
+#                the deployment checks are make lint-deploy)
 #   make fuzz    run each fuzz target for FUZZTIME (default 30s)
 #   make bench   the benchmark harness (ceilings, naive bridge, the bridge;
 #                closed and open loop) and Go micro-benchmarks -> BENCHMARKS.md
+#   make bench-smoke  the harness with tiny counts, to keep it working (CI)
 #   make lint    gofmt and go vet
 #   make lint-deploy  offline checks of Dockerfile, Compose, Helm chart,
 #                alert rules and dashboard (module bridge/deploycheck)
@@ -22,10 +24,10 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 30s
 ARGS     ?=
 
-.PHONY: help build run test fuzz bench lint lint-deploy schemas demo clean
+.PHONY: help build run test fuzz bench bench-smoke lint lint-deploy schemas demo clean
 
 help:
-	@sed -n '3,17p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,19p' Makefile | sed 's/^# \{0,1\}//'
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/vocals-bridge ./bridge/cmd/vocals-bridge
@@ -49,6 +51,9 @@ bench: build
 	$(GO) build -o bin/vocals-bench ./bridge/bench/cmd/vocals-bench
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./bridge/... | tee bin/micro.txt
 	./bin/vocals-bench -bridge bin/vocals-bridge -nats-server bin/nats-server -micro bin/micro.txt -out BENCHMARKS.md
+
+bench-smoke:
+	VOCALS_BENCH_SMOKE=1 $(GO) test -count=1 -run TestHarnessSmoke ./bridge/bench/cmd/vocals-bench
 
 lint:
 	@test -z "$$(gofmt -l bridge)" || { gofmt -l bridge; echo "gofmt needed"; exit 1; }

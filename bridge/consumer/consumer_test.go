@@ -26,7 +26,7 @@ func setup(t *testing.T, mode string) (jetstream.JetStream, *nats.Conn, []event.
 	t.Helper()
 	srv := natstest.Start(t)
 	nc, js := srv.Connect(t)
-	pub, err := publish.NewJetStream(nc, "VOCALS", mode)
+	pub, err := publish.NewJetStream(nc, "VOCALS", mode, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}

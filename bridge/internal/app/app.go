@@ -103,6 +103,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, version string
 		a.embedded, err = natsembed.Start(natsembed.Options{
 			StoreDir:   filepath.Join(cfg.DataDir, "nats"),
 			ListenAddr: cfg.EmbeddedNATSAddr,
+			SyncAlways: cfg.EmbeddedNATSSyncAlways,
 		}, log.Named("nats"))
 		if err != nil {
 			return nil, err
@@ -126,7 +127,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, version string
 		return nil, err
 	}
 
-	if a.pub, err = publish.NewJetStream(a.nc, cfg.Stream, cfg.ContentMode); err != nil {
+	if a.pub, err = publish.NewJetStream(a.nc, cfg.Stream, cfg.ContentMode, cfg.NATSMaxPayload); err != nil {
 		return nil, err
 	}
 	var deadLetters httpapi.DeadLetter
@@ -134,7 +135,8 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, version string
 		a.dlq = deadletter.New(a.pub.JS(), deadletter.StreamSpec{
 			Name: cfg.DeadLetterStream, SubjectPrefix: cfg.DeadLetterSubjectPrefix, Replicas: cfg.StreamReplicas,
 			MaxAge: cfg.StreamMaxAge, MaxBytes: cfg.DeadLetterMaxBytes,
-		}, cfg.DeadLetterMaxBody, func(o string) { m.DeadLetters.WithLabelValues(o).Inc() })
+		}, cfg.DeadLetterMaxBody, cfg.DeadLetterQueueBytes, func(o string) { m.DeadLetters.WithLabelValues(o).Inc() })
+		m.WatchDeadLetterQueue(func() float64 { n, _ := a.dlq.Queued(); return float64(n) })
 		deadLetters = a.dlq
 	}
 	if a.nc.IsConnected() {
@@ -199,7 +201,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, version string
 	}
 
 	a.builder = event.NewBuilder(cfg.SubjectPrefix, cfg.EventSource, cfg.SchemaBase(), loc)
-	a.sink = deliver.New(a.pub, a.spool, cfg.PublishTimeout)
+	a.sink = deliver.New(a.pub, a.spool, cfg.PublishTimeout, a.pub.MaxEvent)
 	var tasks httpapi.TaskObserver
 	if cfg.TrackingEnabled {
 		key, err := cfg.ProviderAPIKeyValue()
@@ -231,6 +233,8 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, version string
 		Guard: httpapi.GuardConfig{
 			Allowed: allowed, TrustedProxies: trusted,
 			RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
+			MaxReadsPerSource: cfg.MaxReadsPerSource, MinBodyRate: cfg.BodyMinRate,
+			BodyReadGrace: cfg.BodyReadGrace, ReadTimeout: cfg.ReadTimeout,
 			MaxInFlight: cfg.MaxInFlight, RetryAfter: cfg.RetryAfter,
 		},
 	})
@@ -288,9 +292,15 @@ func (a *App) setupStreams(ctx context.Context) error {
 		for _, w := range warnings {
 			a.log.Warn("stream configuration", zap.String("stream", a.cfg.Stream), zap.String("warning", w))
 		}
+		if err == nil {
+			_, err = a.pub.Stream(ctx) // learns its max_msg_size
+		}
 		return err
 	}
 	if err := publish.EnsureStream(ctx, a.pub.JS(), spec); err != nil {
+		return err
+	}
+	if _, err := a.pub.Stream(ctx); err != nil { // learns its max_msg_size
 		return err
 	}
 	if a.dlq != nil {
@@ -329,7 +339,7 @@ func (a *App) ready(ctx context.Context) httpapi.Readiness {
 	var reason string
 	if !a.nc.IsConnected() {
 		reason = fmt.Sprintf("nats: %s", a.nc.Status())
-	} else if _, err := a.pub.JS().Stream(ctx, a.cfg.Stream); err != nil {
+	} else if _, err := a.pub.Stream(ctx); err != nil {
 		reason = fmt.Sprintf("stream %s: %v", a.cfg.Stream, err)
 	} else {
 		return httpapi.Readiness{Status: httpapi.Ready}
@@ -441,7 +451,11 @@ func (a *App) Close() {
 		a.submit = nil
 	}
 	if a.dlq != nil {
-		a.dlq.Wait()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if left := a.dlq.Close(ctx); left > 0 {
+			a.log.Warn("stopping with dead letters the stream did not take; they are dropped", zap.Int("dead_letters", left))
+		}
+		cancel()
 		a.dlq = nil
 	}
 	if a.spool != nil {

@@ -36,6 +36,11 @@ const (
 	DefaultDeadLetterSubjectPrefix = "vocals_dlq"
 	DefaultDeadLetterMaxBody       = 64 << 10
 	DefaultDeadLetterMaxBytes      = 256 << 20
+	DefaultDeadLetterQueueBytes    = 16 << 20
+	DefaultNATSMaxPayload          = 1 << 20
+	DefaultMaxReadsPerSource       = 64
+	DefaultBodyMinRate             = 1024
+	DefaultBodyReadGrace           = 2 * time.Second
 	DefaultBodyLimit               = 1 << 20
 	DefaultEventSource             = "/vocals-bridge"
 	DefaultProviderTimeZone        = "UTC"
@@ -83,7 +88,13 @@ type Config struct {
 	NATSCAFile    string `yaml:"nats_ca_file"`
 	NATSCertFile  string `yaml:"nats_cert_file"`
 	NATSKeyFile   string `yaml:"nats_key_file"`
-	DataDir       string `yaml:"data_dir"`
+	// NATSMaxPayload is the server's max_payload as configured, assumed
+	// until the first connect tells the real one.
+	NATSMaxPayload int64 `yaml:"nats_max_payload"`
+	// EmbeddedNATSSyncAlways makes the embedded server fsync before it
+	// acknowledges (its sync_interval: always).
+	EmbeddedNATSSyncAlways bool   `yaml:"embedded_nats_sync_always"`
+	DataDir                string `yaml:"data_dir"`
 
 	Stream                string        `yaml:"stream"`
 	SubjectPrefix         string        `yaml:"subject_prefix"`
@@ -103,6 +114,7 @@ type Config struct {
 	DeadLetterSubjectPrefix string `yaml:"deadletter_subject_prefix"`
 	DeadLetterMaxBody       int    `yaml:"deadletter_max_body"`
 	DeadLetterMaxBytes      int64  `yaml:"deadletter_max_bytes"`
+	DeadLetterQueueBytes    int64  `yaml:"deadletter_queue_bytes"`
 
 	BodyLimit        int64  `yaml:"body_limit"`
 	EventSource      string `yaml:"event_source"`
@@ -121,6 +133,9 @@ type Config struct {
 	TrustedProxies        string        `yaml:"trusted_proxies"`
 	RateLimit             float64       `yaml:"rate_limit"`
 	RateBurst             int           `yaml:"rate_burst"`
+	MaxReadsPerSource     int           `yaml:"max_reads_per_source"`
+	BodyMinRate           int64         `yaml:"body_min_rate"`
+	BodyReadGrace         time.Duration `yaml:"body_read_grace"`
 	MaxInFlight           int           `yaml:"max_in_flight"`
 	TLSCertFile           string        `yaml:"tls_cert_file"`
 	TLSKeyFile            string        `yaml:"tls_key_file"`
@@ -161,6 +176,8 @@ func Default() Config {
 		HTTPAddr:                DefaultHTTPAddr,
 		AdminAddr:               DefaultAdminAddr,
 		EmbeddedNATSAddr:        DefaultEmbeddedNATSAddr,
+		EmbeddedNATSSyncAlways:  true,
+		NATSMaxPayload:          DefaultNATSMaxPayload,
 		DataDir:                 DefaultDataDir,
 		Stream:                  DefaultStream,
 		SubjectPrefix:           DefaultSubjectPrefix,
@@ -178,6 +195,7 @@ func Default() Config {
 		DeadLetterSubjectPrefix: DefaultDeadLetterSubjectPrefix,
 		DeadLetterMaxBody:       DefaultDeadLetterMaxBody,
 		DeadLetterMaxBytes:      DefaultDeadLetterMaxBytes,
+		DeadLetterQueueBytes:    DefaultDeadLetterQueueBytes,
 		BodyLimit:               DefaultBodyLimit,
 		EventSource:             DefaultEventSource,
 		ContentMode:             "structured",
@@ -186,6 +204,9 @@ func Default() Config {
 		ReplayCacheSize:         DefaultReplayCacheSize,
 		RateLimit:               DefaultRateLimit,
 		RateBurst:               DefaultRateBurst,
+		MaxReadsPerSource:       DefaultMaxReadsPerSource,
+		BodyMinRate:             DefaultBodyMinRate,
+		BodyReadGrace:           DefaultBodyReadGrace,
 		MaxInFlight:             DefaultMaxInFlight,
 		LogLevel:                DefaultLogLevel,
 		LogFormat:               DefaultLogFormat,
@@ -353,6 +374,10 @@ func (c Config) Validate() error {
 		if c.DeadLetterMaxBytes < 1<<20 {
 			return bad("deadletter_max_bytes", "%d must be at least 1 MiB", c.DeadLetterMaxBytes)
 		}
+		if c.DeadLetterQueueBytes < int64(c.DeadLetterMaxBody)+4096 || c.DeadLetterQueueBytes > c.DeadLetterMaxBytes {
+			return bad("deadletter_queue_bytes", "%d must hold one dead letter (deadletter_max_body + 4 KiB) and be at most deadletter_max_bytes %d",
+				c.DeadLetterQueueBytes, c.DeadLetterMaxBytes)
+		}
 	}
 	if c.BodyLimit < 1024 || c.BodyLimit > 64<<20 {
 		return bad("body_limit", "%d must be between 1024 and %d bytes", c.BodyLimit, 64<<20)
@@ -399,6 +424,18 @@ func (c Config) Validate() error {
 	}
 	if c.RateLimit < 0 || c.RateBurst < 1 {
 		return bad("rate_limit", "rate_limit must be >= 0 (0 turns it off) and rate_burst >= 1")
+	}
+	if c.NATSMaxPayload < 64<<10 {
+		return bad("nats_max_payload", "%d must be at least 64 KiB", c.NATSMaxPayload)
+	}
+	if c.MaxReadsPerSource < 0 {
+		return bad("max_reads_per_source", "%d must be >= 0 (0 turns it off)", c.MaxReadsPerSource)
+	}
+	if c.BodyMinRate < 0 {
+		return bad("body_min_rate", "%d must be >= 0 bytes per second (0 turns it off)", c.BodyMinRate)
+	}
+	if c.BodyReadGrace <= 0 || c.BodyReadGrace > c.ReadTimeout {
+		return bad("body_read_grace", "%s must be positive and at most read_timeout %s", c.BodyReadGrace, c.ReadTimeout)
 	}
 	if c.MaxInFlight < 1 {
 		return bad("max_in_flight", "%d must be at least 1", c.MaxInFlight)

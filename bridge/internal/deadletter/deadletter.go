@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/backoff"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
 )
 
@@ -34,8 +36,8 @@ const (
 const (
 	OutcomePublished = "published"
 	OutcomeDuplicate = "duplicate"
-	OutcomeFailed    = "failed"
-	OutcomeDropped   = "dropped" // too many in flight
+	OutcomeFailed    = "failed"  // the stream refused it for good
+	OutcomeDropped   = "dropped" // pushed out of a full queue, or left at shutdown
 )
 
 // Rejection is a refused callback.
@@ -74,25 +76,51 @@ func (s StreamSpec) Config() jetstream.StreamConfig {
 	}
 }
 
-// Writer publishes rejections in the background, at most maxInFlight at a
-// time; more are dropped and counted rather than slowing the answers.
+// Writer queues rejections in memory, at most queueBytes of them, and
+// publishes them in order from one background goroutine. While the stream
+// cannot be reached the queue waits and the head is retried with backoff,
+// so what is refused during a NATS outage reaches the stream when it is
+// back. A full queue drops its oldest entry (counted), as the stream
+// itself discards its oldest: the newest refusals are the informative
+// ones. Record never blocks the answer.
 type Writer struct {
-	js      jetstream.JetStream
-	spec    StreamSpec
-	maxBody int
-	timeout time.Duration
-	hook    func(outcome string)
-	sem     chan struct{}
-	wg      sync.WaitGroup
+	js       jetstream.JetStream
+	spec     StreamSpec
+	maxBody  int
+	maxQueue int64
+	timeout  time.Duration
+	hook     func(outcome string)
+
+	mu     sync.Mutex
+	queue  []queued
+	bytes  int64
+	nextID uint64
+	wake   chan struct{}
+	ctx    context.Context
+	stop   context.CancelFunc
+	done   chan struct{}
 }
 
-// New returns a Writer. maxBody caps the stored body; hook (may be nil)
-// counts outcomes.
-func New(js jetstream.JetStream, spec StreamSpec, maxBody int, hook func(string)) *Writer {
+type queued struct {
+	seq   uint64
+	msg   *nats.Msg
+	msgID string
+	size  int64
+}
+
+// New returns a running Writer. maxBody caps a stored body, queueBytes
+// the queue; hook (may be nil) counts outcomes.
+func New(js jetstream.JetStream, spec StreamSpec, maxBody int, queueBytes int64, hook func(string)) *Writer {
 	if hook == nil {
 		hook = func(string) {}
 	}
-	return &Writer{js: js, spec: spec, maxBody: maxBody, timeout: 2 * time.Second, hook: hook, sem: make(chan struct{}, 64)}
+	ctx, stop := context.WithCancel(context.Background())
+	w := &Writer{
+		js: js, spec: spec, maxBody: maxBody, maxQueue: queueBytes, timeout: 2 * time.Second, hook: hook,
+		wake: make(chan struct{}, 1), ctx: ctx, stop: stop, done: make(chan struct{}),
+	}
+	go w.run()
+	return w
 }
 
 // EnsureStream creates or updates the dead-letter stream.
@@ -103,28 +131,93 @@ func (w *Writer) EnsureStream(ctx context.Context) error {
 	return nil
 }
 
-// Record publishes r in the background and returns at once.
+// Record queues r for the stream and returns at once.
 func (w *Writer) Record(r Rejection) {
-	select {
-	case w.sem <- struct{}{}:
-	default:
+	m, id := w.message(r)
+	size := int64(len(m.Data) + 1024) // headers, roughly
+	w.mu.Lock()
+	for len(w.queue) > 0 && w.bytes+size > w.maxQueue {
+		w.bytes -= w.queue[0].size
+		w.queue = w.queue[1:]
 		w.hook(OutcomeDropped)
-		return
 	}
-	w.wg.Add(1)
-	go func() {
-		defer func() { <-w.sem; w.wg.Done() }()
-		ctx, cancel := context.WithTimeout(context.Background(), w.timeout)
-		defer cancel()
-		w.hook(w.publish(ctx, r))
-	}()
+	w.nextID++
+	w.queue = append(w.queue, queued{seq: w.nextID, msg: m, msgID: id, size: size})
+	w.bytes += size
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
 }
 
-func (w *Writer) publish(ctx context.Context, r Rejection) string {
+// Queued is how many dead letters wait, and their bytes.
+func (w *Writer) Queued() (int, int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.queue), w.bytes
+}
+
+func (w *Writer) run() {
+	defer close(w.done)
+	b := backoff.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
+	for {
+		w.mu.Lock()
+		var head queued
+		if len(w.queue) > 0 {
+			head = w.queue[0]
+		}
+		w.mu.Unlock()
+		if head.msg == nil {
+			select {
+			case <-w.ctx.Done():
+				return
+			case <-w.wake:
+				continue
+			}
+		}
+		ctx, cancel := context.WithTimeout(w.ctx, w.timeout)
+		ack, err := w.js.PublishMsg(ctx, head.msg, jetstream.WithMsgID(head.msgID), jetstream.WithExpectStream(w.spec.Name))
+		cancel()
+		switch {
+		case err == nil && ack.Duplicate:
+			w.pop(head.seq, OutcomeDuplicate)
+		case err == nil:
+			w.pop(head.seq, OutcomePublished)
+		case errors.Is(publish.Classify(err), publish.ErrRejected):
+			w.pop(head.seq, OutcomeFailed) // the stream will never take it
+		default:
+			if !b.Sleep(w.ctx) {
+				return
+			}
+			continue
+		}
+		b.Reset()
+	}
+}
+
+// pop removes the head if it is still seq (a full queue may have dropped it).
+func (w *Writer) pop(seq uint64, outcome string) {
+	w.mu.Lock()
+	if len(w.queue) > 0 && w.queue[0].seq == seq {
+		w.bytes -= w.queue[0].size
+		w.queue[0] = queued{}
+		w.queue = w.queue[1:]
+	}
+	w.mu.Unlock()
+	w.hook(outcome)
+}
+
+// message builds the NATS message of r and its Nats-Msg-Id. A body read
+// in full is its own identity, so the provider's retries of one refused
+// request are kept once; a body not read in full (too large, cut off) says
+// nothing about the request, so its id is the request's own.
+func (w *Writer) message(r Rejection) (*nats.Msg, string) {
 	body := r.Body
 	if len(body) > w.maxBody {
 		body = body[:w.maxBody]
 	}
+	complete := int64(len(r.Body)) == r.BodySize
 	truncated := int64(len(body)) < r.BodySize // capped here, or never read in full
 	m := nats.NewMsg(w.spec.SubjectPrefix + "." + r.Reason)
 	m.Data = body
@@ -135,20 +228,41 @@ func (w *Writer) publish(ctx context.Context, r Rejection) string {
 	m.Header.Set(HeaderBodySize, strconv.FormatInt(r.BodySize, 10))
 	m.Header.Set(HeaderTruncated, strconv.FormatBool(truncated))
 	m.Header.Set(HeaderReceivedAt, r.At.UTC().Format(time.RFC3339Nano))
-	// The same refused request retried by the provider is kept once.
-	sum := sha256.Sum256(append([]byte(r.Reason+"\x00"+r.ContentType+"\x00"), r.Body...))
-	ack, err := w.js.PublishMsg(ctx, m, jetstream.WithMsgID(hex.EncodeToString(sum[:])), jetstream.WithExpectStream(w.spec.Name))
-	switch {
-	case err != nil:
-		return OutcomeFailed
-	case ack.Duplicate:
-		return OutcomeDuplicate
+	h := sha256.New()
+	h.Write([]byte(r.Reason + "\x00" + r.ContentType + "\x00"))
+	if complete {
+		h.Write(r.Body)
+	} else {
+		h.Write([]byte("request\x00" + r.RequestID + "\x00" + r.At.UTC().Format(time.RFC3339Nano)))
 	}
-	return OutcomePublished
+	return m, hex.EncodeToString(h.Sum(nil))
 }
 
-// Wait blocks until every background publish has finished.
-func (w *Writer) Wait() { w.wg.Wait() }
+// Close publishes what is queued until ctx ends, then stops. It returns
+// how many were left, which are counted as dropped.
+func (w *Writer) Close(ctx context.Context) int {
+	for {
+		if n, _ := w.Queued(); n == 0 || ctx.Err() != nil {
+			break
+		}
+		t := time.NewTimer(20 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	w.stop()
+	<-w.done
+	w.mu.Lock()
+	left := len(w.queue)
+	w.queue, w.bytes = nil, 0
+	w.mu.Unlock()
+	for range left {
+		w.hook(OutcomeDropped)
+	}
+	return left
+}
 
 // clip keeps header values short and on one line.
 func clip(s string, n int) string {

@@ -39,23 +39,36 @@ type Result struct {
 // Deliverer publishes events, falling back to a spool. It is safe for
 // concurrent use.
 type Deliverer struct {
-	pub     publish.Publisher
-	sp      *spool.Spool // nil: no spool, publish failures are returned
-	timeout time.Duration
+	pub      publish.Publisher
+	sp       *spool.Spool // nil: no spool, publish failures are returned
+	timeout  time.Duration
+	maxEvent func() int64 // nil: no limit
 }
 
+// ErrEventTooLarge means the event is larger than the stream can ever
+// take: it is refused before anything is published or spooled, since a
+// 200 for it could never be kept.
+var ErrEventTooLarge = errors.New("event is larger than the stream accepts")
+
 // New returns a Deliverer. sp may be nil to disable spooling; timeout
-// bounds each publish.
-func New(pub publish.Publisher, sp *spool.Spool, timeout time.Duration) *Deliverer {
-	return &Deliverer{pub: pub, sp: sp, timeout: timeout}
+// bounds each publish; maxEvent (may be nil) tells the largest event body
+// the stream takes (publish.JetStream.MaxEvent).
+func New(pub publish.Publisher, sp *spool.Spool, timeout time.Duration, maxEvent func() int64) *Deliverer {
+	return &Deliverer{pub: pub, sp: sp, timeout: timeout, maxEvent: maxEvent}
 }
 
 // Deliver records m. A nil error means JetStream acknowledged it, or it is
 // fsynced to the spool. While the spool holds a backlog, new events join it
 // instead of overtaking it, so the stream receives events in arrival order.
-// Errors wrap publish.ErrUnavailable or publish.ErrRejected (no spool, or
-// rejected), spool.ErrFull, or a spool write error.
+// Errors wrap ErrEventTooLarge (nothing was tried), publish.ErrUnavailable
+// or publish.ErrRejected (no spool, or rejected), spool.ErrFull, or a spool
+// write error.
 func (d *Deliverer) Deliver(ctx context.Context, m event.Message) (Result, error) {
+	if d.maxEvent != nil {
+		if limit := d.maxEvent(); int64(len(m.Body)) > limit {
+			return Result{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrEventTooLarge, len(m.Body), limit)
+		}
+	}
 	if d.sp != nil {
 		if d.sp.Contains(m.ID) {
 			return Result{Outcome: Duplicate, Spooled: true}, nil

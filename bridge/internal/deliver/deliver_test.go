@@ -41,7 +41,7 @@ func setup(t *testing.T, limits spool.Limits) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	if e.pub, err = publish.NewJetStream(nc, "VOCALS", event.Structured); err != nil {
+	if e.pub, err = publish.NewJetStream(nc, "VOCALS", event.Structured, 1<<20); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -57,7 +57,7 @@ func setup(t *testing.T, limits spool.Limits) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = e.sp.Close() })
-	e.d = deliver.New(e.pub, e.sp, time.Second)
+	e.d = deliver.New(e.pub, e.sp, time.Second, e.pub.MaxEvent)
 	return e
 }
 
@@ -174,7 +174,7 @@ func TestSpoolFull(t *testing.T) {
 func TestWithoutSpoolFailuresAreReturned(t *testing.T) {
 	e := setup(t, spool.Limits{})
 	e.srv.Shutdown()
-	d := deliver.New(e.pub, nil, time.Second)
+	d := deliver.New(e.pub, nil, time.Second, nil)
 	if _, err := d.Deliver(context.Background(), message(1)); !errors.Is(err, publish.ErrUnavailable) {
 		t.Fatalf("got %v", err)
 	}
@@ -230,7 +230,7 @@ func TestDrainerSetsAsideRejectedEvents(t *testing.T) {
 // spooling at the first refusal.
 func TestLeaderlessWindowIsBridgedWithoutSpooling(t *testing.T) {
 	e := setup(t, spool.Limits{})
-	e.d = deliver.New(e.pub, e.sp, 5*time.Second)
+	e.d = deliver.New(e.pub, e.sp, 5*time.Second, nil)
 	_, js := e.srv.Connect(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

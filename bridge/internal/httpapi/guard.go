@@ -22,52 +22,108 @@ type GuardConfig struct {
 	// TrustedProxies may set X-Forwarded-For; the client is the first
 	// address, from the right, that is not one of them.
 	TrustedProxies []netip.Prefix
-	// RateLimit is requests per second per client address (0: no limit),
-	// with bursts of RateBurst.
+	// RateLimit is how many refused (4xx) requests per second a client
+	// address may make, with bursts of RateBurst (0: no limit). Accepted
+	// callbacks spend nothing, so a genuine sender is never limited.
 	RateLimit float64
 	RateBurst int
-	// MaxInFlight caps callbacks being handled at once.
+	// MaxReadsPerSource caps the bodies one address may be sending at
+	// once (0: no cap), so a slow sender holds its own slots only.
+	MaxReadsPerSource int
+	// MinBodyRate is the slowest average rate, in bytes per second, at
+	// which a body may arrive once BodyReadGrace has passed (0: none).
+	MinBodyRate   int64
+	BodyReadGrace time.Duration
+	// ReadTimeout is the longest a body may take in any case.
+	ReadTimeout time.Duration
+	// MaxInFlight caps callbacks being processed at once: decoded,
+	// verified and delivered, after their bodies have arrived.
 	MaxInFlight int
 	RetryAfter  time.Duration
 }
 
-// guard refuses, before the body is read: sources outside the allow-list
-// (403), clients over their rate (429), and requests past the in-flight
-// cap (503). Each answer carries a reason and is counted.
-func guard(cfg GuardConfig, m *metrics.Metrics) echo.MiddlewareFunc {
-	limiters := newLimiters(cfg.RateLimit, cfg.RateBurst)
-	var inFlight chan struct{}
+// gate holds the per-source and global limits of the callback route.
+// Refusals that need no body (allow-list 403, spent budget 429, busy
+// source 429, in-flight 503) are answered here, each with a reason, counted.
+type gate struct {
+	cfg        GuardConfig
+	m          *metrics.Metrics
+	limiters   *limiters // nil without a rate limit
+	readers    *sourceCounts
+	inFlight   chan struct{}
+	retryAfter string
+}
+
+func newGate(cfg GuardConfig, m *metrics.Metrics) *gate {
+	g := &gate{
+		cfg: cfg, m: m, limiters: newLimiters(cfg.RateLimit, cfg.RateBurst),
+		readers:    &sourceCounts{max: cfg.MaxReadsPerSource, byIP: make(map[netip.Addr]int)},
+		retryAfter: strconv.Itoa(max(1, int(cfg.RetryAfter.Seconds()))),
+	}
 	if cfg.MaxInFlight > 0 {
-		inFlight = make(chan struct{}, cfg.MaxInFlight)
+		g.inFlight = make(chan struct{}, cfg.MaxInFlight)
 	}
-	retryAfter := strconv.Itoa(max(1, int(cfg.RetryAfter.Seconds())))
-	refuse := func(c echo.Context, status int, reason, msg string) error {
-		m.CallbacksRejected.WithLabelValues(reason).Inc()
-		m.CallbacksReceived.WithLabelValues(metrics.StageUnknown, metrics.OutcomeRejected).Inc()
-		if status != http.StatusForbidden {
-			c.Response().Header().Set("Retry-After", retryAfter)
-		}
-		return c.JSON(status, errorBody(reason, msg))
+	return g
+}
+
+// refuse answers a request the gate turns away before its body is read.
+func (g *gate) refuse(c echo.Context, status int, reason, msg string) error {
+	g.m.CallbacksRejected.WithLabelValues(reason).Inc()
+	g.m.CallbacksReceived.WithLabelValues(metrics.StageUnknown, metrics.OutcomeRejected).Inc()
+	if status != http.StatusForbidden {
+		c.Response().Header().Set("Retry-After", g.retryAfter)
 	}
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			ip := ClientIP(c.Request(), cfg.TrustedProxies)
-			if len(cfg.Allowed) > 0 && !contains(cfg.Allowed, ip) {
-				return refuse(c, http.StatusForbidden, "ip", "source address not allowed")
-			}
-			if limiters != nil && !limiters.allow(ip, time.Now()) {
-				return refuse(c, http.StatusTooManyRequests, "rate", "too many requests from this address")
-			}
-			if inFlight != nil {
-				select {
-				case inFlight <- struct{}{}:
-					defer func() { <-inFlight }()
-				default:
-					return refuse(c, http.StatusServiceUnavailable, "overloaded", "too many callbacks in flight")
-				}
-			}
-			return next(c)
-		}
+	return c.JSON(status, errorBody(reason, msg))
+}
+
+// admit refuses a source outside the allow-list and one whose budget for
+// refused requests is spent.
+func (g *gate) admit(c echo.Context, ip netip.Addr, now time.Time) error {
+	if len(g.cfg.Allowed) > 0 && !contains(g.cfg.Allowed, ip) {
+		return g.refuse(c, http.StatusForbidden, "ip", "source address not allowed")
+	}
+	if g.limiters != nil && g.limiters.spent(ip, now) {
+		return g.refuse(c, http.StatusTooManyRequests, "rate", "too many refused requests from this address")
+	}
+	return nil
+}
+
+// charge spends one unit of ip's budget for a refused request.
+func (g *gate) charge(ip netip.Addr, now time.Time) {
+	if g.limiters != nil {
+		g.limiters.spend(ip, now)
+	}
+}
+
+// sourceCounts counts what each address has going at once.
+type sourceCounts struct {
+	mu   sync.Mutex
+	max  int
+	byIP map[netip.Addr]int
+}
+
+// acquire takes one of ip's slots; false when it has max already.
+func (s *sourceCounts) acquire(ip netip.Addr) bool {
+	if s.max <= 0 {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.byIP[ip] >= s.max {
+		return false
+	}
+	s.byIP[ip]++
+	return true
+}
+
+func (s *sourceCounts) release(ip netip.Addr) {
+	if s.max <= 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.byIP[ip]--; s.byIP[ip] <= 0 {
+		delete(s.byIP, ip)
 	}
 }
 
@@ -131,9 +187,8 @@ func newLimiters(perSecond float64, burst int) *limiters {
 	return &limiters{limit: rate.Limit(perSecond), burst: burst, byIP: make(map[netip.Addr]*limiterEntry), maxIdle: 5 * time.Minute}
 }
 
-func (l *limiters) allow(ip netip.Addr, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// entry returns ip's bucket, forgetting idle ones now and then; l.mu held.
+func (l *limiters) entry(ip netip.Addr, now time.Time) *limiterEntry {
 	if now.Sub(l.swept) > time.Minute {
 		for k, e := range l.byIP {
 			if now.Sub(e.seen) > l.maxIdle {
@@ -148,5 +203,21 @@ func (l *limiters) allow(ip netip.Addr, now time.Time) bool {
 		l.byIP[ip] = e
 	}
 	e.seen = now
-	return e.lim.AllowN(now, 1)
+	return e
+}
+
+// spent reports whether ip has no budget left, without spending any.
+func (l *limiters) spent(ip netip.Addr, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.byIP[ip]
+	return ok && e.lim.TokensAt(now) < 1
+}
+
+// spend takes one unit of ip's budget (it may go below zero: a burst of
+// refusals in flight at once is paid back before the next is admitted).
+func (l *limiters) spend(ip netip.Addr, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.entry(ip, now).lim.ReserveN(now, 1)
 }

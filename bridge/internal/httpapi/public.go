@@ -13,6 +13,8 @@ import (
 	"io/fs"
 	"mime"
 	"net/http"
+	"net/netip"
+	"os"
 	"strconv"
 	"time"
 
@@ -80,13 +82,12 @@ type DeadLetter interface {
 // GET /schemas/..., nothing else.
 func NewPublic(d PublicDeps) *echo.Echo {
 	e := newEcho(d.Log, d.Metrics, "public")
-	h := &callbackHandler{d: d}
-	g := guard(d.Guard, d.Metrics)
-	e.POST(CallbackPath, h.serve, g)
+	h := &callbackHandler{d: d, g: newGate(d.Guard, d.Metrics)}
+	e.POST(CallbackPath, h.serve)
 	if d.Verifier != nil && d.Verifier.TokenRequired() {
 		// The token may be the last path segment, for providers whose
 		// callBackUrl cannot carry a query.
-		e.POST(CallbackPath+"/:token", h.serve, g)
+		e.POST(CallbackPath+"/:token", h.serve)
 	}
 	schemas := http.StripPrefix(SchemaPrefix, http.FileServer(http.FS(d.Schemas)))
 	e.GET(SchemaPrefix+"/*", echo.WrapHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -108,12 +109,22 @@ type Answer struct {
 	Spooled bool `json:"spooled"`
 }
 
-type callbackHandler struct{ d PublicDeps }
+type callbackHandler struct {
+	d PublicDeps
+	g *gate
+}
 
 var (
 	errTooLarge    = errors.New("body exceeds the size limit")
 	errContentType = errors.New("Content-Type must be application/json")
 )
+
+// errReadTimeout is a body that did not arrive in time: slower than the
+// minimum rate, or past read_timeout.
+type errReadTimeout struct{ err error }
+
+func (e errReadTimeout) Error() string { return "body did not arrive in time: " + e.err.Error() }
+func (e errReadTimeout) Unwrap() error { return e.err }
 
 func (h *callbackHandler) serve(c echo.Context) error {
 	start := time.Now()
@@ -121,6 +132,10 @@ func (h *callbackHandler) serve(c echo.Context) error {
 	// A field on each line rather than Log.With: With copies the encoder
 	// for every request, and most requests log once.
 	log, rid := h.d.Log, zap.String("request_id", requestID(c))
+	ip := ClientIP(req, h.g.cfg.TrustedProxies)
+	if err := h.g.admit(c, ip, start); err != nil || c.Response().Committed {
+		return err
+	}
 
 	vreq := verify.Request{Header: req.Header, Token: c.Param("token"), Now: start}
 	if vreq.Token == "" {
@@ -138,7 +153,21 @@ func (h *callbackHandler) serve(c echo.Context) error {
 		sum  [sha256.Size]byte // of the body, for the replay cache and the event
 	)
 	if err == nil {
-		body, size, err = h.read(req)
+		// A body is read under a slot of its source's, not one of the
+		// in-flight slots: a slow sender holds only its own.
+		if !h.g.readers.acquire(ip) {
+			return h.g.refuse(c, http.StatusTooManyRequests, "source_busy", "too many bodies from this address are still arriving")
+		}
+		body, size, err = h.read(c, start)
+		h.g.readers.release(ip)
+	}
+	if err == nil && h.g.inFlight != nil {
+		select {
+		case h.g.inFlight <- struct{}{}:
+			defer func() { <-h.g.inFlight }()
+		default:
+			return h.g.refuse(c, http.StatusServiceUnavailable, "overloaded", "too many callbacks in flight")
+		}
 	}
 	if err == nil {
 		cb, err = callback.Decode(body)
@@ -151,7 +180,7 @@ func (h *callbackHandler) serve(c echo.Context) error {
 		err = h.d.Verifier.Verify(vreq)
 	}
 	if err != nil {
-		return h.reject(c, log, rid, err, start, body, size)
+		return h.reject(c, log, rid, ip, err, start, body, size)
 	}
 
 	msg, err := h.d.Builder.BuildHashed(cb, sum)
@@ -165,6 +194,9 @@ func (h *callbackHandler) serve(c echo.Context) error {
 	// provider staying connected: a vanished client must not abort a
 	// delivery half-way.
 	res, err := h.d.Sink.Deliver(context.WithoutCancel(req.Context()), msg)
+	if errors.Is(err, deliver.ErrEventTooLarge) {
+		return h.reject(c, log, rid, ip, err, start, body, size)
+	}
 
 	outcome := string(res.Outcome)
 	if err != nil {
@@ -232,23 +264,35 @@ func (a Answer) appendJSON(b []byte) []byte {
 
 // read returns the body (all of it, or what arrived before an error) and
 // its size, refusing a body over the limit and a Content-Type other than
-// JSON. A body announced as too large is not read at all.
-func (h *callbackHandler) read(req *http.Request) ([]byte, int64, error) {
+// JSON. A body announced as too large is not read at all. With a minimum
+// rate, the connection's read deadline moves ahead only as bytes arrive.
+func (h *callbackHandler) read(c echo.Context, start time.Time) ([]byte, int64, error) {
+	req := c.Request()
 	if req.ContentLength > h.d.BodyLimit {
 		return nil, req.ContentLength, errTooLarge
 	}
-	// Sized from Content-Length when there is one (io.ReadAll's doubling
-	// was 2% of the CPU under load), but at most 64 KiB up front, so a
-	// client announcing a large body it never sends cannot make every
-	// in-flight request hold body_limit bytes.
+	// Sized from Content-Length when there is one, but at most 64 KiB up
+	// front, so a client announcing a large body it never sends cannot
+	// make every request being read hold body_limit bytes.
 	var buf bytes.Buffer
 	if req.ContentLength > 0 {
 		buf.Grow(int(min(req.ContentLength, 64<<10)) + bytes.MinRead)
 	}
-	_, err := buf.ReadFrom(io.LimitReader(req.Body, h.d.BodyLimit+1))
+	var r io.Reader = req.Body
+	if h.g.cfg.MinBodyRate > 0 {
+		p := &pacedReader{r: req.Body, rc: http.NewResponseController(c.Response()), cfg: &h.g.cfg, start: start}
+		if err := p.rc.SetReadDeadline(p.deadline()); err == nil {
+			r = p
+			// Done reading: the server's own timeouts apply again.
+			defer func() { _ = p.rc.SetReadDeadline(time.Time{}) }()
+		}
+	}
+	_, err := buf.ReadFrom(io.LimitReader(r, h.d.BodyLimit+1))
 	body := buf.Bytes()
 	size := int64(len(body))
 	switch {
+	case err != nil && errors.Is(err, os.ErrDeadlineExceeded):
+		return body, size, errReadTimeout{err}
 	case err != nil:
 		return body, size, err
 	case size > h.d.BodyLimit:
@@ -262,13 +306,44 @@ func (h *callbackHandler) read(req *http.Request) ([]byte, int64, error) {
 	return body, size, nil
 }
 
+// pacedReader moves the connection's read deadline ahead as bytes arrive:
+// a body must keep an average of MinBodyRate once BodyReadGrace is over,
+// and take no longer than ReadTimeout in all.
+type pacedReader struct {
+	r     io.Reader
+	rc    *http.ResponseController
+	cfg   *GuardConfig
+	start time.Time
+	n     int64
+}
+
+func (p *pacedReader) deadline() time.Time {
+	d := p.cfg.BodyReadGrace + time.Duration(float64(p.n)/float64(p.cfg.MinBodyRate)*float64(time.Second))
+	if p.cfg.ReadTimeout > 0 {
+		d = min(d, p.cfg.ReadTimeout)
+	}
+	return p.start.Add(d)
+}
+
+func (p *pacedReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.n += int64(n)
+		_ = p.rc.SetReadDeadline(p.deadline())
+	}
+	return n, err
+}
+
 // reject answers a request that can never become an event. This is the one
 // place that maps input errors to status codes and reasons.
-func (h *callbackHandler) reject(c echo.Context, log *zap.Logger, rid zap.Field, err error, start time.Time, body []byte, size int64) error {
+func (h *callbackHandler) reject(c echo.Context, log *zap.Logger, rid zap.Field, ip netip.Addr, err error, start time.Time, body []byte, size int64) error {
+	// Only refused requests spend their source's budget.
+	h.g.charge(ip, start)
 	status, reason := http.StatusBadRequest, ""
 	var (
-		cbErr *callback.Error
-		vErr  *verify.Error
+		cbErr   *callback.Error
+		vErr    *verify.Error
+		timeout errReadTimeout
 	)
 	switch {
 	case errors.As(err, &vErr):
@@ -279,6 +354,11 @@ func (h *callbackHandler) reject(c echo.Context, log *zap.Logger, rid zap.Field,
 		status, reason = http.StatusRequestEntityTooLarge, "body_too_large"
 	case errors.Is(err, errContentType):
 		status, reason = http.StatusUnsupportedMediaType, "unsupported_media_type"
+	case errors.As(err, &timeout):
+		status, reason = http.StatusRequestTimeout, "read_timeout"
+		c.Response().Header().Set("Connection", "close")
+	case errors.Is(err, deliver.ErrEventTooLarge):
+		status, reason = http.StatusRequestEntityTooLarge, "event_too_large"
 	default: // the client broke off or timed out while sending
 		reason = "unreadable_body"
 	}

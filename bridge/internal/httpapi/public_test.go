@@ -70,7 +70,7 @@ func newBridgeSpool(t testing.TB, pub publish.Publisher, sp *spool.Spool) *bridg
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	jsPub, err := publish.NewJetStream(nc, "VOCALS", event.Structured)
+	jsPub, err := publish.NewJetStream(nc, "VOCALS", event.Structured, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func newBridgeSpool(t testing.TB, pub publish.Publisher, sp *spool.Spool) *bridg
 	}
 	dlq := deadletter.New(jsPub.JS(), deadletter.StreamSpec{
 		Name: "VOCALS_DLQ", SubjectPrefix: "vocals_dlq", Replicas: 1, MaxAge: time.Hour, MaxBytes: 64 << 20,
-	}, dlqMaxBody, nil)
+	}, dlqMaxBody, 16<<20, nil)
 	if err := dlq.EnsureStream(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func newBridgeSpool(t testing.TB, pub publish.Publisher, sp *spool.Spool) *bridg
 	h := httpapi.NewPublic(httpapi.PublicDeps{
 		Log: log, Metrics: m,
 		Builder:    event.NewBuilder("vocals", "/vocals-bridge", "http://localhost:8080/schemas", time.UTC),
-		Sink:       deliver.New(pub, sp, 2*time.Second),
+		Sink:       deliver.New(pub, sp, 2*time.Second, nil),
 		BodyLimit:  bodyLimit,
 		RetryAfter: 30 * time.Second,
 		Schemas:    event.Schemas(),
@@ -103,7 +103,11 @@ func newBridgeSpool(t testing.TB, pub publish.Publisher, sp *spool.Spool) *bridg
 	})
 	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)
-	t.Cleanup(dlq.Wait)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		dlq.Close(ctx)
+	})
 	_, js := srv.Connect(t)
 	return &bridge{url: hs.URL, js: js, nats: srv, metrics: m, reg: reg, pub: jsPub, dlq: dlq}
 }
@@ -305,7 +309,7 @@ func TestBadInputIsRejectedAndNothingStored(t *testing.T) {
 	if n := len(b.stored(t, ">")); n != 0 {
 		t.Fatalf("rejected requests stored %d messages", n)
 	}
-	b.dlq.Wait()
+	waitDeadLetters(t, b.dlq)
 	dead := natstest.Messages(t, b.js, "VOCALS_DLQ", ">")
 	if len(dead) != len(tests) {
 		t.Fatalf("dead-letter stream holds %d messages, want one per rejected request (%d)", len(dead), len(tests))
@@ -327,7 +331,7 @@ func TestBadInputIsRejectedAndNothingStored(t *testing.T) {
 	}
 	// The provider retries a refused callback; the dead-letter stream keeps it once.
 	b.post(t, "application/json", tests["malformed json"].body)
-	b.dlq.Wait()
+	waitDeadLetters(t, b.dlq)
 	if n := len(natstest.Messages(t, b.js, "VOCALS_DLQ", "vocals_dlq.malformed_json")); n != 1 {
 		t.Errorf("retried refusal stored %d times", n)
 	}
@@ -526,5 +530,17 @@ func TestConcurrentCallbacksKeepTheirOwnBytes(t *testing.T) {
 			len(ev.Data.Tracks) != 1 || ev.Data.Tracks[0].ID != ev.Subject || ev.Hash != hex.EncodeToString(sum[:]) {
 			t.Fatalf("event on %s is not its request's: subject %s, data %+v, hash %s", m.Subject, ev.Subject, ev.Data, ev.Hash)
 		}
+	}
+}
+
+// waitDeadLetters waits until every recorded dead letter reached the stream.
+func waitDeadLetters(t *testing.T, w *deadletter.Writer) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for n, _ := w.Queued(); n > 0; n, _ = w.Queued() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d dead letters still queued after 10s", n)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

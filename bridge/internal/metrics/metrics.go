@@ -54,12 +54,24 @@ type Metrics struct {
 	TrackingEnded      *prometheus.CounterVec // how
 	TrackingFailed     prometheus.Counter
 	TrackingClaimsLost prometheus.Counter
+
+	reg prometheus.Registerer
+}
+
+// WatchDeadLetterQueue exports queued(), the dead letters waiting for the
+// stream, as vocals_bridge_deadletter_queued.
+func (m *Metrics) WatchDeadLetterQueue(queued func() float64) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: Namespace, Subsystem: "deadletter", Name: "queued",
+		Help: "Dead letters waiting in memory for the dead-letter stream (it was unreachable).",
+	}, queued))
 }
 
 // New creates the metrics and registers them, with the Go and process
 // collectors, on reg. version labels vocals_bridge_build_info.
 func New(reg prometheus.Registerer, version string) *Metrics {
 	m := &Metrics{
+		reg: reg,
 		CallbacksReceived: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Subsystem: "callbacks", Name: "received_total",
 			Help: "Callbacks received, by stage and outcome (published, duplicate, spooled, rejected, failed).",

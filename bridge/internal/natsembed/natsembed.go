@@ -28,6 +28,10 @@ type Options struct {
 	ListenAddr string
 	// Name is the server name; it must be stable across restarts of a store.
 	Name string
+	// SyncAlways makes the server fsync every stored message before it
+	// acknowledges it (sync_interval: always), so a 200 survives a power
+	// cut; without it the server fsyncs every two minutes.
+	SyncAlways bool
 }
 
 // Server is a running embedded server.
@@ -48,6 +52,7 @@ func Start(opts Options, log *zap.Logger) (*Server, error) {
 		MaxPayload: MaxPayload,
 		NoSigs:     true,
 		DontListen: opts.ListenAddr == "",
+		SyncAlways: opts.SyncAlways,
 	}
 	if opts.ListenAddr != "" {
 		host, port, err := net.SplitHostPort(opts.ListenAddr)

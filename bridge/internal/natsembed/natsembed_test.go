@@ -36,3 +36,19 @@ func TestConnectOptionUsesTheListenerWhenThereIsOne(t *testing.T) {
 		})
 	}
 }
+
+// SyncAlways reaches the server's JetStream configuration: it fsyncs each
+// message before acknowledging it, or on its two-minute timer when off.
+func TestSyncAlwaysIsTheServersSetting(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		srv, err := Start(Options{StoreDir: t.TempDir(), SyncAlways: on}, zaptest.NewLogger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := srv.srv.JetStreamConfig().SyncAlways
+		srv.Shutdown()
+		if got != on {
+			t.Errorf("SyncAlways %v: the server runs with %v", on, got)
+		}
+	}
+}

@@ -116,7 +116,7 @@ func subjectMatches(filter, subject string) bool {
 func (s *Server) Tracking(t testing.TB) (*publish.JetStream, *track.Store) {
 	t.Helper()
 	nc, _ := s.Connect(t)
-	pub, err := publish.NewJetStream(nc, "VOCALS", event.Structured)
+	pub, err := publish.NewJetStream(nc, "VOCALS", event.Structured, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}

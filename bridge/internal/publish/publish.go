@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -60,16 +61,52 @@ type JetStream struct {
 	js     jetstream.JetStream
 	stream string
 	binary bool
+	// maxPayload is used until the first connect tells the server's.
+	maxPayload int64
+	streamMax  atomic.Int64 // the stream's max_msg_size; <= 0 for none
 }
 
+// HeaderRoom is what MaxEvent leaves for a message's NATS headers.
+const HeaderRoom = 4 << 10
+
 // NewJetStream returns a Publisher over nc for the named stream, writing
-// events in mode (event.Structured or event.Binary).
-func NewJetStream(nc *nats.Conn, stream, mode string) (*JetStream, error) {
+// events in mode (event.Structured or event.Binary). maxPayload is the
+// server's max_payload as configured, assumed until a connect tells it.
+func NewJetStream(nc *nats.Conn, stream, mode string, maxPayload int64) (*JetStream, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("publish: %w", err)
 	}
-	return &JetStream{nc: nc, js: js, stream: stream, binary: mode == event.Binary}, nil
+	return &JetStream{nc: nc, js: js, stream: stream, binary: mode == event.Binary, maxPayload: maxPayload}, nil
+}
+
+// MaxEvent is the largest event body the stream can ever take: the
+// server's max_payload (from its INFO at the last connect, kept through
+// outages; the configured value before the first), or the stream's
+// max_msg_size when smaller, less HeaderRoom. A larger event is refused by
+// the broker for good, so it must be refused before it is answered.
+func (p *JetStream) MaxEvent() int64 {
+	limit := p.maxPayload
+	if mp := p.nc.MaxPayload(); mp > 0 {
+		limit = mp
+	}
+	if s := p.streamMax.Load(); s > 0 {
+		limit = min(limit, s)
+	}
+	return limit - HeaderRoom
+}
+
+// LearnStream keeps the stream's max_msg_size for MaxEvent.
+func (p *JetStream) LearnStream(cfg jetstream.StreamConfig) { p.streamMax.Store(int64(cfg.MaxMsgSize)) }
+
+// Stream looks the stream up, keeping what MaxEvent needs of its
+// configuration.
+func (p *JetStream) Stream(ctx context.Context) (jetstream.Stream, error) {
+	st, err := p.js.Stream(ctx, p.stream)
+	if err == nil {
+		p.LearnStream(st.CachedInfo().Config)
+	}
+	return st, err
 }
 
 // JS exposes the JetStream context for stream management and readiness.
@@ -111,7 +148,7 @@ func (p *JetStream) Publish(ctx context.Context, m event.Message) (Result, error
 	if isPerSubjectDuplicate(err) {
 		return Result{Duplicate: true}, nil
 	}
-	return Result{}, classify(err)
+	return Result{}, Classify(err)
 }
 
 type ack struct {
@@ -170,10 +207,10 @@ func isPerSubjectDuplicate(err error) bool {
 // id (a provider retry that reached the other bridge at the same time).
 const jsErrDuplicateInProcess = 10158
 
-// classify wraps err in ErrRejected when retrying cannot help and in
+// Classify wraps err in ErrRejected when retrying cannot help and in
 // ErrUnavailable otherwise: an unknown error is treated as transient, since
 // a needless retry costs less than a lost event.
-func classify(err error) error {
+func Classify(err error) error {
 	var apiErr *jetstream.APIError
 	switch {
 	case errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrDuplicateInProcess:
@@ -193,7 +230,7 @@ func classify(err error) error {
 // Holds reports whether the stream stores a message on subject, with a
 // direct get of the subject's last message.
 func (p *JetStream) Holds(ctx context.Context, subject string) (bool, error) {
-	st, err := p.js.Stream(ctx, p.stream)
+	st, err := p.Stream(ctx)
 	if err != nil {
 		return false, fmt.Errorf("publish: %w", err)
 	}

@@ -36,7 +36,7 @@ func setup(t *testing.T, window time.Duration) (*publish.JetStream, jetstream.Je
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	p, err := publish.NewJetStream(nc, "VOCALS", event.Structured)
+	p, err := publish.NewJetStream(nc, "VOCALS", event.Structured, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}

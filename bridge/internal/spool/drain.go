@@ -3,11 +3,11 @@ package spool
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/backoff"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
 )
 
@@ -34,7 +34,7 @@ type Drainer struct {
 // refuses for good, or that cannot be read back, is set aside in the spool
 // directory and logged.
 func (d *Drainer) Run(ctx context.Context) {
-	backoff := d.MinBackoff
+	wait := backoff.Backoff{Min: d.MinBackoff, Max: d.MaxBackoff}
 	draining := false
 	for {
 		e, m, ok, err := d.Spool.Head()
@@ -75,7 +75,7 @@ func (d *Drainer) Run(ctx context.Context) {
 			if d.Hooks.Drained != nil {
 				d.Hooks.Drained()
 			}
-			backoff = d.MinBackoff
+			wait.Reset()
 			continue
 		case errors.Is(err, publish.ErrRejected):
 			d.Log.Error("stream refused a spooled event; kept in rejected.log",
@@ -83,7 +83,7 @@ func (d *Drainer) Run(ctx context.Context) {
 			d.count("rejected")
 			if serr := d.Spool.SetAside(e, m); serr != nil {
 				d.Log.Error("spool set aside", zap.Error(serr))
-				d.sleep(ctx, backoff)
+				wait.Sleep(ctx)
 			}
 			continue
 		}
@@ -91,25 +91,13 @@ func (d *Drainer) Run(ctx context.Context) {
 			return
 		}
 		d.count("unavailable")
-		d.Log.Debug("spool drain publish failed", zap.String("event_id", m.ID), zap.Error(err), zap.Duration("backoff", backoff))
-		d.sleep(ctx, backoff)
-		backoff = min(backoff*2, d.MaxBackoff)
+		d.Log.Debug("spool drain publish failed", zap.String("event_id", m.ID), zap.Error(err))
+		wait.Sleep(ctx)
 	}
 }
 
 func (d *Drainer) count(reason string) {
 	if d.Hooks.Error != nil {
 		d.Hooks.Error(reason)
-	}
-}
-
-// sleep waits about dur (±20%), or until ctx ends.
-func (d *Drainer) sleep(ctx context.Context, dur time.Duration) {
-	jitter := time.Duration(float64(dur) * (0.8 + 0.4*rand.Float64()))
-	t := time.NewTimer(jitter)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
 	}
 }

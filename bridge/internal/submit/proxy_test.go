@@ -51,7 +51,7 @@ func newProxyRig(t *testing.T, providerURL string) *proxyRig {
 		t.Fatal(err)
 	}
 	builder := event.NewBuilder("vocals", "/vocals-bridge", "http://localhost/schemas", time.UTC)
-	tracker := submit.NewTracker(store, builder, deliver.New(pub, nil, time.Second), time.Minute)
+	tracker := submit.NewTracker(store, builder, deliver.New(pub, nil, time.Second, nil), time.Minute)
 	r.proxy = httptest.NewServer(&submit.Proxy{
 		Provider: client, Tracker: tracker, CallbackURL: callbackURL, Timeout: 2 * time.Second, Log: zaptest.NewLogger(t),
 	})

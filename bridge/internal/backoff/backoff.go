@@ -1,0 +1,42 @@
+// Package backoff is the bridge's one retry pacing: a wait that doubles
+// from Min to Max, with ±20% jitter so that replicas retrying the same
+// broker do not move in step.
+package backoff
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+)
+
+// Backoff is the wait before the next try. The zero value is not useful:
+// set Min and Max. It is not safe for concurrent use; each loop owns one.
+type Backoff struct {
+	Min, Max time.Duration
+	next     time.Duration
+}
+
+// Next returns the wait before the next try and doubles the one after.
+func (b *Backoff) Next() time.Duration {
+	if b.next < b.Min {
+		b.next = b.Min
+	}
+	d := b.next
+	b.next = min(b.next*2, b.Max)
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// Reset starts again from Min, after a success.
+func (b *Backoff) Reset() { b.next = 0 }
+
+// Sleep waits Next(), or until ctx ends; it reports whether ctx is still live.
+func (b *Backoff) Sleep(ctx context.Context) bool {
+	t := time.NewTimer(b.Next())
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
