@@ -365,7 +365,17 @@ func run(o options) (string, error) {
 		return "", err
 	}
 
-	broker := brokerCeiling(js, o, natsCmd.Process.Pid)
+	pubs := []int{16, 64}
+	if o.quick {
+		pubs = []int{4}
+	}
+	broker := brokerCeiling(js, "", pubs, true, o.duration, natsCmd.Process.Pid)
+	// The embedded server fsyncs before it acknowledges by default: its
+	// ceiling is a server with sync_interval: always, 16 sync publishers.
+	syncAlways, err := syncAlwaysCeiling(o, tmp, pubs[0])
+	if err != nil {
+		return "", err
+	}
 
 	// The same bridge on a three-node cluster with an R3 stream, beside its
 	// R1 run above.
@@ -412,7 +422,7 @@ func run(o options) (string, error) {
 	}
 	natsUsage := procUsage(natsCmd.Process.Pid)
 
-	return render(o, results, inter, broker, large, replicated, natsUsage), nil
+	return render(o, results, inter, broker, syncAlways, large, replicated, natsUsage), nil
 }
 
 // interleavedRun is one target's measurements across the interleaved rounds.
@@ -583,9 +593,34 @@ type brokerResult struct {
 	publisherPer1k, brokerPer1k time.Duration
 }
 
+// syncAlwaysCeiling measures a nats-server of its own that fsyncs every
+// message before acknowledging it, with n sync publishers.
+func syncAlwaysCeiling(o options, tmp string, n int) ([]brokerResult, error) {
+	addr := freeAddr()
+	conf := filepath.Join(tmp, "sync-always.conf")
+	if err := os.WriteFile(conf, fmt.Appendf(nil, "listen: %q\njetstream { store_dir: %q, sync_interval: always }\n",
+		addr, filepath.Join(tmp, "nats-sync-always")), 0o600); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(o.natsServer, "-c", conf)
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("nats-server (sync always): %w", err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	nc, js, err := connect("nats://" + addr)
+	if err != nil {
+		return nil, err
+	}
+	defer nc.Close()
+	if err := ensure(js, "CEILING", "ceiling", 1); err != nil {
+		return nil, err
+	}
+	return brokerCeiling(js, ", sync_interval always", []int{n}, false, o.duration, cmd.Process.Pid), nil
+}
+
 // brokerCeiling publishes events of the bridge's size straight to
-// JetStream: sync with N publishers, and async.
-func brokerCeiling(js jetstream.JetStream, o options, brokerPid int) []brokerResult {
+// JetStream: sync with each count of publishers, then async if asked.
+func brokerCeiling(js jetstream.JetStream, label string, pubs []int, async bool, duration time.Duration, brokerPid int) []brokerResult {
 	self := os.Getpid()
 	result := func(mode string, n int64, start time.Time, pub, broker usage) brokerResult {
 		r := brokerResult{mode: mode, rate: float64(n) / time.Since(start).Seconds()}
@@ -597,14 +632,10 @@ func brokerCeiling(js jetstream.JetStream, o options, brokerPid int) []brokerRes
 	}
 	payload := []byte(strings.Repeat("x", 1300)) // about one built complete event
 	var out []brokerResult
-	pubs := []int{16, 64}
-	if o.quick {
-		pubs = []int{4}
-	}
 	for _, n := range pubs {
 		var count int64
 		var mu = make(chan int64, n)
-		end := time.Now().Add(o.duration)
+		end := time.Now().Add(duration)
 		start, pub, broker := time.Now(), procUsage(self), procUsage(brokerPid)
 		for w := 0; w < n; w++ {
 			go func(w int) {
@@ -624,10 +655,13 @@ func brokerCeiling(js jetstream.JetStream, o options, brokerPid int) []brokerRes
 		for w := 0; w < n; w++ {
 			count += <-mu
 		}
-		out = append(out, result(fmt.Sprintf("sync, %d publishers", n), count, start, pub, broker))
+		out = append(out, result(fmt.Sprintf("sync, %d publishers%s", n, label), count, start, pub, broker))
+	}
+	if !async {
+		return out
 	}
 	start, pub, broker := time.Now(), procUsage(self), procUsage(brokerPid)
-	end := start.Add(o.duration)
+	end := start.Add(duration)
 	var sent int64
 	for i := 0; time.Now().Before(end); i++ {
 		id := fmt.Sprintf("a-%d", i)
@@ -714,7 +748,7 @@ func budget(results []measurement, broker []brokerResult, scenario string) strin
 	return b.String()
 }
 
-func render(o options, results []measurement, inter []interleavedRun, broker []brokerResult, large, replicated []measurement, natsUsage usage) string {
+func render(o options, results []measurement, inter []interleavedRun, broker, syncAlways []brokerResult, large, replicated []measurement, natsUsage usage) string {
 	var b strings.Builder
 	host, _ := os.Hostname()
 	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` (`bridge/bench/cmd/vocals-bench`) on %s, %s, %d CPUs, %s, host %q, %s per measurement%s.\n",
@@ -745,9 +779,11 @@ func render(o options, results []measurement, inter []interleavedRun, broker []b
 		}
 	}
 	b.WriteString("\n## Broker ceiling (direct JetStream publishes of a 1.3 KB event, same stream settings)\n\n| mode | msgs/s | broker CPU ms / 1k | publishers' CPU ms / 1k |\n| --- | ---: | ---: | ---: |\n")
-	for _, r := range broker {
+	for _, r := range append(append([]brokerResult(nil), broker...), syncAlways...) {
 		fmt.Fprintf(&b, "| %s | %.0f | %.0f | %.0f |\n", r.mode, r.rate, msf(r.brokerPer1k), msf(r.publisherPer1k))
 	}
+	b.WriteString("\nThe separate nats-server runs with its default sync_interval (fsync every two minutes), as bridge-external's does; " +
+		"the embedded server fsyncs every message before acknowledging it (embedded_nats_sync_always, the default), so bridge-embedded's ceiling is the sync_interval always row.\n")
 	find := func(target, scenario string) float64 {
 		for _, m := range results {
 			if m.target == target && m.scenario == scenario {
@@ -776,6 +812,9 @@ func render(o options, results []measurement, inter []interleavedRun, broker []b
 		base float64
 	}{{"/ naive", find("naive", c)}, {"/ HTTP ceiling", find("http-ceiling", c)}, {"/ broker ceiling (sync)", syncCeiling}} {
 		fmt.Fprintf(&b, "| bridge %s | %s | %s |\n", row.name, ratio(find("bridge-external", c), row.base), ratio(find("bridge-embedded", c), row.base))
+	}
+	if len(syncAlways) > 0 {
+		fmt.Fprintf(&b, "| bridge / broker ceiling (%s) | – | %s |\n", syncAlways[0].mode, ratio(find("bridge-embedded", c), syncAlways[0].rate))
 	}
 	b.WriteString(budget(results, broker, c))
 	if len(inter) > 0 {
