@@ -320,3 +320,45 @@ func TestSpoolRecoveryDoesNotTrustAMismatchedCheckpoint(t *testing.T) {
 		})
 	}
 }
+
+// 4. A torn record found at start on a full disk: the damaged bytes cannot
+// be copied aside, which is reported, and the bridge starts anyway and
+// publishes every intact record.
+func TestBridgeStartsWithATornRecordOnAFullDisk(t *testing.T) {
+	disk := smallfs.Mount(t, 8<<20)
+	n := startNATS(t)
+	p := startBridge(t, n, disk)
+	n.kill(t)
+	var tasks []string
+	for i := range 5 {
+		task := fmt.Sprintf("tornfull%d", i)
+		tasks = append(tasks, task)
+		if code, a := post(t, p.public, faultCallback(task)); code != 200 || !a.Spooled {
+			t.Fatalf("%s: %d %+v", task, code, a)
+		}
+	}
+	p.kill(t)
+	segs, _ := filepath.Glob(filepath.Join(disk, "spool", "seg-*.log"))
+	var last string
+	for _, s := range segs {
+		if info, err := os.Stat(s); err == nil && info.Size() > 0 {
+			last = s
+		}
+	}
+	info, err := os.Stat(last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(last, info.Size()-10); err != nil {
+		t.Fatal(err)
+	}
+	free := smallfs.Fill(t, disk)
+	n.start(t)
+	p2 := startBridge(t, n, disk)
+	if !strings.Contains(p2.log(), `"save_error"`) || strings.Contains(p2.log(), `"save_error":""`) {
+		t.Errorf("the damage that could not be saved is not reported:\n%s", p2.log())
+	}
+	waitDrained(t, p2)
+	assertExactlyOnce(t, n, tasks[:4])
+	free()
+}
