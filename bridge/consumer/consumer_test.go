@@ -15,6 +15,7 @@ import (
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/consumer"
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natstest"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
@@ -22,7 +23,7 @@ import (
 
 // setup publishes every provider fixture through the bridge's own
 // publisher in the given content mode and returns a JetStream handle.
-func setup(t *testing.T, mode string) (jetstream.JetStream, *nats.Conn, []event.Message) {
+func setup(t *testing.T, mode string) (jetstream.JetStream, *nats.Conn, []build.Message) {
 	t.Helper()
 	srv := natstest.Start(t)
 	nc, js := srv.Connect(t)
@@ -36,8 +37,8 @@ func setup(t *testing.T, mode string) (jetstream.JetStream, *nats.Conn, []event.
 		t.Fatal(err)
 	}
 	files, _ := filepath.Glob("../internal/callback/testdata/*.json")
-	b := event.NewBuilder("vocals", "/vocals-bridge", "http://localhost:8080/schemas", time.UTC)
-	var msgs []event.Message
+	b := build.NewBuilder("vocals", "/vocals-bridge", "http://localhost:8080/schemas", time.UTC)
+	var msgs []build.Message
 	for _, f := range files {
 		raw, err := os.ReadFile(f)
 		if err != nil {
@@ -195,7 +196,7 @@ func TestConsumeNeedsADurableName(t *testing.T) {
 // Origin reads the attribute in both modes; an event without it (from a
 // bridge that predates it) counts as a callback.
 func TestOrigin(t *testing.T) {
-	b := event.NewBuilder("vocals", "/vocals-bridge", "http://localhost:8080/schemas", time.UTC)
+	b := build.NewBuilder("vocals", "/vocals-bridge", "http://localhost:8080/schemas", time.UTC)
 	cb := callback.Callback{TaskID: "t1", Stage: event.StageComplete, CallbackType: "complete", Code: 200}
 	polled, err := b.BuildFrom(cb, []byte(`{}`), event.OriginPoll)
 	if err != nil {

@@ -1,34 +1,49 @@
-// Package event defines the bridge's published contract: CloudEvent types,
-// deterministic ids, subjects, and the v1 data schema as Go types. It also
-// builds those events from decoded callbacks.
-//
-// Consumers may import this package for the data types and constants.
+// Package event is the bridge's published contract, for the services that
+// consume its events: CloudEvent types, stages, deterministic ids,
+// subjects, the v1 data as Go types, the JSON Schemas, and the two content
+// modes. It imports nothing of the bridge's own; the bridge builds events
+// in an internal package.
 package event
 
 import (
-	"crypto/sha1"
 	"encoding/json"
 	"time"
 
 	"github.com/google/uuid"
-
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
 )
 
 // Stage is the pipeline stage an event reports: text, first, complete or
 // error. It is the last token of the subject and part of the type.
-type Stage = callback.Stage
+type Stage string
 
-// The stages.
+// The stages, in the order the provider reaches them. text and first may be
+// skipped; error can come at any point.
 const (
-	StageText     = callback.StageText
-	StageFirst    = callback.StageFirst
-	StageComplete = callback.StageComplete
-	StageError    = callback.StageError
+	StageText     Stage = "text"
+	StageFirst    Stage = "first"
+	StageComplete Stage = "complete"
+	StageError    Stage = "error"
 )
 
 // Stages lists every stage.
-func Stages() []Stage { return append([]Stage(nil), callback.Stages...) }
+func Stages() []Stage { return []Stage{StageText, StageFirst, StageComplete, StageError} }
+
+// ValidTaskID reports whether id is safe as a single NATS subject token:
+// 1-128 characters of A-Z, a-z, 0-9, '_' or '-'. Every task id in a
+// subject, an id or an event has passed it.
+func ValidTaskID(id string) bool {
+	if len(id) == 0 || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // Version is the data version every type and schema of this package carries.
 const Version = "v1"
@@ -48,36 +63,15 @@ var idNamespace = uuid.MustParse("6c0e9c4e-6b1f-4f0e-9d9a-7a8b2f3c5d10")
 // ID is the event id for a task's stage: a UUIDv5 of "<task_id>/<stage>".
 // Every delivery of the same stage, retried or polled, gets the same id,
 // which is also the Nats-Msg-Id that JetStream deduplicates on.
-func ID(taskID string, stage callback.Stage) string {
-	// uuid.NewSHA1, without its hash and slice allocations: this runs for
-	// every callback.
-	var scratch [16 + 128 + 1 + 16]byte
-	in := append(append(append(append(scratch[:0], idNamespace[:]...), taskID...), '/'), stage...)
-	sum := sha1.Sum(in)
-	var id uuid.UUID
-	copy(id[:], sum[:])
-	id[6] = id[6]&0x0f | 0x50 // version 5
-	id[8] = id[8]&0x3f | 0x80 // RFC 4122 variant
-	return id.String()
+func ID(taskID string, stage Stage) string {
+	return uuid.NewSHA1(idNamespace, []byte(taskID+"/"+string(stage))).String()
 }
 
 // Type is the CloudEvents type of a stage, e.g. com.sunoapi.vocals.complete.v1.
-func Type(stage callback.Stage) string {
-	switch stage { // constants for the stages: this runs for every callback
-	case StageText:
-		return TypePrefix + "text." + Version
-	case StageFirst:
-		return TypePrefix + "first." + Version
-	case StageComplete:
-		return TypePrefix + "complete." + Version
-	case StageError:
-		return TypePrefix + "error." + Version
-	}
-	return TypePrefix + string(stage) + "." + Version
-}
+func Type(stage Stage) string { return TypePrefix + string(stage) + "." + Version }
 
 // Subject is the NATS subject of a task's stage: <prefix>.<task_id>.<stage>.
-func Subject(prefix, taskID string, stage callback.Stage) string {
+func Subject(prefix, taskID string, stage Stage) string {
 	return prefix + "." + taskID + "." + string(stage)
 }
 
@@ -135,6 +129,12 @@ const (
 
 // OriginExtension is the CloudEvents extension attribute holding the Origin.
 const OriginExtension = "origin"
+
+// BodyHashExtension is the CloudEvents extension attribute holding the hex
+// SHA-256 of the callback body as received, so consumers can audit an event
+// against the request it came from (the provider's signature does not
+// cover the body).
+const BodyHashExtension = "bodysha256"
 
 // StageSubmitted is the last subject token of a submitted event. It is not
 // a callback stage: submitted events live under TaskSubject, apart from

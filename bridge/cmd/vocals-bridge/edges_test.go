@@ -176,11 +176,12 @@ func TestSlowSenderCannotStarveOthers(t *testing.T) {
 	}
 }
 
-// bigEvent is a small valid callback whose event is over 1 MiB: 4,400 empty
-// tracks, each an object of a dozen empty fields in the event.
+// bigEvent is a valid callback under the 1 MiB body limit whose event is
+// over a server's default 1 MiB max_payload (less room for headers). (The
+// issue's 4,400 empty tracks are refused too_many_tracks now.)
 func bigEvent(task string) []byte {
-	return []byte(fmt.Sprintf(`{"code":200,"msg":"ok","data":{"callbackType":"complete","task_id":%q,"data":[%s{}]}}`,
-		task, strings.Repeat("{},", 4399)))
+	return []byte(fmt.Sprintf(`{"code":200,"msg":%q,"data":{"callbackType":"complete","task_id":%q,"data":[]}}`,
+		strings.Repeat("x", 1045000), task))
 }
 
 // 3 and 6. An event larger than the server's max_payload is refused 413

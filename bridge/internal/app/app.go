@@ -17,10 +17,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/config"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deadletter"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/gcpace"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/httpapi"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/metrics"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natsembed"
@@ -29,10 +29,6 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/spool"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/verify"
 )
-
-// gcHeadroom is how far a small heap may grow between collections (package
-// gcpace); setting GOGC turns this off.
-const gcHeadroom = 64 << 20
 
 // App is a configured, started bridge. Close releases what New acquired
 // when Run is never called.
@@ -51,7 +47,7 @@ type App struct {
 	public         *httpapi.Listener
 	admin          *httpapi.Listener
 	submit         *httpapi.Listener // nil without submit_addr
-	builder        *event.Builder
+	builder        *build.Builder
 	sink           *deliver.Deliverer
 	tracking       *tracking // nil unless tracking_enabled
 }
@@ -200,7 +196,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, version string
 		tlsFiles = &httpapi.TLSFiles{Cert: cfg.TLSCertFile, Key: cfg.TLSKeyFile}
 	}
 
-	a.builder = event.NewBuilder(cfg.SubjectPrefix, cfg.EventSource, cfg.SchemaBase(), loc)
+	a.builder = build.NewBuilder(cfg.SubjectPrefix, cfg.EventSource, cfg.SchemaBase(), loc)
 	a.sink = deliver.New(a.pub, a.spool, cfg.PublishTimeout, a.pub.MaxEvent)
 	var tasks httpapi.TaskObserver
 	if cfg.TrackingEnabled {
@@ -358,9 +354,6 @@ func (a *App) ready(ctx context.Context) httpapi.Readiness {
 // Run serves until ctx ends or a listener fails, then shuts down: stop
 // accepting, finish in-flight requests, drain NATS, stop the embedded server.
 func (a *App) Run(ctx context.Context) error {
-	if gcpace.Start(gcHeadroom) {
-		a.log.Debug("garbage collector paced from the live heap", zap.Int("headroom_mib", gcHeadroom>>20))
-	}
 	errc := make(chan error, 3)
 	listeners := map[string]*httpapi.Listener{"public": a.public, "admin": a.admin}
 	if a.submit != nil {

@@ -12,7 +12,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/metrics"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/provider"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/reconcile"
@@ -32,7 +31,7 @@ type tracking struct {
 
 // Observe implements httpapi.TaskObserver: a terminal callback ends the
 // task's tracking.
-func (t *tracking) Observe(taskID string, stage callback.Stage, stored bool) {
+func (t *tracking) Observe(taskID string, stage event.Stage, stored bool) {
 	st := t.store.Load()
 	if st == nil || !st.Tracked(taskID) {
 		return
@@ -40,7 +39,7 @@ func (t *tracking) Observe(taskID string, stage callback.Stage, stored bool) {
 	if stored {
 		t.m.TrackingStages.WithLabelValues(string(event.OriginCallback)).Inc()
 	}
-	if (stage == callback.StageComplete || stage == callback.StageError) && st.Forget(taskID) {
+	if (stage == event.StageComplete || stage == event.StageError) && st.Forget(taskID) {
 		t.m.TrackingEnded.WithLabelValues("callback").Inc()
 	}
 }
@@ -105,7 +104,7 @@ func (a *App) runTracking(ctx context.Context) {
 
 	host, _ := os.Hostname()
 	finished := func(ctx context.Context, taskID string) (bool, error) {
-		for _, st := range []callback.Stage{callback.StageComplete, callback.StageError} {
+		for _, st := range []event.Stage{event.StageComplete, event.StageError} {
 			if ok, err := a.pub.Holds(ctx, event.Subject(cfg.SubjectPrefix, taskID, st)); ok || err != nil {
 				return ok, err
 			}

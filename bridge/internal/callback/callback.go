@@ -1,42 +1,30 @@
 // Package callback decodes the provider's add-vocals callback bodies into a
-// typed Callback and decides its stage. It is the only code that parses
-// untrusted bytes: everything after it works on validated values.
+// typed Callback and decides its stage: first a streaming Peek that bounds
+// what a body may cost and finds the task id the signature covers, then a
+// declarative decode with json v2. Callback bodies are the untrusted bytes
+// of the public listener; the record-info answers of the provider API are
+// read in package provider.
 package callback
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 )
-
-// Stage is the pipeline stage an event reports. It is the last subject token.
-type Stage string
-
-// The stages, in the order the provider reaches them. text and first may be
-// skipped; error can come at any point.
-const (
-	StageText     Stage = "text"
-	StageFirst    Stage = "first"
-	StageComplete Stage = "complete"
-	StageError    Stage = "error"
-)
-
-// Stages lists every stage.
-var Stages = []Stage{StageText, StageFirst, StageComplete, StageError}
 
 // SuccessCode is the only code that means the callback reports progress
 // rather than failure.
 const SuccessCode = 200
 
-// Callback is one decoded provider callback. Its strings share one copy of
-// the body (see Decode): a field kept long after the request should be
-// cloned (strings.Clone) so it does not hold the whole body alive.
+// Callback is one decoded provider callback.
 type Callback struct {
 	Code         int
 	Msg          string
 	CallbackType string // as sent; may be empty or unknown on failures
-	TaskID       string // safe as a NATS subject token
-	Stage        Stage
+	TaskID       string // safe as a NATS subject token (event.ValidTaskID)
+	Stage        event.Stage
 	Tracks       []Track
 	// Extra holds keys of the callback's "data" object that are not modelled;
 	// EnvelopeExtra those of the top-level object. Values are raw JSON.
@@ -74,6 +62,9 @@ const (
 	ReasonInvalidField        Reason = "invalid_field"
 	ReasonInvalidTaskID       Reason = "invalid_task_id"
 	ReasonUnknownCallbackType Reason = "unknown_callback_type"
+	ReasonDuplicateKey        Reason = "duplicate_key"   // a member name twice in one object
+	ReasonTooDeep             Reason = "too_deep"        // nested deeper than MaxDepth
+	ReasonTooManyTracks       Reason = "too_many_tracks" // more than MaxTracks
 )
 
 // ErrInvalid is wrapped by every decoding error: the body can never become
@@ -96,20 +87,3 @@ func (e *Error) Error() string {
 
 // Unwrap makes errors.Is(err, ErrInvalid) true.
 func (e *Error) Unwrap() error { return ErrInvalid }
-
-// ValidTaskID reports whether id is safe as a single NATS subject token:
-// 1-128 characters of A-Z, a-z, 0-9, '_' or '-'. (A loop, not a regexp:
-// this runs for every callback and event.)
-func ValidTaskID(id string) bool {
-	if len(id) == 0 || len(id) > 128 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		switch c := id[i]; {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '-':
-		default:
-			return false
-		}
-	}
-	return true
-}

@@ -1,89 +1,262 @@
 package callback
 
 import (
-	"encoding/json"
+	"bytes"
+	stdjson "encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"regexp"
 	"strconv"
+	"strings"
 	"unicode/utf8"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 )
 
-// Decode parses a callback body. Keys are matched exactly (encoding/json
-// alone would accept "Task_ID" for "task_id"), unknown keys are kept, and
-// every error is an *Error wrapping ErrInvalid.
+// Limits on a body, checked by Peek before anything is built. The provider
+// sends one or two tracks nested four levels deep; these leave far more
+// room than that, and keep what one request can make the bridge allocate
+// bounded by its size.
+const (
+	// MaxTracks is the most tracks (elements of data.data) a callback may carry.
+	MaxTracks = 100
+	// MaxDepth is the deepest nesting a body may have (the top-level
+	// object is depth 1). The event nests the body's values two levels
+	// deeper, and consumers' JSON decoders stop at 10,000.
+	MaxDepth = 64
+)
+
+// Peeked is a body that passed Peek: well-formed JSON, valid UTF-8, no
+// duplicate member names, within MaxDepth and MaxTracks.
+type Peeked struct {
+	body   []byte
+	object bool // the top-level value is an object
+	// TaskID is data.task_id when it is a string, else "" (Decode then
+	// says what is wrong with it). It is what the provider signs.
+	TaskID string
+}
+
+// Peek reads body once with the JSON tokenizer, building nothing but the
+// task id: an unauthenticated request costs time in proportion to its size
+// and next to no memory. Every error is an *Error wrapping ErrInvalid.
+func Peek(body []byte) (Peeked, error) {
+	p := Peeked{body: body}
+	if !utf8.Valid(body) {
+		return p, &Error{Reason: ReasonInvalidEncoding, Detail: "body is not valid UTF-8"}
+	}
+	dec := jsontext.NewDecoder(bytes.NewBuffer(body)) // parses body in place
+	var (
+		top, data string // member names being read at depth 1, and at depth 2 inside data
+		tokens    int
+	)
+	for {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			if errors.Is(err, io.EOF) && tokens > 0 {
+				return p, nil
+			}
+			return p, syntaxError(err)
+		}
+		if tokens++; tokens == 1 {
+			p.object = tok.Kind() == '{'
+		}
+		depth := dec.StackDepth()
+		if depth > MaxDepth {
+			return p, &Error{Reason: ReasonTooDeep, Detail: fmt.Sprintf("nesting is deeper than %d levels", MaxDepth)}
+		}
+		if depth == 0 { // the top-level value ended: nothing may follow
+			if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
+				return p, &Error{Reason: ReasonMalformedJSON, Detail: "body is not one JSON value"}
+			}
+			return p, nil
+		}
+		kind, n := dec.StackIndex(1)
+		if kind != '{' {
+			continue // Decode says a body must be an object
+		}
+		switch {
+		case depth == 1 && n%2 == 1: // a member name
+			top = tok.String()
+		case top != "data" || depth < 2:
+		case depth == 2:
+			if k, n := dec.StackIndex(2); k == '{' && n%2 == 1 {
+				data = tok.String()
+			} else if k == '{' && data == "task_id" && tok.Kind() == '"' {
+				p.TaskID = tok.String()
+			}
+		case data == "data":
+			if k, n := dec.StackIndex(3); k == '[' && n > MaxTracks {
+				return p, &Error{Reason: ReasonTooManyTracks, Field: "data.data", Detail: fmt.Sprintf("more than %d tracks", MaxTracks)}
+			}
+		}
+	}
+}
+
+func syntaxError(err error) error {
+	switch {
+	case errors.Is(err, jsontext.ErrDuplicateName):
+		var serr *jsontext.SyntacticError
+		field := ""
+		if errors.As(err, &serr) {
+			field = fieldOf(serr.JSONPointer)
+		}
+		return &Error{Reason: ReasonDuplicateKey, Field: field, Detail: "a member name appears twice in one object"}
+	}
+	return &Error{Reason: ReasonMalformedJSON, Detail: "body is not valid JSON"}
+}
+
+// The wire form of a callback: what the provider documents, as Go types.
+// Pointers tell a member that is absent or null from one that is empty;
+// the embedded fallback maps (",embed") keep every member not modelled.
+type (
+	wireCallback struct {
+		Code  *int                          `json:"code"`
+		Msg   *string                       `json:"msg"`
+		Data  *wireData                     `json:"data"`
+		Extra map[string]stdjson.RawMessage `json:",embed"`
+	}
+	wireData struct {
+		TaskID       *string                       `json:"task_id"`
+		CallbackType *string                       `json:"callbackType"`
+		Tracks       []wireTrack                   `json:"data"`
+		Extra        map[string]stdjson.RawMessage `json:",embed"`
+	}
+	wireTrack struct {
+		ID                   string                        `json:"id"`
+		AudioURL             string                        `json:"audio_url"`
+		SourceAudioURL       string                        `json:"source_audio_url"`
+		StreamAudioURL       string                        `json:"stream_audio_url"`
+		SourceStreamAudioURL string                        `json:"source_stream_audio_url"`
+		ImageURL             string                        `json:"image_url"`
+		SourceImageURL       string                        `json:"source_image_url"`
+		Prompt               string                        `json:"prompt"`
+		ModelName            string                        `json:"model_name"`
+		Title                string                        `json:"title"`
+		Tags                 string                        `json:"tags"`
+		CreateTime           string                        `json:"createTime"`
+		Duration             *float64                      `json:"duration"`
+		Extra                map[string]stdjson.RawMessage `json:",embed"`
+	}
+)
+
+// Decode parses a callback body: Peek, then Peeked.Decode.
+func Decode(body []byte) (Callback, error) {
+	p, err := Peek(body)
+	if err != nil {
+		return Callback{}, err
+	}
+	return p.Decode()
+}
+
+// Decode reads the peeked body into a Callback. Member names match exactly
+// (case matters), unknown members are kept as raw JSON, and every error is
+// an *Error wrapping ErrInvalid.
 //
 // Stage rules: with code 200 the stage is the callbackType, which must be
 // text, first, complete or error; any other code is a failure and the stage
 // is error whatever the callbackType says (it is kept as sent, and may be
 // missing, so that no failure report is refused).
-func Decode(body []byte) (Callback, error) {
-	var cb Callback
-	if !utf8.Valid(body) {
-		return cb, &Error{Reason: ReasonInvalidEncoding, Detail: "body is not valid UTF-8"}
+func (p Peeked) Decode() (Callback, error) {
+	if !p.object {
+		return Callback{}, &Error{Reason: ReasonInvalidField, Detail: "body must be a JSON object"}
 	}
-	// One copy of the body as a string: every string in the Callback is a
-	// slice of it rather than an allocation of its own.
-	raw, ok := scanCallback(string(body))
-	if !ok {
-		return cb, &Error{Reason: ReasonMalformedJSON, Detail: "body is not valid JSON"}
+	var w wireCallback
+	if err := json.Unmarshal(p.body, &w); err != nil {
+		var serr *json.SemanticError
+		if errors.As(err, &serr) {
+			return Callback{}, fieldError(serr)
+		}
+		return Callback{}, syntaxError(err)
 	}
-	if !raw.isObject {
-		return cb, &Error{Reason: ReasonInvalidField, Detail: "body must be a JSON object"}
-	}
-
-	if raw.code == "" {
-		return cb, &Error{Reason: ReasonMissingField, Field: "code", Detail: "required"}
-	}
-	var valid bool
-	if cb.Code, valid = parseInt(raw.code); !valid {
-		return cb, &Error{Reason: ReasonInvalidField, Field: "code", Detail: "must be an integer"}
-	}
-	var err error
-	if cb.Msg, err = optString(raw.msg, "msg"); err != nil {
-		return cb, err
-	}
-
-	if raw.data == "" {
-		return cb, &Error{Reason: ReasonMissingField, Field: "data", Detail: "required"}
-	}
-	if !raw.body.isObject {
-		return cb, &Error{Reason: ReasonInvalidField, Field: "data", Detail: "must be an object"}
-	}
-	data := &raw.body
-	cb.EnvelopeExtra = extras(raw.extra)
-
-	if data.taskID == "" {
-		return cb, &Error{Reason: ReasonMissingField, Field: "data.task_id", Detail: "required"}
-	}
-	if cb.TaskID, valid = unquote(data.taskID); !valid {
-		return cb, &Error{Reason: ReasonInvalidField, Field: "data.task_id", Detail: "must be a string"}
-	}
-	if !ValidTaskID(cb.TaskID) {
-		return cb, &Error{Reason: ReasonInvalidTaskID, Field: "data.task_id",
+	switch {
+	case w.Code == nil:
+		return Callback{}, &Error{Reason: ReasonMissingField, Field: "code", Detail: "required"}
+	case w.Data == nil:
+		return Callback{}, &Error{Reason: ReasonMissingField, Field: "data", Detail: "required"}
+	case w.Data.TaskID == nil:
+		return Callback{}, &Error{Reason: ReasonMissingField, Field: "data.task_id", Detail: "required"}
+	case !event.ValidTaskID(*w.Data.TaskID):
+		return Callback{}, &Error{Reason: ReasonInvalidTaskID, Field: "data.task_id",
 			Detail: "must be 1-128 characters of A-Z, a-z, 0-9, '_' or '-'"}
 	}
-
-	if cb.CallbackType, err = optString(data.callbackType, "data.callbackType"); err != nil {
-		return cb, err
+	cb := Callback{
+		Code: *w.Code, Msg: deref(w.Msg), CallbackType: deref(w.Data.CallbackType), TaskID: *w.Data.TaskID,
+		Extra: w.Data.Extra, EnvelopeExtra: w.Extra,
 	}
+	var err error
 	if cb.Stage, err = stageOf(cb.Code, cb.CallbackType); err != nil {
-		return cb, err
+		return Callback{}, err
 	}
-
-	if data.tracks != "" {
-		if cb.Tracks, err = decodeTracks(data); err != nil {
-			return cb, err
+	if w.Data.Tracks != nil {
+		cb.Tracks = make([]Track, len(w.Data.Tracks))
+		for i, t := range w.Data.Tracks {
+			cb.Tracks[i] = Track(t)
 		}
 	}
-	cb.Extra = extras(data.extra)
 	return cb, nil
 }
 
-func stageOf(code int, callbackType string) (Stage, error) {
-	if code != SuccessCode {
-		return StageError, nil
+func deref(s *string) string {
+	if s == nil {
+		return ""
 	}
-	switch s := Stage(callbackType); s {
-	case StageText, StageFirst, StageComplete, StageError:
+	return *s
+}
+
+var trackIndex = regexp.MustCompile(`\[\d+\]`)
+
+// fieldError names the member a value of the wrong type was found at.
+func fieldError(serr *json.SemanticError) error {
+	field := fieldOf(serr.JSONPointer)
+	detail := "has the wrong type"
+	switch shape := trackIndex.ReplaceAllString(field, "[]"); {
+	case field == "":
+		detail = "body must be a JSON object"
+	case shape == "code":
+		detail = "must be an integer"
+	case shape == "data":
+		detail = "must be an object"
+	case shape == "data.task_id":
+		detail = "must be a string"
+	case shape == "data.data":
+		detail = "must be an array of tracks or null"
+	case shape == "data.data[]":
+		detail = "must be an object"
+	case shape == "data.data[].duration":
+		detail = "must be a number or null"
+	case strings.Count(shape, ".") <= 2:
+		detail = "must be a string or null"
+	}
+	return &Error{Reason: ReasonInvalidField, Field: field, Detail: detail}
+}
+
+// fieldOf turns a JSON pointer such as /data/data/0/title into the path
+// the answers use, data.data[0].title.
+func fieldOf(ptr jsontext.Pointer) string {
+	var b strings.Builder
+	for tok := range ptr.Tokens() {
+		if _, err := strconv.Atoi(tok); err == nil && b.Len() > 0 {
+			b.WriteString("[" + tok + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(tok)
+	}
+	return b.String()
+}
+
+func stageOf(code int, callbackType string) (event.Stage, error) {
+	if code != SuccessCode {
+		return event.StageError, nil
+	}
+	switch s := event.Stage(callbackType); s {
+	case event.StageText, event.StageFirst, event.StageComplete, event.StageError:
 		return s, nil
 	case "":
 		return "", &Error{Reason: ReasonMissingField, Field: "data.callbackType", Detail: "required when code is 200"}
@@ -91,68 +264,6 @@ func stageOf(code int, callbackType string) (Stage, error) {
 		return "", &Error{Reason: ReasonUnknownCallbackType, Field: "data.callbackType",
 			Detail: fmt.Sprintf("%q is not text, first, complete or error", truncate(callbackType, 40))}
 	}
-}
-
-func decodeTracks(data *rawData) ([]Track, error) {
-	if data.tracks[0] != '[' {
-		return nil, &Error{Reason: ReasonInvalidField, Field: "data.data", Detail: "must be an array of tracks or null"}
-	}
-	tracks := make([]Track, len(data.items))
-	for i := range data.items {
-		rt, t := &data.items[i], &tracks[i]
-		if !rt.isObject {
-			return nil, &Error{Reason: ReasonInvalidField, Field: trackPath(i), Detail: "must be an object"}
-		}
-		for j, dst := range [...]*string{&t.ID, &t.AudioURL, &t.SourceAudioURL, &t.StreamAudioURL,
-			&t.SourceStreamAudioURL, &t.ImageURL, &t.SourceImageURL, &t.Prompt, &t.ModelName, &t.Title,
-			&t.Tags, &t.CreateTime} {
-			var ok bool
-			if *dst, ok = unquoteOpt(rt.fields[j]); !ok {
-				return nil, &Error{Reason: ReasonInvalidField, Field: trackPath(i) + "." + trackKeys[j],
-					Detail: "must be a string or null"}
-			}
-		}
-		if rt.duration != "" {
-			v, ok := parseFloat(rt.duration)
-			if !ok {
-				return nil, &Error{Reason: ReasonInvalidField, Field: trackPath(i) + ".duration", Detail: "must be a number or null"}
-			}
-			t.Duration = &v
-		}
-		t.Extra = extras(rt.extra)
-	}
-	return tracks, nil
-}
-
-func trackPath(i int) string { return "data.data[" + strconv.Itoa(i) + "]" }
-
-// optString reads an optional string member; absent or null is "".
-func optString(raw, field string) (string, error) {
-	s, ok := unquoteOpt(raw)
-	if !ok {
-		return "", &Error{Reason: ReasonInvalidField, Field: field, Detail: "must be a string or null"}
-	}
-	return s, nil
-}
-
-func unquoteOpt(raw string) (string, bool) {
-	if raw == "" {
-		return "", true
-	}
-	return unquote(raw)
-}
-
-// extras turns unmodelled members into a map, nil if none; for duplicates
-// the last wins.
-func extras(list []member) map[string]json.RawMessage {
-	if len(list) == 0 {
-		return nil
-	}
-	out := make(map[string]json.RawMessage, len(list))
-	for _, m := range list {
-		out[m.key] = json.RawMessage(m.val)
-	}
-	return out
 }
 
 func truncate(s string, n int) string {
@@ -163,22 +274,4 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
-}
-
-// parseInt reads a JSON number literal that must be a whole number.
-func parseInt(lit string) (int, bool) {
-	n, err := strconv.ParseInt(lit, 10, 64)
-	if err != nil || n != int64(int(n)) {
-		return 0, false
-	}
-	return int(n), true
-}
-
-// parseFloat reads a JSON number literal.
-func parseFloat(lit string) (float64, bool) {
-	if len(lit) == 0 || (lit[0] != '-' && (lit[0] < '0' || lit[0] > '9')) {
-		return 0, false // a string, object, bool...
-	}
-	f, err := strconv.ParseFloat(lit, 64)
-	return f, err == nil
 }

@@ -8,7 +8,14 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/nats-io/nats.go"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/consumer"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
 )
 
@@ -24,7 +31,7 @@ func readFixture(t testing.TB, name string) []byte {
 func TestDecodeFixtures(t *testing.T) {
 	tests := map[string]struct {
 		file       string
-		stage      callback.Stage
+		stage      event.Stage
 		code       int
 		cbType     string
 		taskID     string
@@ -33,18 +40,18 @@ func TestDecodeFixtures(t *testing.T) {
 		envelope   []string // keys kept from the top level
 		trackExtra []string // keys kept from the first track
 	}{
-		"complete": {file: "complete.json", stage: callback.StageComplete, code: 200, cbType: "complete",
+		"complete": {file: "complete.json", stage: event.StageComplete, code: 200, cbType: "complete",
 			taskID: "2fac4d1b9e0a4c8fb1d2e3f4a5b69f72", tracks: 1},
-		"text with null duration": {file: "text.json", stage: callback.StageText, code: 200, cbType: "text",
+		"text with null duration": {file: "text.json", stage: event.StageText, code: 200, cbType: "text",
 			taskID: "2fac4d1b9e0a4c8fb1d2e3f4a5b69f72", tracks: 1},
-		"error 531 with null data": {file: "error-531.json", stage: callback.StageError, code: 531, cbType: "error",
+		"error 531 with null data": {file: "error-531.json", stage: event.StageError, code: 531, cbType: "error",
 			taskID: "2fac4d1b9e0a4c8fb1d2e3f4a5b69f72"},
-		"first with unknown keys at every level": {file: "first.json", stage: callback.StageFirst, code: 200, cbType: "first",
+		"first with unknown keys at every level": {file: "first.json", stage: event.StageFirst, code: 200, cbType: "first",
 			taskID: "7d1e0c2a9b3f4e5d8c6b1a0f2e3d4c5b", tracks: 2,
 			extraKeys: []string{"queue_position"}, envelope: []string{"trace"}, trackExtra: []string{"lyrics_language"}},
-		"failure code overrides callbackType": {file: "error-501-complete.json", stage: callback.StageError, code: 501,
+		"failure code overrides callbackType": {file: "error-501-complete.json", stage: event.StageError, code: 501,
 			cbType: "complete", taskID: "0b5c9f5e1d2a4b3c8e7f6a5b4c3d2e1f"},
-		"failure without callbackType": {file: "error-408-no-type.json", stage: callback.StageError, code: 408,
+		"failure without callbackType": {file: "error-408-no-type.json", stage: event.StageError, code: 408,
 			taskID: "task_408-limit"},
 	}
 	for name, tc := range tests {
@@ -100,19 +107,19 @@ func TestDecodeStageMapping(t *testing.T) {
 	tests := map[string]struct {
 		code   int
 		cbType string
-		want   callback.Stage
+		want   event.Stage
 		reason callback.Reason
 	}{
-		"text":                 {200, "text", callback.StageText, ""},
-		"first":                {200, "first", callback.StageFirst, ""},
-		"complete":             {200, "complete", callback.StageComplete, ""},
-		"error with 200":       {200, "error", callback.StageError, ""},
-		"400 text":             {400, "text", callback.StageError, ""},
-		"408 first":            {408, "first", callback.StageError, ""},
-		"413 complete":         {413, "complete", callback.StageError, ""},
-		"500 error":            {500, "error", callback.StageError, ""},
-		"531 unknown type":     {531, "whatever", callback.StageError, ""},
-		"undocumented 0":       {0, "complete", callback.StageError, ""},
+		"text":                 {200, "text", event.StageText, ""},
+		"first":                {200, "first", event.StageFirst, ""},
+		"complete":             {200, "complete", event.StageComplete, ""},
+		"error with 200":       {200, "error", event.StageError, ""},
+		"400 text":             {400, "text", event.StageError, ""},
+		"408 first":            {408, "first", event.StageError, ""},
+		"413 complete":         {413, "complete", event.StageError, ""},
+		"500 error":            {500, "error", event.StageError, ""},
+		"531 unknown type":     {531, "whatever", event.StageError, ""},
+		"undocumented 0":       {0, "complete", event.StageError, ""},
 		"unknown type 200":     {200, "done", "", callback.ReasonUnknownCallbackType},
 		"case matters":         {200, "Complete", "", callback.ReasonUnknownCallbackType},
 		"missing type 200":     {200, "", "", callback.ReasonMissingField},
@@ -185,6 +192,11 @@ func TestDecodeRejects(t *testing.T) {
 		"track is string":        {`{"code":200,"data":{"task_id":"a","callbackType":"text","data":["x"]}}`, callback.ReasonInvalidField, "data.data[0]"},
 		"track title number":     {`{"code":200,"data":{"task_id":"a","callbackType":"text","data":[{"title":1}]}}`, callback.ReasonInvalidField, "data.data[0].title"},
 		"duration string":        {`{"code":200,"data":{"task_id":"a","callbackType":"text","data":[{},{"duration":"9"}]}}`, callback.ReasonInvalidField, "data.data[1].duration"},
+		// Under "last wins" two parsers can disagree on which task id a
+		// body carries; a duplicate name is refused wherever it is.
+		"duplicate task_id":     {`{"code":200,"data":{"task_id":"a","task_id":"b","callbackType":"text"}}`, callback.ReasonDuplicateKey, "data.task_id"},
+		"duplicate code":        {`{"code":200,"code":500,"data":{"task_id":"a","callbackType":"text"}}`, callback.ReasonDuplicateKey, "code"},
+		"duplicate deep inside": {`{"code":200,"data":{"task_id":"a","callbackType":"text","x":{"y":[{"z":1,"z":2}]}}}`, callback.ReasonDuplicateKey, "data.x.y[0].z"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -249,8 +261,85 @@ func TestValidTaskIDMatchesThePattern(t *testing.T) {
 		ids = append(ids, "ab"+string(rune(c)), string([]byte{byte(c)}))
 	}
 	for _, id := range ids {
-		if got, want := callback.ValidTaskID(id), pattern.MatchString(id); got != want {
+		if got, want := event.ValidTaskID(id), pattern.MatchString(id); got != want {
 			t.Errorf("ValidTaskID(%q) = %v, the pattern says %v", id, got, want)
 		}
+	}
+}
+
+// nested is a valid callback whose deepest value sits depth levels down
+// (the top-level object is level 1), in an unknown member.
+func nested(depth int) []byte {
+	return []byte(`{"code":200,"data":{"task_id":"deep","callbackType":"text","x":` +
+		strings.Repeat("[", depth-2) + strings.Repeat("]", depth-2) + `}}`)
+}
+
+func tracks(n int) []byte {
+	return []byte(`{"code":200,"data":{"task_id":"many","callbackType":"complete","data":[` +
+		strings.TrimSuffix(strings.Repeat(`{"title":"t"},`, n), ",") + `]}}`)
+}
+
+// The bounds on one body, each at the limit and one past it.
+func TestDecodeLimits(t *testing.T) {
+	tests := map[string]struct {
+		body   []byte
+		reason callback.Reason
+	}{
+		"depth at the limit":     {nested(callback.MaxDepth), ""},
+		"depth past the limit":   {nested(callback.MaxDepth + 1), callback.ReasonTooDeep},
+		"depth of 10,000":        {nested(10000), callback.ReasonTooDeep},
+		"tracks at the limit":    {tracks(callback.MaxTracks), ""},
+		"tracks past the limit":  {tracks(callback.MaxTracks + 1), callback.ReasonTooManyTracks},
+		"349,496 empty tracks":   {[]byte(`{"code":200,"data":{"task_id":"x","callbackType":"complete","data":[` + strings.Repeat("{},", 349495) + `{}]}}`), callback.ReasonTooManyTracks},
+		"an unknown array of 1k": {[]byte(`{"code":200,"data":{"task_id":"x","callbackType":"complete","other":[` + strings.Repeat("{},", 999) + `{}]}}`), ""},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			cb, err := callback.Decode(tc.body)
+			checkReason(t, err, tc.reason)
+			if err != nil {
+				return
+			}
+			if strings.HasPrefix(name, "tracks") && len(cb.Tracks) != callback.MaxTracks {
+				t.Errorf("%d tracks decoded", len(cb.Tracks))
+			}
+			// What is accepted is stored, and every stored event must
+			// decode for consumers, two levels deeper than the body.
+			m, err := build.NewBuilder("vocals", "/s", "http://localhost/schemas", time.UTC).Build(cb, tc.body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := consumer.Decode(m.Subject, nats.Header{"Content-Type": {event.ContentType}}, m.Body); err != nil {
+				t.Errorf("bridge/consumer cannot decode the event: %v", err)
+			}
+		})
+	}
+}
+
+// Peek finds the task id the provider signs without decoding the body,
+// and agrees with Decode on it.
+func TestPeekFindsTheSignedTaskID(t *testing.T) {
+	tests := map[string]struct{ body, want string }{
+		"usual":               {`{"code":200,"msg":"ok","data":{"callbackType":"text","task_id":"abc","data":[]}}`, "abc"},
+		"task id first":       {`{"data":{"task_id":"abc"},"code":200}`, "abc"},
+		"nested task_id only": {`{"code":200,"data":{"x":{"task_id":"evil"}}}`, ""},
+		"top-level task_id":   {`{"code":200,"task_id":"evil","data":{}}`, ""},
+		"numeric task_id":     {`{"code":200,"data":{"task_id":12}}`, ""},
+		"data not an object":  {`{"code":200,"data":["task_id","abc"]}`, ""},
+		"escaped":             {`{"code":200,"data":{"task_\u0069d":"a\u0062c"}}`, "abc"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			p, err := callback.Peek([]byte(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.TaskID != tc.want {
+				t.Errorf("task id %q, want %q", p.TaskID, tc.want)
+			}
+			if cb, err := p.Decode(); err == nil && cb.TaskID != p.TaskID {
+				t.Errorf("Decode read task id %q, Peek %q", cb.TaskID, p.TaskID)
+			}
+		})
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/spool"
 )
@@ -63,7 +63,7 @@ func New(pub publish.Publisher, sp *spool.Spool, timeout time.Duration, maxEvent
 // Errors wrap ErrEventTooLarge (nothing was tried), publish.ErrUnavailable
 // or publish.ErrRejected (no spool, or rejected), spool.ErrFull, or a spool
 // write error.
-func (d *Deliverer) Deliver(ctx context.Context, m event.Message) (Result, error) {
+func (d *Deliverer) Deliver(ctx context.Context, m build.Message) (Result, error) {
 	if d.maxEvent != nil {
 		if limit := d.maxEvent(); int64(len(m.Body)) > limit {
 			return Result{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrEventTooLarge, len(m.Body), limit)
@@ -98,7 +98,7 @@ func (d *Deliverer) Deliver(ctx context.Context, m event.Message) (Result, error
 // election takes a few seconds in a cluster, longer than the client's own
 // retries), and once for any other failure: a disconnected client fails at
 // once, and that event belongs in the spool without waiting.
-func (d *Deliverer) publish(ctx context.Context, m event.Message) (publish.Result, error) {
+func (d *Deliverer) publish(ctx context.Context, m build.Message) (publish.Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	wait := 25 * time.Millisecond
@@ -118,7 +118,7 @@ func (d *Deliverer) publish(ctx context.Context, m event.Message) (publish.Resul
 	}
 }
 
-func (d *Deliverer) spool(m event.Message, r Result) (Result, error) {
+func (d *Deliverer) spool(m build.Message, r Result) (Result, error) {
 	err := d.sp.Append(m)
 	switch {
 	case errors.Is(err, spool.ErrAlreadySpooled):

@@ -14,7 +14,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natstest"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
@@ -67,13 +67,13 @@ func (e *env) restart(t *testing.T) {
 	e.srv = natstest.StartAt(t, e.storeDir, e.srv.URL)
 }
 
-func message(i int) event.Message {
+func message(i int) build.Message {
 	task := fmt.Sprintf("task%d", i)
-	return event.Message{ID: event.ID(task, callback.StageComplete), Subject: event.Subject("vocals", task, callback.StageComplete),
-		Stage: callback.StageComplete, TaskID: task, Body: []byte(fmt.Sprintf(`{"n":%d}`, i))}
+	return build.Message{ID: event.ID(task, event.StageComplete), Subject: event.Subject("vocals", task, event.StageComplete),
+		Stage: event.StageComplete, TaskID: task, Body: []byte(fmt.Sprintf(`{"n":%d}`, i))}
 }
 
-func deliverOK(t *testing.T, d *deliver.Deliverer, m event.Message, want deliver.Outcome) deliver.Result {
+func deliverOK(t *testing.T, d *deliver.Deliverer, m build.Message, want deliver.Outcome) deliver.Result {
 	t.Helper()
 	r, err := d.Deliver(context.Background(), m)
 	if err != nil || r.Outcome != want {
@@ -192,7 +192,7 @@ func TestDrainerSetsAsideRejectedEvents(t *testing.T) {
 	}
 	bad := message(1)
 	bad.Subject = "other.task1.complete" // bound to a different stream: ErrRejected
-	for _, m := range []event.Message{bad, message(2)} {
+	for _, m := range []build.Message{bad, message(2)} {
 		if err := e.sp.Append(m); err != nil {
 			t.Fatal(err)
 		}

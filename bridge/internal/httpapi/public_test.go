@@ -25,6 +25,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deadletter"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/httpapi"
@@ -94,7 +95,7 @@ func newBridgeSpool(t testing.TB, pub publish.Publisher, sp *spool.Spool) *bridg
 	m := metrics.New(reg, "test")
 	h := httpapi.NewPublic(httpapi.PublicDeps{
 		Log: log, Metrics: m,
-		Builder:    event.NewBuilder("vocals", "/vocals-bridge", "http://localhost:8080/schemas", time.UTC),
+		Builder:    build.NewBuilder("vocals", "/vocals-bridge", "http://localhost:8080/schemas", time.UTC),
 		Sink:       deliver.New(pub, sp, 2*time.Second, nil),
 		BodyLimit:  bodyLimit,
 		RetryAfter: 30 * time.Second,
@@ -397,7 +398,7 @@ func TestBrokerDownAnswers503WithRetryAfter(t *testing.T) {
 
 type panickingPublisher struct{}
 
-func (panickingPublisher) Publish(context.Context, event.Message) (publish.Result, error) {
+func (panickingPublisher) Publish(context.Context, build.Message) (publish.Result, error) {
 	panic("boom")
 }
 

@@ -6,7 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
+	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 )
 
 // Namespace prefixes every metric name.
@@ -184,7 +184,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 	m.BuildInfo.WithLabelValues(version).Set(1)
 	// Export every stage/outcome series from the start, so rates and alerts
 	// see a zero instead of a missing series.
-	for _, st := range callback.Stages {
+	for _, st := range event.Stages() {
 		for _, o := range []string{OutcomePublished, OutcomeDuplicate, OutcomeSpooled, OutcomeFailed} {
 			m.CallbacksReceived.WithLabelValues(string(st), o)
 		}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/provider"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/sunosim"
@@ -41,7 +42,7 @@ func TestRecordInfoStatuses(t *testing.T) {
 	tests := []struct {
 		name      string
 		data      string
-		stage     callback.Stage // "" for none
+		stage     event.Stage // "" for none
 		code      int
 		msg       string
 		tracks    int
@@ -50,21 +51,21 @@ func TestRecordInfoStatuses(t *testing.T) {
 	}{
 		{"pending", `{"taskId":"` + id + `","status":"PENDING","response":null}`, "", 0, "", 0, "", ""},
 		{"text", `{"taskId":"` + id + `","status":"TEXT_SUCCESS","response":{"sunoData":[{"id":"a","title":"T","audioUrl":""}]}}`,
-			callback.StageText, 200, "record-info status TEXT_SUCCESS", 1, "", ""},
+			event.StageText, 200, "record-info status TEXT_SUCCESS", 1, "", ""},
 		{"first", `{"taskId":"` + id + `","status":"FIRST_SUCCESS","response":{"sunoData":[{"id":"a","audioUrl":"https://x/1.mp3","duration":1.5}]}}`,
-			callback.StageFirst, 200, "record-info status FIRST_SUCCESS", 1, "https://x/1.mp3", ""},
+			event.StageFirst, 200, "record-info status FIRST_SUCCESS", 1, "https://x/1.mp3", ""},
 		{"success, createTime in ms", `{"taskId":"` + id + `","status":"SUCCESS","response":{"sunoData":[{"id":"a","audioUrl":"https://x/1.mp3","createTime":1735689600000},{"id":"b"}]}}`,
-			callback.StageComplete, 200, "record-info status SUCCESS", 2, "https://x/1.mp3", "2025-01-01T00:00:00Z"},
+			event.StageComplete, 200, "record-info status SUCCESS", 2, "https://x/1.mp3", "2025-01-01T00:00:00Z"},
 		{"generation failed", `{"taskId":"` + id + `","status":"GENERATE_AUDIO_FAILED","errorCode":531,"errorMessage":"refunded","response":{"sunoData":[{"id":"a"}]}}`,
-			callback.StageError, 531, "refunded", 0, "", ""},
+			event.StageError, 531, "refunded", 0, "", ""},
 		{"sensitive word, code as string", `{"taskId":"` + id + `","status":"SENSITIVE_WORD_ERROR","errorCode":"400"}`,
-			callback.StageError, 400, "record-info status SENSITIVE_WORD_ERROR", 0, "", ""},
+			event.StageError, 400, "record-info status SENSITIVE_WORD_ERROR", 0, "", ""},
 		{"create failed without code", `{"taskId":"` + id + `","status":"CREATE_TASK_FAILED","errorCode":null}`,
-			callback.StageError, 500, "record-info status CREATE_TASK_FAILED", 0, "", ""},
+			event.StageError, 500, "record-info status CREATE_TASK_FAILED", 0, "", ""},
 		{"callback exception with audio", `{"taskId":"` + id + `","status":"CALLBACK_EXCEPTION","response":{"sunoData":[{"id":"a","audioUrl":"https://x/1.mp3"}]}}`,
-			callback.StageComplete, 200, "record-info status CALLBACK_EXCEPTION", 1, "https://x/1.mp3", ""},
+			event.StageComplete, 200, "record-info status CALLBACK_EXCEPTION", 1, "https://x/1.mp3", ""},
 		{"callback exception without audio", `{"taskId":"` + id + `","status":"CALLBACK_EXCEPTION","errorCode":500,"errorMessage":"boom"}`,
-			callback.StageError, 500, "boom", 0, "", ""},
+			event.StageError, 500, "boom", 0, "", ""},
 		{"unknown status", `{"taskId":"` + id + `","status":"QUEUED"}`, "", 0, "", 0, "", ""},
 	}
 	for _, tt := range tests {
@@ -197,7 +198,7 @@ func FuzzRecordInfo(f *testing.F) {
 		if cb.TaskID != id || cb.Stage == "" || cb.CallbackType != string(cb.Stage) {
 			t.Fatalf("callback %+v", cb)
 		}
-		if (cb.Stage == callback.StageError) == (cb.Code == callback.SuccessCode) {
+		if (cb.Stage == event.StageError) == (cb.Code == callback.SuccessCode) {
 			t.Fatalf("stage %s with code %d", cb.Stage, cb.Code)
 		}
 	})

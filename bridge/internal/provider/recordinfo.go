@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
 )
 
@@ -167,25 +168,25 @@ func (i TaskInfo) Callback() (callback.Callback, bool) {
 	}
 	switch i.Status {
 	case StatusTextSuccess:
-		cb.Stage = callback.StageText
+		cb.Stage = event.StageText
 	case StatusFirstSuccess:
-		cb.Stage = callback.StageFirst
+		cb.Stage = event.StageFirst
 	case StatusSuccess:
-		cb.Stage = callback.StageComplete
+		cb.Stage = event.StageComplete
 	case StatusCallbackException:
-		cb.Stage = callback.StageError
+		cb.Stage = event.StageError
 		for _, t := range i.Tracks {
 			if t.AudioURL != "" {
-				cb.Stage = callback.StageComplete
+				cb.Stage = event.StageComplete
 			}
 		}
 	case StatusCreateTaskFailed, StatusGenerateFailed, StatusSensitiveWord:
-		cb.Stage = callback.StageError
+		cb.Stage = event.StageError
 	default:
 		return callback.Callback{}, false
 	}
 	cb.CallbackType = string(cb.Stage)
-	if cb.Stage == callback.StageError {
+	if cb.Stage == event.StageError {
 		cb.Code = i.ErrorCode
 		if cb.Code == 0 || cb.Code == callback.SuccessCode {
 			cb.Code = failureCode(i.Status)

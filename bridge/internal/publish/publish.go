@@ -4,12 +4,9 @@
 package publish
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -17,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 )
 
 // Publisher stores events in the stream.
@@ -29,7 +27,7 @@ import (
 // ErrUnavailable (transient: the same event may succeed later) or
 // ErrRejected (the stream will never take this event).
 type Publisher interface {
-	Publish(ctx context.Context, m event.Message) (Result, error)
+	Publish(ctx context.Context, m build.Message) (Result, error)
 }
 
 // Result describes an acknowledged publish.
@@ -113,7 +111,7 @@ func (p *JetStream) Stream(ctx context.Context) (jetstream.Stream, error) {
 func (p *JetStream) JS() jetstream.JetStream { return p.js }
 
 // Publish implements Publisher. The ctx deadline bounds the wait for the ack.
-func (p *JetStream) Publish(ctx context.Context, m event.Message) (Result, error) {
+func (p *JetStream) Publish(ctx context.Context, m build.Message) (Result, error) {
 	msg := nats.NewMsg(m.Subject)
 	if p.binary {
 		// Messages (and the spool) always hold the structured form; the
@@ -130,66 +128,15 @@ func (p *JetStream) Publish(ctx context.Context, m event.Message) (Result, error
 		msg.Data = m.Body
 		msg.Header.Set("Content-Type", event.ContentType)
 	}
-	// What jetstream.PublishMsg does, minus its option handling and its
-	// generic decoding of the ack; retrying is the caller's job, within its
-	// deadline.
-	msg.Header.Set(jetstream.MsgIDHeader, m.ID)
-	msg.Header.Set(jetstream.ExpectedStreamHeader, p.stream)
-	resp, err := p.nc.RequestMsgWithContext(ctx, msg)
-	if errors.Is(err, nats.ErrNoResponders) {
-		err = jetstream.ErrNoStreamResponse
-	}
+	// No retries inside the client: the caller retries within its deadline.
+	ack, err := p.js.PublishMsg(ctx, msg, jetstream.WithMsgID(m.ID), jetstream.WithExpectStream(p.stream), jetstream.WithRetryAttempts(0))
 	if err == nil {
-		var a ack
-		if a, err = parseAck(resp.Data); err == nil {
-			return Result{Duplicate: a.duplicate, Sequence: a.seq}, nil
-		}
+		return Result{Duplicate: ack.Duplicate, Sequence: ack.Sequence}, nil
 	}
 	if isPerSubjectDuplicate(err) {
 		return Result{Duplicate: true}, nil
 	}
 	return Result{}, Classify(err)
-}
-
-type ack struct {
-	seq       uint64
-	duplicate bool
-}
-
-// parseAck reads JetStream's answer to a publish. The usual one,
-// {"stream":"VOCALS","seq":42}, is read by hand: encoding/json was 2% of
-// the CPU under load. Anything else (a duplicate, an error, another
-// layout) takes encoding/json.
-func parseAck(data []byte) (ack, error) {
-	if bytes.HasPrefix(data, []byte(`{"stream":"`)) && !bytes.Contains(data, []byte(`"error"`)) &&
-		!bytes.Contains(data, []byte(`"duplicate"`)) {
-		if i := bytes.Index(data, []byte(`"seq":`)); i > 0 {
-			j := i + len(`"seq":`)
-			k := j
-			for k < len(data) && '0' <= data[k] && data[k] <= '9' {
-				k++
-			}
-			if seq, err := strconv.ParseUint(string(data[j:k]), 10, 64); err == nil && k < len(data) && (data[k] == ',' || data[k] == '}') {
-				return ack{seq: seq}, nil
-			}
-		}
-	}
-	var r struct {
-		Error     *jetstream.APIError `json:"error"`
-		Stream    string              `json:"stream"`
-		Seq       uint64              `json:"seq"`
-		Duplicate bool                `json:"duplicate"`
-	}
-	if err := json.Unmarshal(data, &r); err != nil {
-		return ack{}, jetstream.ErrInvalidJSAck
-	}
-	if r.Error != nil {
-		return ack{}, fmt.Errorf("nats: %w", r.Error)
-	}
-	if r.Stream == "" {
-		return ack{}, jetstream.ErrInvalidJSAck
-	}
-	return ack{seq: r.Seq, duplicate: r.Duplicate}, nil
 }
 
 // perSubjectLimitErr is the description nats-server gives (as a store

@@ -12,7 +12,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natstest"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
 )
@@ -21,8 +21,8 @@ func spec(window time.Duration) publish.StreamSpec {
 	return publish.StreamSpec{Name: "VOCALS", SubjectPrefix: "vocals", Replicas: 1, MaxAge: time.Hour, Duplicates: window}
 }
 
-func message(task string, stage callback.Stage) event.Message {
-	return event.Message{
+func message(task string, stage event.Stage) build.Message {
+	return build.Message{
 		ID: event.ID(task, stage), Subject: event.Subject("vocals", task, stage),
 		Stage: stage, TaskID: task, Body: []byte(`{"task":"` + task + `"}`),
 	}
@@ -49,7 +49,7 @@ func setup(t *testing.T, window time.Duration) (*publish.JetStream, jetstream.Je
 	return p, js, srv
 }
 
-func pub(t *testing.T, p publish.Publisher, m event.Message) (publish.Result, error) {
+func pub(t *testing.T, p publish.Publisher, m build.Message) (publish.Result, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -58,7 +58,7 @@ func pub(t *testing.T, p publish.Publisher, m event.Message) (publish.Result, er
 
 func TestPublishStoresOncePerStage(t *testing.T) {
 	p, js, _ := setup(t, 30*time.Minute)
-	for _, st := range callback.Stages {
+	for _, st := range event.Stages() {
 		res, err := pub(t, p, message("task1", st))
 		if err != nil || res.Duplicate || res.Sequence == 0 {
 			t.Fatalf("%s: first publish: %+v %v", st, res, err)
@@ -69,8 +69,8 @@ func TestPublishStoresOncePerStage(t *testing.T) {
 		}
 	}
 	msgs := natstest.Messages(t, js, "VOCALS", "vocals.task1.*")
-	if len(msgs) != len(callback.Stages) {
-		t.Fatalf("stored %d messages, want %d", len(msgs), len(callback.Stages))
+	if len(msgs) != len(event.Stages()) {
+		t.Fatalf("stored %d messages, want %d", len(msgs), len(event.Stages()))
 	}
 	for _, m := range msgs {
 		if m.Header.Get("Content-Type") != event.ContentType || m.Header.Get(jetstream.MsgIDHeader) == "" {
@@ -83,12 +83,12 @@ func TestPublishStoresOncePerStage(t *testing.T) {
 // message for the stage, and the bridge treats that as a duplicate.
 func TestPerSubjectLimitOutlivesDuplicateWindow(t *testing.T) {
 	p, js, _ := setup(t, time.Second)
-	if _, err := pub(t, p, message("task2", callback.StageComplete)); err != nil {
+	if _, err := pub(t, p, message("task2", event.StageComplete)); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		res, err := pub(t, p, message("task2", callback.StageComplete))
+		res, err := pub(t, p, message("task2", event.StageComplete))
 		if err != nil {
 			t.Fatalf("late retry: %v", err)
 		}
@@ -116,7 +116,7 @@ func TestPublishErrorsAreClassified(t *testing.T) {
 		if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "OTHER", Subjects: []string{"other.>"}}); err != nil {
 			t.Fatal(err)
 		}
-		m := message("t", callback.StageText)
+		m := message("t", event.StageText)
 		m.Subject = "other.t.text"
 		_, err := pub(t, p, m)
 		if !errors.Is(err, publish.ErrRejected) {
@@ -125,7 +125,7 @@ func TestPublishErrorsAreClassified(t *testing.T) {
 	})
 	t.Run("no stream is unavailable", func(t *testing.T) {
 		p, _, _ := setup(t, time.Minute)
-		m := message("t", callback.StageText)
+		m := message("t", event.StageText)
 		m.Subject = "nowhere.t.text"
 		_, err := pub(t, p, m)
 		if !errors.Is(err, publish.ErrUnavailable) || !errors.Is(err, publish.ErrRetrySoon) {
@@ -136,7 +136,7 @@ func TestPublishErrorsAreClassified(t *testing.T) {
 		p, _, srv := setup(t, time.Minute)
 		srv.Shutdown()
 		start := time.Now()
-		_, err := pub(t, p, message("t", callback.StageText))
+		_, err := pub(t, p, message("t", event.StageText))
 		if !errors.Is(err, publish.ErrUnavailable) || errors.Is(err, publish.ErrRetrySoon) {
 			t.Fatalf("want ErrUnavailable without ErrRetrySoon (nothing to wait for), got %v", err)
 		}
@@ -146,7 +146,7 @@ func TestPublishErrorsAreClassified(t *testing.T) {
 	})
 	t.Run("oversized message is rejected", func(t *testing.T) {
 		p, _, _ := setup(t, time.Minute)
-		m := message("big", callback.StageText)
+		m := message("big", event.StageText)
 		m.Body = []byte(strings.Repeat("x", 9<<20))
 		_, err := pub(t, p, m)
 		if !errors.Is(err, publish.ErrRejected) || !errors.Is(err, nats.ErrMaxPayload) {

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/provider"
@@ -35,7 +36,7 @@ type Poller interface {
 
 // Sink records events durably; *deliver.Deliverer is the real one.
 type Sink interface {
-	Deliver(ctx context.Context, m event.Message) (deliver.Result, error)
+	Deliver(ctx context.Context, m build.Message) (deliver.Result, error)
 }
 
 // Finished reports whether the stream already holds a terminal stage
@@ -68,7 +69,7 @@ type Hooks struct {
 type Reconciler struct {
 	store    *track.Store
 	poller   Poller
-	builder  *event.Builder
+	builder  *build.Builder
 	sink     Sink
 	finished Finished
 	cfg      Config
@@ -82,7 +83,7 @@ type Reconciler struct {
 }
 
 // New returns a Reconciler; Run starts it.
-func New(store *track.Store, poller Poller, builder *event.Builder, sink Sink, finished Finished,
+func New(store *track.Store, poller Poller, builder *build.Builder, sink Sink, finished Finished,
 	cfg Config, log *zap.Logger, hooks Hooks) *Reconciler {
 	if cfg.Workers < 1 {
 		cfg.Workers = 4
@@ -214,7 +215,7 @@ func (r *Reconciler) handle(ctx context.Context, e track.Entry) {
 			r.pollFailed(ctx, log, claimed, err, false)
 			return
 		}
-		if cb.Stage == callback.StageComplete || cb.Stage == callback.StageError {
+		if cb.Stage == event.StageComplete || cb.Stage == event.StageError {
 			r.end(ctx, log, t.TaskID, "terminal")
 			return
 		}
@@ -307,7 +308,7 @@ func (r *Reconciler) timeout(ctx context.Context, log *zap.Logger, claimed track
 		status = "unknown"
 	}
 	cb := callback.Callback{
-		TaskID: claimed.TaskID, Stage: callback.StageError, Code: TimeoutCode,
+		TaskID: claimed.TaskID, Stage: event.StageError, Code: TimeoutCode,
 		Msg: fmt.Sprintf("timeout: no terminal stage within %s of tracking the task (last record-info status: %s)",
 			r.cfg.Deadline, status),
 	}

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natstest"
@@ -29,7 +30,7 @@ type rig struct {
 	simURL  string
 	store   *track.Store
 	pub     *publish.JetStream
-	builder *event.Builder
+	builder *build.Builder
 	mu      sync.Mutex
 	ended   map[string]string
 }
@@ -42,7 +43,7 @@ func newRig(t *testing.T) *rig {
 	hs := httptest.NewServer(sim)
 	t.Cleanup(func() { hs.Close(); sim.Close() })
 	return &rig{sim: sim, simURL: hs.URL, store: store, pub: pub, ended: map[string]string{},
-		builder: event.NewBuilder("vocals", "/vocals-bridge", "http://localhost/schemas", time.UTC)}
+		builder: build.NewBuilder("vocals", "/vocals-bridge", "http://localhost/schemas", time.UTC)}
 }
 
 // run starts a reconciler polling every interval, with a tracking
@@ -56,7 +57,7 @@ func (r *rig) runWithDeadline(t *testing.T, interval, deadline time.Duration) {
 		t.Fatal(err)
 	}
 	finished := func(ctx context.Context, id string) (bool, error) {
-		return r.pub.Holds(ctx, event.Subject("vocals", id, callback.StageComplete))
+		return r.pub.Holds(ctx, event.Subject("vocals", id, event.StageComplete))
 	}
 	rec := reconcile.New(r.store, client, r.builder, deliver.New(r.pub, nil, 5*time.Second, nil), finished, reconcile.Config{
 		Replica: "test", Interval: interval, Deadline: deadline, StuckAfter: time.Hour, Rate: 100, MaxBackoff: time.Minute,
@@ -104,7 +105,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestFinishedTaskIsNotPolled(t *testing.T) {
 	r := newRig(t)
 	id := r.submit(t, "never")
-	msg, err := r.builder.Build(callback.Callback{TaskID: id, Stage: callback.StageComplete, CallbackType: "complete", Code: 200}, []byte(`{}`))
+	msg, err := r.builder.Build(callback.Callback{TaskID: id, Stage: event.StageComplete, CallbackType: "complete", Code: 200}, []byte(`{}`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
-	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natstest"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/provider"
@@ -50,7 +50,7 @@ func newProxyRig(t *testing.T, providerURL string) *proxyRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	builder := event.NewBuilder("vocals", "/vocals-bridge", "http://localhost/schemas", time.UTC)
+	builder := build.NewBuilder("vocals", "/vocals-bridge", "http://localhost/schemas", time.UTC)
 	tracker := submit.NewTracker(store, builder, deliver.New(pub, nil, time.Second, nil), time.Minute)
 	r.proxy = httptest.NewServer(&submit.Proxy{
 		Provider: client, Tracker: tracker, CallbackURL: callbackURL, Timeout: 2 * time.Second, Log: zaptest.NewLogger(t),

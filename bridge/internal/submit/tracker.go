@@ -11,14 +11,14 @@ import (
 	"time"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/track"
 )
 
 // Sink records events durably; *deliver.Deliverer is the real one.
 type Sink interface {
-	Deliver(ctx context.Context, m event.Message) (deliver.Result, error)
+	Deliver(ctx context.Context, m build.Message) (deliver.Result, error)
 }
 
 // ErrInvalidTaskID is returned for an id that cannot be a subject token.
@@ -27,7 +27,7 @@ var ErrInvalidTaskID = errors.New("submit: invalid task id")
 // Tracker starts tracking tasks.
 type Tracker struct {
 	store     *track.Store
-	builder   *event.Builder
+	builder   *build.Builder
 	sink      Sink
 	pollAfter time.Duration
 	// Started, if set, is called for every task newly tracked.
@@ -36,7 +36,7 @@ type Tracker struct {
 
 // NewTracker returns a Tracker whose tasks are first polled pollAfter after
 // they are tracked.
-func NewTracker(store *track.Store, builder *event.Builder, sink Sink, pollAfter time.Duration) *Tracker {
+func NewTracker(store *track.Store, builder *build.Builder, sink Sink, pollAfter time.Duration) *Tracker {
 	return &Tracker{store: store, builder: builder, sink: sink, pollAfter: pollAfter}
 }
 
@@ -45,7 +45,7 @@ func NewTracker(store *track.Store, builder *event.Builder, sink Sink, pollAfter
 // and the key are the task's, so the second time changes nothing and
 // created is false. request is the add-vocals request, or nil.
 func (t *Tracker) Track(ctx context.Context, taskID string, via event.Via, request []byte) (created bool, err error) {
-	if !callback.ValidTaskID(taskID) {
+	if !event.ValidTaskID(taskID) {
 		return false, fmt.Errorf("%w: %q", ErrInvalidTaskID, taskID)
 	}
 	if t.store.Tracked(taskID) {

@@ -5,18 +5,15 @@
 package verify
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"hash"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -94,11 +91,9 @@ type Request struct {
 
 // Verifier runs the configured checks. It is safe for concurrent use.
 type Verifier struct {
-	cfg          Config
-	secrets      [][]byte // decoded StandardSecrets
-	providerMACs []*macPool
-	secretMACs   []*macPool
-	replays      *replayCache
+	cfg     Config
+	secrets [][]byte // decoded StandardSecrets
+	replays *replayCache
 }
 
 // New checks cfg and returns a Verifier.
@@ -110,13 +105,11 @@ func New(cfg Config) (*Verifier, error) {
 			return nil, fmt.Errorf("verify: standard webhooks secret %d is not whsec_<base64>", i+1)
 		}
 		v.secrets = append(v.secrets, key)
-		v.secretMACs = append(v.secretMACs, newMACPool(key))
 	}
 	for i, k := range cfg.ProviderKeys {
 		if len(k) == 0 {
 			return nil, fmt.Errorf("verify: provider key %d is empty", i+1)
 		}
-		v.providerMACs = append(v.providerMACs, newMACPool(k))
 	}
 	if v.Signed() {
 		if cfg.Tolerance <= 0 {
@@ -156,22 +149,12 @@ func (v *Verifier) CheckEarly(r Request) error {
 	return nil
 }
 
-// header is h.Get(key) for a key already in canonical form, as the Header*
-// names are and as net/http stores what it receives: Get canonicalizes the
-// key on every call, and the checks look up five headers per request.
-func header(h http.Header, key string) string {
-	if v := h[key]; len(v) > 0 {
-		return v[0]
-	}
-	return ""
-}
-
 func (v *Verifier) hasProviderHeaders(h http.Header) bool {
-	return len(v.cfg.ProviderKeys) > 0 && header(h, HeaderSignature) != "" && header(h, HeaderTimestamp) != ""
+	return len(v.cfg.ProviderKeys) > 0 && h.Get(HeaderSignature) != "" && h.Get(HeaderTimestamp) != ""
 }
 
 func (v *Verifier) hasStandardHeaders(h http.Header) bool {
-	return len(v.secrets) > 0 && header(h, HeaderSWSignature) != "" && header(h, HeaderSWTimestamp) != "" && header(h, HeaderSWID) != ""
+	return len(v.secrets) > 0 && h.Get(HeaderSWSignature) != "" && h.Get(HeaderSWTimestamp) != "" && h.Get(HeaderSWID) != ""
 }
 
 // Verify runs every configured check on a decoded request. On success it
@@ -235,19 +218,19 @@ func fresh(ts, now time.Time, tolerance time.Duration) bool {
 // task_id + "." + timestamp)) against every configured key. The provider
 // does not sign the body.
 func (v *Verifier) verifyProvider(r Request) (replayKey, time.Time, error) {
-	rawTS := header(r.Header, HeaderTimestamp)
+	rawTS := r.Header.Get(HeaderTimestamp)
 	ts, err := v.timestamp(rawTS, r.Now)
 	if err != nil {
 		return replayKey{}, ts, err
 	}
-	sigRaw := strings.TrimSpace(header(r.Header, HeaderSignature))
+	sigRaw := strings.TrimSpace(r.Header.Get(HeaderSignature))
 	got, err := decodeBase64(sigRaw)
 	if err != nil || len(got) != sha256.Size {
 		return replayKey{}, ts, refuse(ReasonSignature, "signature is not base64 of 32 bytes")
 	}
 	msg := []byte(r.TaskID + "." + strings.TrimSpace(rawTS))
-	for _, p := range v.providerMACs {
-		if want := p.sum(msg); hmac.Equal(got, want[:]) {
+	for _, key := range v.cfg.ProviderKeys {
+		if hmac.Equal(got, mac(key, msg)) {
 			// The decoded bytes are the replay key: padding or line breaks
 			// in the header must not make one signature look like two.
 			return replayKey(got), ts, nil
@@ -259,15 +242,15 @@ func (v *Verifier) verifyProvider(r Request) (replayKey, time.Time, error) {
 // verifyStandard checks a Standard Webhooks signature: any "v1,<base64>"
 // entry equal to HMAC-SHA256(secret, id + "." + timestamp + "." + body).
 func (v *Verifier) verifyStandard(r Request) (replayKey, time.Time, error) {
-	rawTS := header(r.Header, HeaderSWTimestamp)
+	rawTS := r.Header.Get(HeaderSWTimestamp)
 	ts, err := v.timestamp(rawTS, r.Now)
 	if err != nil {
 		return replayKey{}, ts, err
 	}
-	id := header(r.Header, HeaderSWID)
+	id := r.Header.Get(HeaderSWID)
 	msg := make([]byte, 0, len(id)+len(rawTS)+len(r.Body)+2)
 	msg = append(append(append(append(append(msg, id...), '.'), strings.TrimSpace(rawTS)...), '.'), r.Body...)
-	for _, entry := range strings.Fields(header(r.Header, HeaderSWSignature)) {
+	for _, entry := range strings.Fields(r.Header.Get(HeaderSWSignature)) {
 		version, sig, ok := strings.Cut(entry, ",")
 		if !ok || version != "v1" {
 			continue
@@ -276,8 +259,8 @@ func (v *Verifier) verifyStandard(r Request) (replayKey, time.Time, error) {
 		if err != nil {
 			continue
 		}
-		for _, p := range v.secretMACs {
-			if want := p.sum(msg); hmac.Equal(got, want[:]) {
+		for _, secret := range v.secrets {
+			if hmac.Equal(got, mac(secret, msg)) {
 				return sha256.Sum256([]byte("s:" + id + ":" + string(got))), ts, nil
 			}
 		}
@@ -285,23 +268,10 @@ func (v *Verifier) verifyStandard(r Request) (replayKey, time.Time, error) {
 	return replayKey{}, ts, refuse(ReasonSignature, "no v1 signature matches")
 }
 
-// macPool reuses keyed HMAC states: hmac.New allocates two digests and
-// pads for every call, and this runs for every callback.
-type macPool struct{ pool sync.Pool }
-
-func newMACPool(key []byte) *macPool {
-	key = bytes.Clone(key)
-	return &macPool{pool: sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}}
-}
-
-func (p *macPool) sum(msg []byte) [sha256.Size]byte {
-	h := p.pool.Get().(hash.Hash)
-	h.Reset()
+func mac(key, msg []byte) []byte {
+	h := hmac.New(sha256.New, key)
 	h.Write(msg)
-	var out [sha256.Size]byte
-	h.Sum(out[:0])
-	p.pool.Put(h)
-	return out
+	return h.Sum(nil)
 }
 
 func decodeBase64(s string) ([]byte, error) {

@@ -1,9 +1,10 @@
-package event_test
+package build_test
 
 import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	ce "github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/schematest"
 )
@@ -20,17 +22,22 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/golden from the current output")
 
 // fixtures are the provider payloads shared with the decoder's tests.
-const fixtures = "../internal/callback/testdata"
+const fixtures = "../callback/testdata"
+
+// goldens are the events of the contract, kept with it in bridge/event.
+var goldens = filepath.Join("..", "..", "event", "testdata", "golden")
+
+func fsRead(name string) ([]byte, error) { return fs.ReadFile(event.Schemas(), name) }
 
 var fixedTime = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
-func newBuilder(t *testing.T, zone string) *event.Builder {
+func newBuilder(t *testing.T, zone string) *build.Builder {
 	t.Helper()
 	loc, err := time.LoadLocation(zone)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return event.NewBuilder("vocals", "/vocals-bridge", "http://localhost:8080/schemas", loc).
+	return build.NewBuilder("vocals", "/vocals-bridge", "http://localhost:8080/schemas", loc).
 		WithClock(func() time.Time { return fixedTime })
 }
 
@@ -62,7 +69,7 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			pretty.WriteByte('\n')
-			golden := filepath.Join("testdata", "golden", name)
+			golden := filepath.Join(goldens, name)
 			if *update {
 				if err := os.WriteFile(golden, pretty.Bytes(), 0o644); err != nil {
 					t.Fatal(err)
@@ -84,13 +91,13 @@ func TestGolden(t *testing.T) {
 }
 
 func TestIDIsDeterministicPerTaskAndStage(t *testing.T) {
-	a := event.ID("task1", callback.StageComplete)
-	if a != event.ID("task1", callback.StageComplete) {
+	a := event.ID("task1", event.StageComplete)
+	if a != event.ID("task1", event.StageComplete) {
 		t.Fatal("same task and stage gave different ids")
 	}
 	seen := map[string]string{}
 	for _, task := range []string{"task1", "task2", "task1-", "task"} {
-		for _, st := range callback.Stages {
+		for _, st := range event.Stages() {
 			id := event.ID(task, st)
 			if prev, dup := seen[id]; dup {
 				t.Fatalf("id %s shared by %s and %s/%s", id, prev, task, st)
@@ -139,7 +146,7 @@ func TestCreateTimeZone(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			cb := callback.Callback{
-				TaskID: "t", Stage: callback.StageFirst, Code: 200,
+				TaskID: "t", Stage: event.StageFirst, Code: 200,
 				Tracks: []callback.Track{{CreateTime: tc.raw}},
 			}
 			d := newBuilder(t, tc.zone).Data(cb)
@@ -191,7 +198,7 @@ func TestEmbeddedSchemasMatchRepository(t *testing.T) {
 			t.Errorf("embedded %s differs from schemas/ (run make schemas)", filepath.Base(path))
 		}
 	}
-	if got := event.Type(callback.StageComplete); got != "com.sunoapi.vocals.complete.v1" {
+	if got := event.Type(event.StageComplete); got != "com.sunoapi.vocals.complete.v1" {
 		t.Errorf("type %q", got)
 	}
 	if !strings.HasSuffix(event.SchemaPath, "/v1/data.schema.json") {
@@ -202,15 +209,15 @@ func TestEmbeddedSchemasMatchRepository(t *testing.T) {
 // A stage learned by polling gets the callback's id and subject, so the
 // stream keeps whichever arrives first, and says where it came from.
 func TestBuildFromKeepsIDAndRecordsOrigin(t *testing.T) {
-	cb := callback.Callback{TaskID: "task1", Stage: callback.StageComplete, CallbackType: "complete", Code: 200}
+	cb := callback.Callback{TaskID: "task1", Stage: event.StageComplete, CallbackType: "complete", Code: 200}
 	b := newBuilder(t, "UTC")
 	tests := []struct {
 		origin event.Origin
-		build  func() (event.Message, error)
+		build  func() (build.Message, error)
 	}{
-		{event.OriginCallback, func() (event.Message, error) { return b.Build(cb, []byte(`{}`)) }},
-		{event.OriginPoll, func() (event.Message, error) { return b.BuildFrom(cb, []byte(`{"code":200}`), event.OriginPoll) }},
-		{event.OriginTimeout, func() (event.Message, error) { return b.BuildFrom(cb, nil, event.OriginTimeout) }},
+		{event.OriginCallback, func() (build.Message, error) { return b.Build(cb, []byte(`{}`)) }},
+		{event.OriginPoll, func() (build.Message, error) { return b.BuildFrom(cb, []byte(`{"code":200}`), event.OriginPoll) }},
+		{event.OriginTimeout, func() (build.Message, error) { return b.BuildFrom(cb, nil, event.OriginTimeout) }},
 	}
 	for _, tt := range tests {
 		m, err := tt.build()
@@ -220,7 +227,7 @@ func TestBuildFromKeepsIDAndRecordsOrigin(t *testing.T) {
 		schematest.ValidateEvent(t, m.Body)
 		var ev map[string]any
 		_ = json.Unmarshal(m.Body, &ev)
-		if ev["origin"] != string(tt.origin) || m.ID != event.ID("task1", callback.StageComplete) || m.Subject != "vocals.task1.complete" {
+		if ev["origin"] != string(tt.origin) || m.ID != event.ID("task1", event.StageComplete) || m.Subject != "vocals.task1.complete" {
 			t.Errorf("%s: origin %v id %s subject %s", tt.origin, ev["origin"], m.ID, m.Subject)
 		}
 	}
@@ -292,9 +299,9 @@ func TestEncodingMatchesSDK(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := event.NewBuilder("vocals", tt.source, "http://localhost:8080/schemas", time.UTC).
+			b := build.NewBuilder("vocals", tt.source, "http://localhost:8080/schemas", time.UTC).
 				WithClock(func() time.Time { return tt.at })
-			cb := callback.Callback{TaskID: "t1", Stage: callback.StageComplete, CallbackType: "complete", Code: 200,
+			cb := callback.Callback{TaskID: "t1", Stage: event.StageComplete, CallbackType: "complete", Code: 200,
 				Tracks: []callback.Track{{Title: tt.title}}}
 			m, err := b.Build(cb, []byte(`{}`))
 			if err != nil {
@@ -322,7 +329,7 @@ func TestEncodingMatchesSDK(t *testing.T) {
 			}
 		})
 	}
-	if _, err := newBuilder(t, "UTC").Build(callback.Callback{TaskID: "a.b", Stage: callback.StageText}, nil); err == nil {
+	if _, err := newBuilder(t, "UTC").Build(callback.Callback{TaskID: "a.b", Stage: event.StageText}, nil); err == nil {
 		t.Error("a task id that cannot be a subject token was built into an event")
 	}
 }
@@ -330,4 +337,34 @@ func TestEncodingMatchesSDK(t *testing.T) {
 func strconvQuote(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// The submitted event of the contract's example (bridge/event/testdata,
+// checked there against the AsyncAPI catalog) is what the builder makes.
+func TestSubmittedGolden(t *testing.T) {
+	m, err := newBuilder(t, "UTC").Submitted("task1", event.ViaProxy, []byte(`{"title":"t","callBackUrl":"https://x/callbacks/vocals/secret"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, m.Body, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	pretty.WriteByte('\n')
+	golden := filepath.Join(goldens, "..", "submitted.json")
+	if *update {
+		if err := os.WriteFile(golden, pretty.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(pretty.Bytes(), want) {
+		t.Errorf("submitted event differs from %s:\n%s", golden, pretty.Bytes())
+	}
+	if strings.Contains(string(m.Body), "secret") {
+		t.Error("the callBackUrl, with its token, reached the event")
+	}
 }

@@ -1,4 +1,4 @@
-package event_test
+package build_test
 
 import (
 	"os"
@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
 )
 
@@ -18,7 +18,7 @@ func BenchmarkDecodeBuild(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		bld := event.NewBuilder("vocals", "/vocals-bridge", "http://localhost:8080/schemas", time.UTC)
+		bld := build.NewBuilder("vocals", "/vocals-bridge", "http://localhost:8080/schemas", time.UTC)
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(raw)))

@@ -1,0 +1,217 @@
+// Package build turns decoded callbacks (and polled or timed-out stages,
+// and submitted tasks) into the CloudEvents of the contract in bridge/event,
+// encoded from typed structs with json v2, ready to publish.
+package build
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	stdjson "encoding/json"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
+)
+
+// Message is a built event ready to publish: the structured-mode CloudEvent
+// body and what the broker needs around it. A Message is immutable once
+// built, so a retry or a spooled copy publishes exactly the same bytes.
+type Message struct {
+	ID      string // CloudEvent id and Nats-Msg-Id
+	Subject string
+	Stage   event.Stage
+	TaskID  string
+	Body    []byte // application/cloudevents+json
+}
+
+// Builder turns decoded callbacks into Messages. It is safe for concurrent use.
+type Builder struct {
+	prefix                              string
+	source, dataSchema, submittedSchema string
+	loc                                 *time.Location
+	now                                 func() time.Time
+}
+
+// NewBuilder returns a Builder publishing under subject prefix, with the
+// given CloudEvents source, the schema base URL (dataschema is
+// schemaBase + event.SchemaPath) and the zone the provider's createTime is in.
+func NewBuilder(prefix, source, schemaBase string, loc *time.Location) *Builder {
+	return &Builder{
+		prefix:          prefix,
+		source:          uri(source),
+		dataSchema:      uri(schemaBase + event.SchemaPath),
+		submittedSchema: uri(schemaBase + event.SubmittedSchemaPath),
+		loc:             loc,
+		now:             time.Now,
+	}
+}
+
+// uri normalises a URI attribute as sdk-go does: parsed and printed again.
+func uri(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.String()
+	}
+	return s
+}
+
+// WithClock returns a copy of b that stamps events with now(); for tests.
+func (b *Builder) WithClock(now func() time.Time) *Builder {
+	c := *b
+	c.now = now
+	return &c
+}
+
+// providerTimeLayouts are the createTime formats accepted, the provider's
+// own first.
+var providerTimeLayouts = []string{"2006-01-02 15:04:05", time.RFC3339Nano}
+
+func parseCreateTime(s string, loc *time.Location) (time.Time, bool) {
+	for _, layout := range providerTimeLayouts {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// Data normalises a callback into the v1 data form.
+func (b *Builder) Data(cb callback.Callback) event.DataV1 {
+	d := event.DataV1{
+		TaskID:        cb.TaskID,
+		Stage:         string(cb.Stage),
+		CallbackType:  cb.CallbackType,
+		Code:          cb.Code,
+		CodeReason:    event.CodeReason(cb.Code),
+		Msg:           cb.Msg,
+		Tracks:        make([]event.TrackV1, 0, len(cb.Tracks)),
+		Extra:         cb.Extra,
+		EnvelopeExtra: cb.EnvelopeExtra,
+	}
+	for _, t := range cb.Tracks {
+		tv := event.TrackV1{
+			ID:                   t.ID,
+			AudioURL:             t.AudioURL,
+			SourceAudioURL:       t.SourceAudioURL,
+			StreamAudioURL:       t.StreamAudioURL,
+			SourceStreamAudioURL: t.SourceStreamAudioURL,
+			ImageURL:             t.ImageURL,
+			SourceImageURL:       t.SourceImageURL,
+			Prompt:               t.Prompt,
+			ModelName:            t.ModelName,
+			Title:                t.Title,
+			Tags:                 t.Tags,
+			CreateTimeRaw:        t.CreateTime,
+			Duration:             t.Duration,
+			Extra:                t.Extra,
+		}
+		if ts, ok := parseCreateTime(t.CreateTime, b.loc); ok {
+			// A time that leaves years 0-9999 in UTC has no RFC 3339
+			// form; it stays in create_time_raw only.
+			if utc := ts.UTC(); utc.Year() >= 0 && utc.Year() <= 9999 {
+				tv.CreateTime = &utc
+			}
+		}
+		d.Tracks = append(d.Tracks, tv)
+	}
+	return d
+}
+
+// Build makes the CloudEvent for a callback decoded from body. The id
+// depends only on the task and stage; time is when this delivery was built.
+func (b *Builder) Build(cb callback.Callback, body []byte) (Message, error) {
+	return b.BuildFrom(cb, body, event.OriginCallback)
+}
+
+// BuildHashed is Build for a caller that has already hashed the body
+// (bodySum is its SHA-256), as the callback handler has for verification.
+func (b *Builder) BuildHashed(cb callback.Callback, bodySum [sha256.Size]byte) (Message, error) {
+	return b.build(cb, bodySum, event.OriginCallback)
+}
+
+// BuildFrom is Build for a stage learned another way: from a record-info
+// answer (body is that answer) or a timeout (body is empty). The id is the
+// same as the callback's would be, so whichever reaches the stream second
+// is a duplicate.
+func (b *Builder) BuildFrom(cb callback.Callback, body []byte, origin event.Origin) (Message, error) {
+	return b.build(cb, sha256.Sum256(body), origin)
+}
+
+func (b *Builder) build(cb callback.Callback, bodySum [sha256.Size]byte, origin event.Origin) (Message, error) {
+	id := event.ID(cb.TaskID, cb.Stage)
+	out, err := b.encode(envelope{
+		ID: id, Type: event.Type(cb.Stage), Subject: cb.TaskID, DataSchema: b.dataSchema,
+		Data: b.Data(cb), BodySHA256: hex.EncodeToString(bodySum[:]), Origin: origin,
+	})
+	if err != nil {
+		return Message{}, err
+	}
+	return Message{
+		ID:      id,
+		Subject: event.Subject(b.prefix, cb.TaskID, cb.Stage),
+		Stage:   cb.Stage,
+		TaskID:  cb.TaskID,
+		Body:    out,
+	}, nil
+}
+
+// envelope is a structured-mode CloudEvent, its attributes in the order
+// sdk-go writes them (extensions last, sorted).
+type envelope struct {
+	SpecVersion     string       `json:"specversion"`
+	ID              string       `json:"id"`
+	Source          string       `json:"source"`
+	Type            string       `json:"type"`
+	Subject         string       `json:"subject"`
+	DataContentType string       `json:"datacontenttype"`
+	DataSchema      string       `json:"dataschema"`
+	Time            time.Time    `json:"time"`
+	Data            any          `json:"data"`
+	BodySHA256      string       `json:"bodysha256,omitempty"`
+	Origin          event.Origin `json:"origin,omitempty"`
+}
+
+// encode fills the attributes every event shares and writes e. Map keys
+// (the extras) are sorted, so one callback always gives the same bytes.
+func (b *Builder) encode(e envelope) ([]byte, error) {
+	if !event.ValidTaskID(e.Subject) {
+		return nil, fmt.Errorf("build: task id %q cannot be a subject", e.Subject)
+	}
+	e.SpecVersion, e.Source, e.DataContentType = "1.0", b.source, event.DataContentType
+	e.Time = b.now().UTC()
+	// U+2028 and U+2029 escaped, as encoding/json (and so every event
+	// before this encoder) writes them.
+	out, err := json.Marshal(e, json.Deterministic(true), jsontext.EscapeForJS(true))
+	if err != nil {
+		return nil, fmt.Errorf("build: encoding the event: %w", err)
+	}
+	return out, nil
+}
+
+// Submitted makes the com.sunoapi.vocals.submitted.v1 event for a task the
+// bridge started tracking, on event.TaskSubject. request is the add-vocals
+// request as forwarded (nil when the task was announced without one); its
+// callBackUrl is dropped, since it may carry the callback token.
+func (b *Builder) Submitted(taskID string, via event.Via, request stdjson.RawMessage) (Message, error) {
+	data := event.SubmittedV1{TaskID: taskID, Via: string(via)}
+	if len(request) > 0 {
+		var fields map[string]stdjson.RawMessage
+		if err := json.Unmarshal(request, &fields); err != nil {
+			return Message{}, fmt.Errorf("build: submitted request: %w", err)
+		}
+		delete(fields, "callBackUrl")
+		data.Request = fields
+	}
+	id := event.ID(taskID, event.StageSubmitted)
+	out, err := b.encode(envelope{ID: id, Type: event.SubmittedType, Subject: taskID, DataSchema: b.submittedSchema, Data: data})
+	if err != nil {
+		return Message{}, err
+	}
+	return Message{
+		ID: id, Subject: event.TaskSubject(b.prefix, taskID), Stage: event.StageSubmitted, TaskID: taskID, Body: out,
+	}, nil
+}
