@@ -73,8 +73,14 @@ type proc struct {
 // it logs that it started.
 func start(t *testing.T, dataDir string, env ...string) *proc {
 	t.Helper()
+	return startBinary(t, binary, dataDir, env...)
+}
+
+// startBinary is start for another build of the bridge.
+func startBinary(t *testing.T, bin, dataDir string, env ...string) *proc {
+	t.Helper()
 	p := &proc{done: make(chan struct{})}
-	p.cmd = exec.Command(binary)
+	p.cmd = exec.Command(bin)
 	p.cmd.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"),
 		"VOCALS_BRIDGE_HTTP_ADDR=127.0.0.1:0",

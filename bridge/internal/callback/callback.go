@@ -62,9 +62,10 @@ const (
 	ReasonInvalidField        Reason = "invalid_field"
 	ReasonInvalidTaskID       Reason = "invalid_task_id"
 	ReasonUnknownCallbackType Reason = "unknown_callback_type"
-	ReasonDuplicateKey        Reason = "duplicate_key"   // a member name twice in one object
-	ReasonTooDeep             Reason = "too_deep"        // nested deeper than MaxDepth
-	ReasonTooManyTracks       Reason = "too_many_tracks" // more than MaxTracks
+	ReasonDuplicateKey        Reason = "duplicate_key"    // a member name twice in one object
+	ReasonTooDeep             Reason = "too_deep"         // nested deeper than MaxDepth
+	ReasonTooManyTracks       Reason = "too_many_tracks"  // more than MaxTracks
+	ReasonTooManyMembers      Reason = "too_many_members" // more than MaxMembers
 )
 
 // ErrInvalid is wrapped by every decoding error: the body can never become

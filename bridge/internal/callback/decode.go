@@ -28,10 +28,14 @@ const (
 	// object is depth 1). The event nests the body's values two levels
 	// deeper, and consumers' JSON decoders stop at 10,000.
 	MaxDepth = 64
+	// MaxMembers is the most object members a body may have, at every
+	// level together. Each costs a decoder about 150 bytes for the
+	// duplicate check, and a kept one a map entry.
+	MaxMembers = 10_000
 )
 
 // Peeked is a body that passed Peek: well-formed JSON, valid UTF-8, no
-// duplicate member names, within MaxDepth and MaxTracks.
+// duplicate member names, within MaxDepth, MaxMembers and MaxTracks.
 type Peeked struct {
 	body   []byte
 	object bool // the top-level value is an object
@@ -52,6 +56,7 @@ func Peek(body []byte) (Peeked, error) {
 	var (
 		top, data string // member names being read at depth 1, and at depth 2 inside data
 		tokens    int
+		members   int
 	)
 	for {
 		tok, err := dec.ReadToken()
@@ -73,6 +78,11 @@ func Peek(body []byte) (Peeked, error) {
 				return p, &Error{Reason: ReasonMalformedJSON, Detail: "body is not one JSON value"}
 			}
 			return p, nil
+		}
+		if k, n := dec.StackIndex(depth); k == '{' && n%2 == 1 && tok.Kind() == '"' {
+			if members++; members > MaxMembers {
+				return p, &Error{Reason: ReasonTooManyMembers, Detail: fmt.Sprintf("more than %d object members", MaxMembers)}
+			}
 		}
 		kind, n := dec.StackIndex(1)
 		if kind != '{' {

@@ -3,6 +3,7 @@ package callback_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -274,6 +275,15 @@ func nested(depth int) []byte {
 		strings.Repeat("[", depth-2) + strings.Repeat("]", depth-2) + `}}`)
 }
 
+// members is a valid callback with n object members in all.
+func members(n int) []byte {
+	var b strings.Builder
+	for i := range n - 5 { // code, data, task_id, callbackType and x are five
+		fmt.Fprintf(&b, `{"k%d":0},`, i)
+	}
+	return []byte(`{"code":200,"data":{"task_id":"wide","callbackType":"text","x":[` + strings.TrimSuffix(b.String(), ",") + `]}}`)
+}
+
 func tracks(n int) []byte {
 	return []byte(`{"code":200,"data":{"task_id":"many","callbackType":"complete","data":[` +
 		strings.TrimSuffix(strings.Repeat(`{"title":"t"},`, n), ",") + `]}}`)
@@ -291,6 +301,8 @@ func TestDecodeLimits(t *testing.T) {
 		"tracks at the limit":    {tracks(callback.MaxTracks), ""},
 		"tracks past the limit":  {tracks(callback.MaxTracks + 1), callback.ReasonTooManyTracks},
 		"349,496 empty tracks":   {[]byte(`{"code":200,"data":{"task_id":"x","callbackType":"complete","data":[` + strings.Repeat("{},", 349495) + `{}]}}`), callback.ReasonTooManyTracks},
+		"members at the limit":   {members(callback.MaxMembers), ""},
+		"members past the limit": {members(callback.MaxMembers + 1), callback.ReasonTooManyMembers},
 		"an unknown array of 1k": {[]byte(`{"code":200,"data":{"task_id":"x","callbackType":"complete","other":[` + strings.Repeat("{},", 999) + `{}]}}`), ""},
 	}
 	for name, tc := range tests {
