@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/backoff"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/config"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deadletter"
@@ -307,7 +308,7 @@ func (a *App) setupStreams(ctx context.Context) error {
 
 // setupStreamsLater retries setupStreams until it succeeds or ctx ends.
 func (a *App) setupStreamsLater(ctx context.Context) {
-	wait := time.Second
+	wait := backoff.Backoff{Min: time.Second, Max: 30 * time.Second}
 	for {
 		if a.nc.IsConnected() {
 			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -319,12 +320,9 @@ func (a *App) setupStreamsLater(ctx context.Context) {
 			}
 			a.log.Error("setting up streams", zap.Error(err))
 		}
-		select {
-		case <-ctx.Done():
+		if !wait.Sleep(ctx) {
 			return
-		case <-time.After(wait):
 		}
-		wait = min(wait*2, 30*time.Second)
 	}
 }
 
@@ -475,10 +473,10 @@ func (a *App) Close() {
 
 // drain runs the spool drainer and keeps the oldest-age gauge current.
 func (a *App) drain(ctx context.Context) {
-	d := &spool.Drainer{
+	d := &deliver.Drainer{
 		Spool: a.spool, Publisher: a.pub, Log: a.log.Named("spool"),
 		Timeout: a.cfg.PublishTimeout, MinBackoff: 100 * time.Millisecond, MaxBackoff: 10 * time.Second,
-		Hooks: spool.DrainHooks{
+		Hooks: deliver.DrainHooks{
 			Drained: a.metrics.SpoolDrained.Inc,
 			Error:   func(r string) { a.metrics.SpoolDrainErrors.WithLabelValues(r).Inc() },
 		},

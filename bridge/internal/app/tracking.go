@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/backoff"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/metrics"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/provider"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/reconcile"
@@ -58,7 +59,8 @@ func (a *App) runTracking(ctx context.Context) {
 	cfg, m := a.cfg, a.metrics
 	log := a.log.Named("tracking")
 	var store *track.Store
-	for wait := time.Second; ; wait = min(wait*2, 30*time.Second) {
+	wait := backoff.Backoff{Min: time.Second, Max: 30 * time.Second}
+	for {
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		var err error
 		store, err = track.Open(sctx, a.pub.JS(), track.BucketSpec{
@@ -69,10 +71,8 @@ func (a *App) runTracking(ctx context.Context) {
 			break
 		}
 		log.Warn("opening the task bucket; retrying", zap.Error(err))
-		select {
-		case <-ctx.Done():
+		if !wait.Sleep(ctx) {
 			return
-		case <-time.After(wait):
 		}
 	}
 

@@ -26,6 +26,17 @@ func (b *Backoff) Next() time.Duration {
 	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 }
 
+// Nth is the wait after n consecutive failures (n >= 1), for a caller that
+// keeps the count itself, e.g. with a task in a bucket: Min doubled n-1
+// times, at most Max, with the same jitter. It leaves b unchanged.
+func (b Backoff) Nth(n int) time.Duration {
+	d := b.Min
+	for i := 1; i < n && d < b.Max; i++ {
+		d *= 2
+	}
+	return time.Duration(float64(min(d, b.Max)) * (0.8 + 0.4*rand.Float64()))
+}
+
 // Reset starts again from Min, after a success.
 func (b *Backoff) Reset() { b.next = 0 }
 

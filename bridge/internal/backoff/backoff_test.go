@@ -30,3 +30,13 @@ func TestSleepEndsWithTheContext(t *testing.T) {
 		t.Fatal("Sleep reported a live context after cancel")
 	}
 }
+
+func TestNthIsTheWaitAfterNFailures(t *testing.T) {
+	b := backoff.Backoff{Min: time.Second, Max: 10 * time.Second}
+	for n, base := range map[int]time.Duration{1: 1, 2: 2, 3: 4, 4: 8, 5: 10, 50: 10} {
+		base *= time.Second
+		if d := b.Nth(n); d < base*8/10 || d > base*12/10 {
+			t.Errorf("after %d failures: %s, want %s ±20%%", n, d, base)
+		}
+	}
+}

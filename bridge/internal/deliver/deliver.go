@@ -1,6 +1,7 @@
 // Package deliver decides where a built event goes: straight to JetStream,
-// or into the local spool when JetStream cannot acknowledge it in time.
-// Either way a nil error means the event is durably recorded.
+// or into the local spool when JetStream cannot acknowledge it in time, and
+// drains the spool back into the stream. Either way a nil error means the
+// event is durably recorded.
 package deliver
 
 import (
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/backoff"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/spool"
@@ -35,6 +37,16 @@ type Result struct {
 	// PublishErr is the JetStream error that sent the event to the spool.
 	PublishErr error
 }
+
+// Sink records built events durably; *Deliverer is the real one. The
+// callback handler, the submit tracker and the reconciler all deliver
+// through it.
+type Sink interface {
+	Deliver(ctx context.Context, m build.Message) (Result, error)
+}
+
+// ErrSpoolFull means JetStream was unavailable and the spool at its limits.
+var ErrSpoolFull = spool.ErrFull
 
 // Deliverer publishes events, falling back to a spool. It is safe for
 // concurrent use.
@@ -101,20 +113,12 @@ func (d *Deliverer) Deliver(ctx context.Context, m build.Message) (Result, error
 func (d *Deliverer) publish(ctx context.Context, m build.Message) (publish.Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
-	wait := 25 * time.Millisecond
+	wait := backoff.Backoff{Min: 25 * time.Millisecond, Max: 500 * time.Millisecond}
 	for {
 		res, err := d.pub.Publish(ctx, m)
-		if err == nil || !errors.Is(err, publish.ErrRetrySoon) {
+		if err == nil || !errors.Is(err, publish.ErrRetrySoon) || !wait.Sleep(ctx) {
 			return res, err
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return res, err
-		case <-t.C:
-		}
-		wait = min(wait*2, 500*time.Millisecond)
 	}
 }
 

@@ -129,9 +129,9 @@ func TestOutageSpoolsThenDrainsExactlyOnce(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		(&spool.Drainer{Spool: e.sp, Publisher: e.pub, Log: zaptest.NewLogger(t),
+		(&deliver.Drainer{Spool: e.sp, Publisher: e.pub, Log: zaptest.NewLogger(t),
 			Timeout: time.Second, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
-			Hooks: spool.DrainHooks{Drained: func() { drained.Add(1) }, Error: func(string) { failures.Add(1) }},
+			Hooks: deliver.DrainHooks{Drained: func() { drained.Add(1) }, Error: func(string) { failures.Add(1) }},
 		}).Run(ctx)
 	}()
 	deadline := time.Now().Add(15 * time.Second)
@@ -202,9 +202,9 @@ func TestDrainerSetsAsideRejectedEvents(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		(&spool.Drainer{Spool: e.sp, Publisher: e.pub, Log: zaptest.NewLogger(t),
+		(&deliver.Drainer{Spool: e.sp, Publisher: e.pub, Log: zaptest.NewLogger(t),
 			Timeout: time.Second, MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
-			Hooks: spool.DrainHooks{Error: func(r string) { reasons = append(reasons, r) }},
+			Hooks: deliver.DrainHooks{Error: func(r string) { reasons = append(reasons, r) }},
 		}).Run(dctx)
 	}()
 	deadline := time.Now().Add(10 * time.Second)

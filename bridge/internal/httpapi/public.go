@@ -28,7 +28,6 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deadletter"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/metrics"
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/spool"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/verify"
 )
 
@@ -38,17 +37,12 @@ const CallbackPath = "/callbacks/vocals"
 // SchemaPrefix is where the event schemas are served.
 const SchemaPrefix = "/schemas"
 
-// Sink records built events durably; *deliver.Deliverer is the real one.
-type Sink interface {
-	Deliver(ctx context.Context, m build.Message) (deliver.Result, error)
-}
-
 // PublicDeps are what the public listener needs.
 type PublicDeps struct {
 	Log     *zap.Logger
 	Metrics *metrics.Metrics
 	Builder *build.Builder
-	Sink    Sink
+	Sink    deliver.Sink
 	// BodyLimit is the largest accepted body in bytes; larger gets 413.
 	BodyLimit int64
 	// RetryAfter is sent with 503 answers.
@@ -233,7 +227,7 @@ func (h *callbackHandler) serve(c echo.Context) error {
 	if err != nil {
 		log.Warn("callback", append(fields, zap.Error(err))...)
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(h.d.RetryAfter.Seconds())))
-		if errors.Is(err, spool.ErrFull) {
+		if errors.Is(err, deliver.ErrSpoolFull) {
 			h.d.Metrics.SpoolFull.Inc()
 			log.Error("spool full: callback refused", rid, zap.String("task_id", cb.TaskID), zap.String("stage", string(cb.Stage)))
 			return c.JSON(http.StatusServiceUnavailable, errorBody("spool_full", "the stream is unavailable and the local spool is full; retry later"))

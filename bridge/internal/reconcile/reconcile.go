@@ -14,7 +14,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/backoff"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
@@ -32,11 +32,6 @@ import (
 // Poller reads a task's state; *provider.Client is the real one.
 type Poller interface {
 	RecordInfo(ctx context.Context, taskID string) (provider.TaskInfo, error)
-}
-
-// Sink records events durably; *deliver.Deliverer is the real one.
-type Sink interface {
-	Deliver(ctx context.Context, m build.Message) (deliver.Result, error)
 }
 
 // Finished reports whether the stream already holds a terminal stage
@@ -70,7 +65,7 @@ type Reconciler struct {
 	store    *track.Store
 	poller   Poller
 	builder  *build.Builder
-	sink     Sink
+	sink     deliver.Sink
 	finished Finished
 	cfg      Config
 	log      *zap.Logger
@@ -83,7 +78,7 @@ type Reconciler struct {
 }
 
 // New returns a Reconciler; Run starts it.
-func New(store *track.Store, poller Poller, builder *build.Builder, sink Sink, finished Finished,
+func New(store *track.Store, poller Poller, builder *build.Builder, sink deliver.Sink, finished Finished,
 	cfg Config, log *zap.Logger, hooks Hooks) *Reconciler {
 	if cfg.Workers < 1 {
 		cfg.Workers = 4
@@ -291,15 +286,11 @@ func (r *Reconciler) pollFailed(ctx context.Context, log *zap.Logger, claimed tr
 	}
 }
 
-// backoff doubles the interval per consecutive failure up to MaxBackoff,
-// with a tenth of jitter so replicas and tasks spread out.
+// backoff is the wait after failures consecutive failed polls: the
+// interval doubled per failure up to MaxBackoff, jittered so replicas and
+// tasks spread out.
 func (r *Reconciler) backoff(failures int) time.Duration {
-	d := r.cfg.Interval
-	for i := 1; i < failures && d < r.cfg.MaxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, r.cfg.MaxBackoff)
-	return d + time.Duration(rand.Int64N(int64(d/10)+1))
+	return backoff.Backoff{Min: r.cfg.Interval, Max: r.cfg.MaxBackoff}.Nth(failures)
 }
 
 // timeout ends a task past its deadline with an error event.

@@ -16,11 +16,6 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/track"
 )
 
-// Sink records events durably; *deliver.Deliverer is the real one.
-type Sink interface {
-	Deliver(ctx context.Context, m build.Message) (deliver.Result, error)
-}
-
 // ErrInvalidTaskID is returned for an id that cannot be a subject token.
 var ErrInvalidTaskID = errors.New("submit: invalid task id")
 
@@ -28,7 +23,7 @@ var ErrInvalidTaskID = errors.New("submit: invalid task id")
 type Tracker struct {
 	store     *track.Store
 	builder   *build.Builder
-	sink      Sink
+	sink      deliver.Sink
 	pollAfter time.Duration
 	// Started, if set, is called for every task newly tracked.
 	Started func(via event.Via)
@@ -36,7 +31,7 @@ type Tracker struct {
 
 // NewTracker returns a Tracker whose tasks are first polled pollAfter after
 // they are tracked.
-func NewTracker(store *track.Store, builder *build.Builder, sink Sink, pollAfter time.Duration) *Tracker {
+func NewTracker(store *track.Store, builder *build.Builder, sink deliver.Sink, pollAfter time.Duration) *Tracker {
 	return &Tracker{store: store, builder: builder, sink: sink, pollAfter: pollAfter}
 }
 

@@ -1,4 +1,4 @@
-package spool
+package deliver
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/backoff"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/spool"
 )
 
 // DrainHooks let the caller count what the drainer does.
@@ -21,7 +22,7 @@ type DrainHooks struct {
 // ids, and removes each only after JetStream acknowledged it (a duplicate
 // counts: the stream has the event).
 type Drainer struct {
-	Spool     *Spool
+	Spool     *spool.Spool
 	Publisher publish.Publisher
 	Log       *zap.Logger
 	Hooks     DrainHooks
