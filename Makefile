@@ -35,8 +35,9 @@ build:
 run: build
 	./bin/vocals-bridge $(ARGS)
 
+# The binary's tests mostly wait on processes, so four run at once.
 test:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -parallel 4 ./...
 
 fuzz:
 	$(GO) test ./bridge/internal/callback -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) -fuzzminimizetime 5s

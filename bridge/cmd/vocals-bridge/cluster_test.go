@@ -260,6 +260,7 @@ func TestClusterSurvivesLeaderAndBridgeLoss(t *testing.T) {
 // A NATS server that requires an NKey: the bridge connects with
 // nats_nkey_file, and without it is refused.
 func TestBinaryNATSNKeyAuth(t *testing.T) {
+	t.Parallel()
 	user, err := nkeys.CreateUser()
 	if err != nil {
 		t.Fatal(err)

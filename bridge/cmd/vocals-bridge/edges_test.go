@@ -190,6 +190,7 @@ func bigEvent(task string) []byte {
 // the refusal during the outage reaches VOCALS_DLQ once NATS is back, and
 // nothing ends in rejected.log.
 func TestEventTooLargeIsRefusedBeforeAnswering(t *testing.T) {
+	t.Parallel()
 	n := startNATS(t) // default max_payload: 1 MiB
 	p := startBridge(t, n, t.TempDir())
 	if code, a := post(t, p.public, bigEvent("toolarge1")); code != 413 || a.Reason != "event_too_large" {
@@ -226,6 +227,7 @@ func TestEventTooLargeIsRefusedBeforeAnswering(t *testing.T) {
 // does not disable the spool: once there is room again callbacks are
 // spooled, and in a later outage as well; each 200 reaches the stream once.
 func TestSpoolHealsAfterADiskFull(t *testing.T) {
+	t.Parallel()
 	disk := smallfs.Mount(t, 8<<20)
 	n := startNATS(t)
 	p := startBridge(t, n, disk)
@@ -270,6 +272,7 @@ func TestSpoolHealsAfterADiskFull(t *testing.T) {
 // past the log, and one left after the segments were removed (numbering
 // would restart under it), keep every spooled event.
 func TestSpoolRecoveryDoesNotTrustAMismatchedCheckpoint(t *testing.T) {
+	t.Parallel()
 	tests := map[string]struct {
 		before, after func(t *testing.T, spoolDir string)
 	}{
@@ -326,6 +329,7 @@ func TestSpoolRecoveryDoesNotTrustAMismatchedCheckpoint(t *testing.T) {
 // be copied aside, which is reported, and the bridge starts anyway and
 // publishes every intact record.
 func TestBridgeStartsWithATornRecordOnAFullDisk(t *testing.T) {
+	t.Parallel()
 	disk := smallfs.Mount(t, 8<<20)
 	n := startNATS(t)
 	p := startBridge(t, n, disk)

@@ -165,6 +165,7 @@ func assertExactlyOnce(t *testing.T, n *natsProc, tasks []string) {
 // 1. NATS is killed while callbacks keep arriving: every callback gets 200;
 // after NATS returns each is in the stream exactly once.
 func TestFaultNATSKilledWhileCallbacksArrive(t *testing.T) {
+	t.Parallel()
 	n := startNATS(t)
 	p := startBridge(t, n, t.TempDir())
 	var tasks []string
@@ -195,6 +196,7 @@ func TestFaultNATSKilledWhileCallbacksArrive(t *testing.T) {
 // during an outage, some of them retried: after a restart every one reaches
 // the stream exactly once.
 func TestFaultBridgeKilledDuringOutage(t *testing.T) {
+	t.Parallel()
 	n := startNATS(t)
 	data := t.TempDir()
 	p := startBridge(t, n, data)
@@ -226,6 +228,7 @@ func TestFaultBridgeKilledDuringOutage(t *testing.T) {
 // 4. NATS stops answering (SIGSTOP): callbacks are still answered well
 // inside the provider's 15 s timeout, and all arrive once it resumes.
 func TestFaultNATSStalled(t *testing.T) {
+	t.Parallel()
 	n := startNATS(t)
 	p := startBridge(t, n, t.TempDir())
 	n.signal(t, syscall.SIGSTOP)
@@ -271,6 +274,7 @@ func TestFaultNATSStalled(t *testing.T) {
 
 // 5. The spool is full: 503 with Retry-After, and nothing accepted is lost.
 func TestFaultSpoolFull(t *testing.T) {
+	t.Parallel()
 	n := startNATS(t)
 	p := startBridge(t, n, t.TempDir(), "VOCALS_BRIDGE_SPOOL_MAX_ENTRIES=5")
 	n.kill(t)
@@ -307,6 +311,7 @@ func TestFaultSpoolFull(t *testing.T) {
 // 6. A torn last spool record: the bridge starts, keeps every complete
 // record, and reports the damaged one.
 func TestFaultTornSpoolRecord(t *testing.T) {
+	t.Parallel()
 	n := startNATS(t)
 	data := t.TempDir()
 	p := startBridge(t, n, data)
@@ -353,6 +358,7 @@ func TestFaultTornSpoolRecord(t *testing.T) {
 // Two bridges on one data directory would corrupt each other's spool; the
 // second refuses to start.
 func TestFaultSecondBridgeOnSameDataDir(t *testing.T) {
+	t.Parallel()
 	n := startNATS(t)
 	data := t.TempDir()
 	startBridge(t, n, data)
@@ -368,6 +374,7 @@ func TestFaultSecondBridgeOnSameDataDir(t *testing.T) {
 // A bridge restarted while NATS is still down starts anyway, spools, and
 // sets up the stream and drains once NATS appears.
 func TestFaultBridgeStartsWhileNATSIsDown(t *testing.T) {
+	t.Parallel()
 	n := &natsProc{port: freePort(t), dir: t.TempDir()}
 	n.url = fmt.Sprintf("nats://127.0.0.1:%d", n.port)
 	t.Cleanup(func() {

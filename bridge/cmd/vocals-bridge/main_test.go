@@ -235,6 +235,7 @@ func streamMessagesIn(t *testing.T, url, stream, filter string) []*jetstream.Raw
 }
 
 func TestBinaryWithEmbeddedNATS(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	p := start(t, data)
 
@@ -307,6 +308,7 @@ func TestBinaryWithEmbeddedNATS(t *testing.T) {
 }
 
 func TestBinaryWithExternalNATS(t *testing.T) {
+	t.Parallel()
 	srv := natstest.Start(t)
 	p := start(t, t.TempDir(), "VOCALS_BRIDGE_NATS_URL="+srv.URL, "VOCALS_BRIDGE_SUBJECT_PREFIX=suno.vocals",
 		"VOCALS_BRIDGE_SPOOL_ENABLED=false")
@@ -354,6 +356,7 @@ func TestBinaryWithExternalNATS(t *testing.T) {
 }
 
 func TestBinaryRejectsInvalidConfig(t *testing.T) {
+	t.Parallel()
 	tests := map[string]struct {
 		env  []string
 		want string
@@ -393,6 +396,7 @@ func TestBinaryRejectsInvalidConfig(t *testing.T) {
 // A request still being received when SIGTERM arrives is finished, stored
 // and answered before the bridge exits.
 func TestBinaryFinishesInFlightRequestOnSIGTERM(t *testing.T) {
+	t.Parallel()
 	p := start(t, t.TempDir())
 	body := fixture(t, "text.json")
 	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(p.public, "http://"), 5*time.Second)
@@ -443,6 +447,7 @@ func TestBinaryFinishesInFlightRequestOnSIGTERM(t *testing.T) {
 
 // "vocals-bridge probe URL" is the container healthcheck.
 func TestProbeCommand(t *testing.T) {
+	t.Parallel()
 	p := start(t, t.TempDir())
 	if out, err := exec.Command(binary, "probe", p.admin+"/readyz").CombinedOutput(); err != nil {
 		t.Fatalf("probe of a ready bridge: %v %s", err, out)
@@ -454,6 +459,7 @@ func TestProbeCommand(t *testing.T) {
 
 // "vocals-bridge tail" shows chosen stages in a readable form.
 func TestTailCommand(t *testing.T) {
+	t.Parallel()
 	p := start(t, t.TempDir())
 	for _, f := range []string{"text.json", "complete.json", "error-531.json", "first.json"} {
 		if code, _ := post(t, p.public, fixture(t, f)); code != 200 {
@@ -494,6 +500,7 @@ func TestTailCommand(t *testing.T) {
 // Every callback gets its own Info line, however many arrive per second
 // (zap's production sampler would keep only the first 100 a second).
 func TestOneLogLinePerCallback(t *testing.T) {
+	t.Parallel()
 	p := start(t, t.TempDir())
 	const n = 250
 	for i := 0; i < n; i++ {

@@ -169,6 +169,7 @@ func terminal(t *testing.T, natsURL string, tasks ...string) bool {
 // its origin; tracking ends with the terminal stage. The first poll comes
 // at 5 s, after every stage (3.3 s), so origins are deterministic.
 func TestTrackingRecoversLostCallbacks(t *testing.T) {
+	t.Parallel()
 	_, simURL := startSim(t, nil)
 	p := start(t, t.TempDir(), trackingEnv(t, simURL, "VOCALS_BRIDGE_TRACKING_POLL_AFTER=5s")...)
 	if p.submit == "" {
@@ -237,6 +238,7 @@ func TestTrackingRecoversLostCallbacks(t *testing.T) {
 // A callback that arrives after the poll stored its stage is a duplicate:
 // answered 200 (so the provider stops retrying), not stored again.
 func TestLateCallbackAfterPollIsNoDuplicate(t *testing.T) {
+	t.Parallel()
 	sim, simURL := startSim(t, nil)
 	p := start(t, t.TempDir(), trackingEnv(t, simURL)...)
 	task := submitTask(t, p.submit, "skip,late=3s")
@@ -263,6 +265,7 @@ func TestLateCallbackAfterPollIsNoDuplicate(t *testing.T) {
 // The first poll (at 5 s) finds each task complete, so one poll is all a
 // task needs.
 func TestTwoReplicasPollEachTaskOnce(t *testing.T) {
+	t.Parallel()
 	n := startNATS(t)
 	sim, simURL := startSim(t, nil)
 	replicas := []*proc{
@@ -334,6 +337,7 @@ func replyData(m *nats.Msg) string {
 // The provider refuses polls (rate limit, then server errors): the bridge
 // waits out Retry-After, backs off, and still stores the stage once.
 func TestPollErrorsAndRateLimitsBackOff(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var polls []time.Time
 	limited := false
@@ -386,6 +390,7 @@ func TestPollErrorsAndRateLimitsBackOff(t *testing.T) {
 // A task that never finishes gets a timeout error event at its deadline,
 // and its tracking ends.
 func TestStuckTaskTimesOut(t *testing.T) {
+	t.Parallel()
 	_, simURL := startSim(t, nil)
 	p := start(t, t.TempDir(), trackingEnv(t, simURL, "VOCALS_BRIDGE_TRACKING_DEADLINE=3s",
 		"VOCALS_BRIDGE_TRACKING_STUCK_AFTER=1s")...)
@@ -406,6 +411,7 @@ func TestStuckTaskTimesOut(t *testing.T) {
 // Announcements are request/reply; announcing twice tracks once; a bad id
 // is refused with a reason.
 func TestAnnounce(t *testing.T) {
+	t.Parallel()
 	_, simURL := startSim(t, nil)
 	p := start(t, t.TempDir(), trackingEnv(t, simURL, "VOCALS_BRIDGE_TRACKING_POLL_AFTER=1m")...)
 	nc, err := nats.Connect(p.natsURL)
@@ -438,6 +444,7 @@ func TestAnnounce(t *testing.T) {
 // The submit proxy returns the provider's answers unchanged and never lets
 // the API key (or the callback token) into logs, events or the bucket.
 func TestSubmitProxyNeverLeaksTheKey(t *testing.T) {
+	t.Parallel()
 	sim, simURL := startSim(t, nil)
 	p := start(t, t.TempDir(), trackingEnv(t, simURL)...)
 

@@ -68,6 +68,7 @@ func signedCallback(task, cbType string) []byte {
 // The provider's HMAC end to end, through the real binary: every way a
 // signature can be wrong is a 401 that publishes nothing.
 func TestBinaryProviderSignature(t *testing.T) {
+	t.Parallel()
 	p := start(t, t.TempDir(), "VOCALS_BRIDGE_WEBHOOK_HMAC_KEY=old-key,new-key")
 	url := p.public + "/callbacks/vocals"
 	now := time.Now().Unix()
@@ -143,6 +144,7 @@ func TestBinaryProviderSignature(t *testing.T) {
 }
 
 func TestBinaryWithoutVerificationWarns(t *testing.T) {
+	t.Parallel()
 	p := start(t, t.TempDir())
 	if !strings.Contains(p.log(), "source verification is OFF") {
 		t.Error("no start-up warning")
@@ -153,6 +155,7 @@ func TestBinaryWithoutVerificationWarns(t *testing.T) {
 }
 
 func TestBinaryCallbackToken(t *testing.T) {
+	t.Parallel()
 	p := start(t, t.TempDir(), "VOCALS_BRIDGE_CALLBACK_TOKEN=tok-123")
 	for _, tc := range []struct {
 		path   string
@@ -177,6 +180,7 @@ func TestBinaryCallbackToken(t *testing.T) {
 }
 
 func TestBinaryAllowList(t *testing.T) {
+	t.Parallel()
 	t.Run("direct", func(t *testing.T) {
 		p := start(t, t.TempDir(), "VOCALS_BRIDGE_ALLOWED_CIDRS=10.0.0.0/8")
 		if r := postWith(t, p.public+"/callbacks/vocals", signedCallback("ip1", "text"), nil); r.status != 403 || r.a.Reason != "ip" {
@@ -199,6 +203,7 @@ func TestBinaryAllowList(t *testing.T) {
 }
 
 func TestBinaryRateLimit(t *testing.T) {
+	t.Parallel()
 	p := start(t, t.TempDir(), "VOCALS_BRIDGE_RATE_LIMIT=0.01", "VOCALS_BRIDGE_RATE_BURST=3")
 	for i := 0; i < 6; i++ { // accepted callbacks spend no budget
 		if r := postWith(t, p.public+"/callbacks/vocals", signedCallback("rate"+strconv.Itoa(i), "text"), nil); r.status != 200 {
@@ -219,6 +224,7 @@ func TestBinaryRateLimit(t *testing.T) {
 // A client that sends its headers too slowly is cut off after the header
 // timeout instead of holding a connection forever.
 func TestBinarySlowClientIsCutOff(t *testing.T) {
+	t.Parallel()
 	p := start(t, t.TempDir(), "VOCALS_BRIDGE_READ_HEADER_TIMEOUT=1s")
 	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(p.public, "http://"), 5*time.Second)
 	if err != nil {
@@ -266,6 +272,7 @@ func writeCert(t *testing.T, dir, cn string) {
 // HTTPS straight from the binary, and a renewed certificate picked up
 // without a restart.
 func TestBinaryTLSWithReload(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeCert(t, dir, "first")
 	p := start(t, t.TempDir(), "VOCALS_BRIDGE_TLS_CERT_FILE="+filepath.Join(dir, "tls.crt"), "VOCALS_BRIDGE_TLS_KEY_FILE="+filepath.Join(dir, "tls.key"))
@@ -308,6 +315,7 @@ func TestBinaryTLSWithReload(t *testing.T) {
 // this writes the request by hand to be sure the names on the wire are
 // lower case for both schemes.
 func TestBinarySignatureHeadersInLowerCase(t *testing.T) {
+	t.Parallel()
 	secret := []byte("standard-secret")
 	p := start(t, t.TempDir(), "VOCALS_BRIDGE_WEBHOOK_HMAC_KEY=provider-key",
 		"VOCALS_BRIDGE_STANDARD_WEBHOOK_SECRET=whsec_"+base64.StdEncoding.EncodeToString(secret))

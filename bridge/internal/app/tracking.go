@@ -103,15 +103,7 @@ func (a *App) runTracking(ctx context.Context) {
 	}
 
 	host, _ := os.Hostname()
-	finished := func(ctx context.Context, taskID string) (bool, error) {
-		for _, st := range []event.Stage{event.StageComplete, event.StageError} {
-			if ok, err := a.pub.Holds(ctx, event.Subject(cfg.SubjectPrefix, taskID, st)); ok || err != nil {
-				return ok, err
-			}
-		}
-		return false, nil
-	}
-	rec := reconcile.New(store, a.tracking.provider, a.builder, a.sink, finished, reconcile.Config{
+	rec := reconcile.New(store, a.tracking.provider, a.builder, a.sink, a.pub, cfg.SubjectPrefix, reconcile.Config{
 		Replica: fmt.Sprintf("%s/%d", host, os.Getpid()), PollAfter: cfg.TrackingPollAfter,
 		Interval: cfg.TrackingPollInterval, Deadline: cfg.TrackingDeadline, StuckAfter: cfg.TrackingStuckAfter,
 		Rate: cfg.TrackingPollRate, MaxBackoff: max(10*time.Minute, cfg.TrackingPollInterval),

@@ -1,6 +1,7 @@
 // Package backoff is the bridge's one retry pacing: a wait that doubles
-// from Min to Max, with ±20% jitter so that replicas retrying the same
-// broker do not move in step.
+// from Min to Max, stretched by up to 20% of jitter so that replicas
+// retrying the same broker do not move in step. A wait is never shorter
+// than its base, so Min is also a floor (the reconciler's poll interval).
 package backoff
 
 import (
@@ -23,7 +24,7 @@ func (b *Backoff) Next() time.Duration {
 	}
 	d := b.next
 	b.next = min(b.next*2, b.Max)
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	return jitter(d)
 }
 
 // Nth is the wait after n consecutive failures (n >= 1), for a caller that
@@ -34,7 +35,7 @@ func (b Backoff) Nth(n int) time.Duration {
 	for i := 1; i < n && d < b.Max; i++ {
 		d *= 2
 	}
-	return time.Duration(float64(min(d, b.Max)) * (0.8 + 0.4*rand.Float64()))
+	return jitter(min(d, b.Max))
 }
 
 // Reset starts again from Min, after a success.
@@ -51,3 +52,5 @@ func (b *Backoff) Sleep(ctx context.Context) bool {
 		return true
 	}
 }
+
+func jitter(d time.Duration) time.Duration { return d + time.Duration(rand.Int64N(int64(d)/5+1)) }

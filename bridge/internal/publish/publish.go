@@ -94,6 +94,18 @@ func (p *JetStream) MaxEvent() int64 {
 	return limit - HeaderRoom
 }
 
+// Check reports why the stream cannot take events now, or nil: the
+// connection is up and the stream answers.
+func (p *JetStream) Check(ctx context.Context) error {
+	if !p.nc.IsConnected() {
+		return fmt.Errorf("nats: %s", p.nc.Status())
+	}
+	if _, err := p.Stream(ctx); err != nil {
+		return fmt.Errorf("stream %s: %w", p.stream, err)
+	}
+	return nil
+}
+
 // LearnStream keeps the stream's max_msg_size for MaxEvent.
 func (p *JetStream) LearnStream(cfg jetstream.StreamConfig) { p.streamMax.Store(int64(cfg.MaxMsgSize)) }
 

@@ -119,3 +119,11 @@ func CheckStream(ctx context.Context, js jetstream.JetStream, s StreamSpec) ([]s
 	}
 	return warn, nil
 }
+
+// Refused reports whether err is the server refusing a request about a
+// stream (a 4xx API error, such as a configuration it does not accept):
+// asking again will not help, unlike a timeout or a missing leader.
+func Refused(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.Code >= 400 && apiErr.Code < 500
+}

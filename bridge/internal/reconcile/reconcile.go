@@ -34,9 +34,11 @@ type Poller interface {
 	RecordInfo(ctx context.Context, taskID string) (provider.TaskInfo, error)
 }
 
-// Finished reports whether the stream already holds a terminal stage
-// (complete or error) for a task.
-type Finished func(ctx context.Context, taskID string) (bool, error)
+// Stream tells whether the stream holds a message on a subject;
+// *publish.JetStream is the real one.
+type Stream interface {
+	Holds(ctx context.Context, subject string) (bool, error)
+}
 
 // Config are the reconciler's timings and limits.
 type Config struct {
@@ -62,15 +64,16 @@ type Hooks struct {
 
 // Reconciler runs the polling loop.
 type Reconciler struct {
-	store    *track.Store
-	poller   Poller
-	builder  *build.Builder
-	sink     deliver.Sink
-	finished Finished
-	cfg      Config
-	log      *zap.Logger
-	hooks    Hooks
-	limiter  *rate.Limiter
+	store   *track.Store
+	poller  Poller
+	builder *build.Builder
+	sink    deliver.Sink
+	stream  Stream
+	prefix  string // subject prefix of the stage events
+	cfg     Config
+	log     *zap.Logger
+	hooks   Hooks
+	limiter *rate.Limiter
 
 	mu          sync.Mutex
 	inFlight    map[string]bool
@@ -78,13 +81,13 @@ type Reconciler struct {
 }
 
 // New returns a Reconciler; Run starts it.
-func New(store *track.Store, poller Poller, builder *build.Builder, sink deliver.Sink, finished Finished,
+func New(store *track.Store, poller Poller, builder *build.Builder, sink deliver.Sink, stream Stream, prefix string,
 	cfg Config, log *zap.Logger, hooks Hooks) *Reconciler {
 	if cfg.Workers < 1 {
 		cfg.Workers = 4
 	}
 	return &Reconciler{
-		store: store, poller: poller, builder: builder, sink: sink, finished: finished,
+		store: store, poller: poller, builder: builder, sink: sink, stream: stream, prefix: prefix,
 		cfg: cfg, log: log, hooks: hooks,
 		limiter:  rate.NewLimiter(rate.Limit(cfg.Rate), 1),
 		inFlight: map[string]bool{},
@@ -291,6 +294,17 @@ func (r *Reconciler) pollFailed(ctx context.Context, log *zap.Logger, claimed tr
 // tasks spread out.
 func (r *Reconciler) backoff(failures int) time.Duration {
 	return backoff.Backoff{Min: r.cfg.Interval, Max: r.cfg.MaxBackoff}.Nth(failures)
+}
+
+// finished reports whether the stream holds a terminal stage (complete or
+// error) of the task already: its callback went to another replica.
+func (r *Reconciler) finished(ctx context.Context, taskID string) (bool, error) {
+	for _, st := range []event.Stage{event.StageComplete, event.StageError} {
+		if ok, err := r.stream.Holds(ctx, event.Subject(r.prefix, taskID, st)); ok || err != nil {
+			return ok, err
+		}
+	}
+	return false, nil
 }
 
 // timeout ends a task past its deadline with an error event.

@@ -56,10 +56,7 @@ func (r *rig) runWithDeadline(t *testing.T, interval, deadline time.Duration) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	finished := func(ctx context.Context, id string) (bool, error) {
-		return r.pub.Holds(ctx, event.Subject("vocals", id, event.StageComplete))
-	}
-	rec := reconcile.New(r.store, client, r.builder, deliver.New(r.pub, nil, 5*time.Second, nil), finished, reconcile.Config{
+	rec := reconcile.New(r.store, client, r.builder, deliver.New(r.pub, nil, 5*time.Second, nil), r.pub, "vocals", reconcile.Config{
 		Replica: "test", Interval: interval, Deadline: deadline, StuckAfter: time.Hour, Rate: 100, MaxBackoff: time.Minute,
 	}, zaptest.NewLogger(t), reconcile.Hooks{Finished: func(id, how string) {
 		r.mu.Lock()
