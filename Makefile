@@ -41,9 +41,6 @@ test:
 
 fuzz:
 	$(GO) test ./bridge/internal/callback -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
-	$(GO) test ./bridge/internal/callback -run '^$$' -fuzz FuzzValid -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
-	$(GO) test ./bridge/event -run '^$$' -fuzz FuzzAppendData -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
-	$(GO) test ./bridge/event -run '^$$' -fuzz FuzzParseCreateTime -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./bridge/internal/verify -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./bridge/internal/provider -run '^$$' -fuzz FuzzRecordInfo -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
