@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
 
@@ -34,6 +36,7 @@ const requestIDHeader = "X-Request-Id"
 func newEcho(log *zap.Logger, m *metrics.Metrics, listener string) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	e.JSONSerializer = jsonV2{}
 	e.HTTPErrorHandler = func(err error, c echo.Context) {
 		if c.Response().Committed {
 			return
@@ -104,6 +107,27 @@ func newEcho(log *zap.Logger, m *metrics.Metrics, listener string) *echo.Echo {
 		},
 	)
 	return e
+}
+
+// jsonV2 is Echo's JSON serializer with json v2: an answer is encoded
+// into one buffer and written once (Echo's default encodes straight into
+// the response, which was a tenth of the handler's time).
+type jsonV2 struct{}
+
+func (jsonV2) Serialize(c echo.Context, v any, indent string) error {
+	b, err := json.Marshal(v, jsontext.Multiline(indent != ""), jsontext.WithIndent(indent))
+	if err != nil {
+		return err
+	}
+	_, err = c.Response().Write(append(b, '\n'))
+	return err
+}
+
+func (jsonV2) Deserialize(c echo.Context, v any) error {
+	if err := json.UnmarshalRead(c.Request().Body, v); err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, err.Error()).SetInternal(err)
+	}
+	return nil
 }
 
 func requestID(c echo.Context) string {

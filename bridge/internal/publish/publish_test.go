@@ -3,6 +3,7 @@ package publish_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -194,5 +195,28 @@ func TestCheckStream(t *testing.T) {
 	warn, err := publish.CheckStream(ctx, js, spec(time.Minute))
 	if err != nil || len(warn) != 2 {
 		t.Fatalf("weak stream: want 2 warnings, got %v %v", warn, err)
+	}
+}
+
+// Refused separates what the server will refuse again from what may pass
+// on a retry.
+func TestRefused(t *testing.T) {
+	tests := map[string]struct {
+		err  error
+		want bool
+	}{
+		"bad configuration":  {&jetstream.APIError{Code: 400, ErrorCode: 10052, Description: "replicas > 1 not supported in non-clustered mode"}, true},
+		"stream name in use": {&jetstream.APIError{Code: 400, ErrorCode: 10058}, true},
+		"no leader":          {&jetstream.APIError{Code: 503, ErrorCode: 10008}, false},
+		"timeout":            {context.DeadlineExceeded, false},
+		"wrapped":            {fmt.Errorf("publish: creating stream: %w", &jetstream.APIError{Code: 400}), true},
+		"nil":                {nil, false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := publish.Refused(tc.err); got != tc.want {
+				t.Errorf("Refused(%v) = %v, want %v", tc.err, got, tc.want)
+			}
+		})
 	}
 }

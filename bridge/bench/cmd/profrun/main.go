@@ -17,7 +17,7 @@ func main() {
 	url := os.Args[1]
 	d, _ := time.ParseDuration(os.Args[2])
 	run := os.Args[3]
-	r := load.Closed(url, 64, d, func(i int64) ([]byte, http.Header) {
+	gen := func(i int64) ([]byte, http.Header) {
 		task := fmt.Sprintf("%s%020d", run, i)
 		body := []byte(`{"code":200,"msg":"All generated successfully.","data":{"callbackType":"complete","task_id":"` + task +
 			`","data":[{"id":"e231c0de-1a2b-4c3d-8e9f-0a1b8cadc7dc","audio_url":"https://example.cn/e231.mp3",` +
@@ -32,6 +32,13 @@ func main() {
 		h.Set("X-Webhook-Timestamp", ts)
 		h.Set("X-Webhook-Signature", base64.StdEncoding.EncodeToString(mac.Sum(nil)))
 		return body, h
-	})
+	}
+	var r load.Result
+	if len(os.Args) > 4 {
+		rate, _ := strconv.Atoi(os.Args[4])
+		r = load.Open(url, rate, d, 4096, gen)
+	} else {
+		r = load.Closed(url, 64, d, gen)
+	}
 	fmt.Printf("%.0f/s errors %d p99 %s\n", r.Throughput(), r.Errors, r.Percentile(99))
 }
