@@ -48,7 +48,9 @@ bench: build
 	$(GO) build -o bin/nats-server github.com/nats-io/nats-server/v2
 	$(GO) build -o bin/vocals-bench ./bridge/bench/cmd/vocals-bench
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./bridge/... | tee bin/micro.txt
-	./bin/vocals-bench -bridge bin/vocals-bridge -nats-server bin/nats-server -micro bin/micro.txt -out BENCHMARKS.md
+	cp BENCHMARKS.md bin/BENCHMARKS.before.md
+	./bin/vocals-bench -bridge bin/vocals-bridge -nats-server bin/nats-server -micro bin/micro.txt \
+		-before bin/BENCHMARKS.before.md -out BENCHMARKS.md
 
 bench-smoke:
 	VOCALS_BENCH_SMOKE=1 $(GO) test -count=1 -run TestHarnessSmoke ./bridge/bench/cmd/vocals-bench

@@ -67,6 +67,7 @@ func main() {
 	flag.StringVar(&opts.natsServer, "nats-server", "bin/nats-server", "a nats-server binary")
 	flag.StringVar(&opts.out, "out", "BENCHMARKS.md", "where to write the report")
 	flag.StringVar(&opts.micro, "micro", "", "file with go test -bench output to include")
+	flag.StringVar(&opts.before, "before", "", "an earlier report to compare this run with")
 	flag.DurationVar(&opts.duration, "duration", 5*time.Second, "length of each measurement")
 	flag.IntVar(&opts.fill, "fill", 1_000_000, "events stored before the large-stream run (0: skip)")
 	flag.BoolVar(&opts.quick, "quick", false, "tiny counts, to check the harness still works")
@@ -78,6 +79,9 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	if opts.before != "" {
+		report += compare(opts.before, report)
+	}
 	if err := os.WriteFile(opts.out, []byte(report), 0o644); err != nil {
 		log.Fatal(err)
 	}
@@ -85,7 +89,7 @@ func main() {
 }
 
 type options struct {
-	bridge, natsServer, out, micro string
+	bridge, natsServer, out, micro, before string
 	duration                       time.Duration
 	fill                           int
 	quick                          bool
