@@ -90,9 +90,9 @@ func main() {
 
 type options struct {
 	bridge, natsServer, out, micro, before string
-	duration                       time.Duration
-	fill                           int
-	quick                          bool
+	duration                               time.Duration
+	fill                                   int
+	quick                                  bool
 }
 
 // serveCeiling is the HTTP ceiling: Echo with the bridge's server timeouts,
