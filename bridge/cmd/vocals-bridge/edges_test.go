@@ -268,6 +268,21 @@ func TestSpoolHealsAfterADiskFull(t *testing.T) {
 	assertExactlyOnce(t, n, accepted)
 }
 
+// spoolTasks posts n callbacks of tasks prefix0.. to a bridge whose NATS
+// is down and checks each is answered 200 spooled.
+func spoolTasks(t *testing.T, p *proc, prefix string, n int) []string {
+	t.Helper()
+	var tasks []string
+	for i := range n {
+		task := fmt.Sprintf("%s%d", prefix, i)
+		tasks = append(tasks, task)
+		if code, a := post(t, p.public, faultCallback(task)); code != 200 || !a.Spooled {
+			t.Fatalf("%s: %d %+v, want 200 spooled", task, code, a)
+		}
+	}
+	return tasks
+}
+
 // 4. Recovery never deletes what a checkpoint does not match: a checkpoint
 // past the log, and one left after the segments were removed (numbering
 // would restart under it), keep every spooled event.
@@ -305,14 +320,7 @@ func TestSpoolRecoveryDoesNotTrustAMismatchedCheckpoint(t *testing.T) {
 			}
 			p := startBridge(t, n, data)
 			n.kill(t)
-			var tasks []string
-			for i := range 10 {
-				task := fmt.Sprintf("kept%d", i)
-				tasks = append(tasks, task)
-				if code, a := post(t, p.public, faultCallback(task)); code != 200 || !a.Spooled {
-					t.Fatalf("%s: %d %+v", task, code, a)
-				}
-			}
+			tasks := spoolTasks(t, p, "kept", 10)
 			p.kill(t)
 			if tc.after != nil {
 				tc.after(t, filepath.Join(data, "spool"))
@@ -334,14 +342,7 @@ func TestBridgeStartsWithATornRecordOnAFullDisk(t *testing.T) {
 	n := startNATS(t)
 	p := startBridge(t, n, disk)
 	n.kill(t)
-	var tasks []string
-	for i := range 5 {
-		task := fmt.Sprintf("tornfull%d", i)
-		tasks = append(tasks, task)
-		if code, a := post(t, p.public, faultCallback(task)); code != 200 || !a.Spooled {
-			t.Fatalf("%s: %d %+v", task, code, a)
-		}
-	}
+	tasks := spoolTasks(t, p, "tornfull", 5)
 	p.kill(t)
 	segs, _ := filepath.Glob(filepath.Join(disk, "spool", "seg-*.log"))
 	var last string

@@ -32,22 +32,25 @@ type Callback struct {
 	EnvelopeExtra map[string]json.RawMessage
 }
 
-// Track is one generated track as the provider describes it.
+// Track is one generated track as the provider describes it; its tags are
+// the provider's member names.
 type Track struct {
-	ID                   string
-	AudioURL             string
-	SourceAudioURL       string
-	StreamAudioURL       string
-	SourceStreamAudioURL string
-	ImageURL             string
-	SourceImageURL       string
-	Prompt               string
-	ModelName            string
-	Title                string
-	Tags                 string
-	CreateTime           string   // provider format "2006-01-02 15:04:05", no zone
-	Duration             *float64 // nil when absent or null
-	Extra                map[string]json.RawMessage
+	ID                   string `json:"id"`
+	AudioURL             string `json:"audio_url"`
+	SourceAudioURL       string `json:"source_audio_url"`
+	StreamAudioURL       string `json:"stream_audio_url"`
+	SourceStreamAudioURL string `json:"source_stream_audio_url"`
+	ImageURL             string `json:"image_url"`
+	SourceImageURL       string `json:"source_image_url"`
+	Prompt               string `json:"prompt"`
+	ModelName            string `json:"model_name"`
+	Title                string `json:"title"`
+	Tags                 string `json:"tags"`
+	// CreateTime is in the provider's format "2006-01-02 15:04:05", no zone.
+	CreateTime string   `json:"createTime"`
+	Duration   *float64 `json:"duration"` // nil when absent or null
+	// Extra keeps the members not modelled (json v2's embedded fallback).
+	Extra map[string]json.RawMessage `json:",embed"`
 }
 
 // Reason classifies why a body was rejected. The set is fixed so it can be a

@@ -139,24 +139,8 @@ type (
 	wireData struct {
 		TaskID       *string                       `json:"task_id"`
 		CallbackType string                        `json:"callbackType"`
-		Tracks       []wireTrack                   `json:"data"`
+		Tracks       []Track                       `json:"data"`
 		Extra        map[string]stdjson.RawMessage `json:",embed"`
-	}
-	wireTrack struct {
-		ID                   string                        `json:"id"`
-		AudioURL             string                        `json:"audio_url"`
-		SourceAudioURL       string                        `json:"source_audio_url"`
-		StreamAudioURL       string                        `json:"stream_audio_url"`
-		SourceStreamAudioURL string                        `json:"source_stream_audio_url"`
-		ImageURL             string                        `json:"image_url"`
-		SourceImageURL       string                        `json:"source_image_url"`
-		Prompt               string                        `json:"prompt"`
-		ModelName            string                        `json:"model_name"`
-		Title                string                        `json:"title"`
-		Tags                 string                        `json:"tags"`
-		CreateTime           string                        `json:"createTime"`
-		Duration             *float64                      `json:"duration"`
-		Extra                map[string]stdjson.RawMessage `json:",embed"`
 	}
 )
 
@@ -209,12 +193,7 @@ func (p Peeked) Decode() (Callback, error) {
 	if cb.Stage, err = stageOf(cb.Code, cb.CallbackType); err != nil {
 		return Callback{}, err
 	}
-	if w.Data.Tracks != nil {
-		cb.Tracks = make([]Track, len(w.Data.Tracks))
-		for i, t := range w.Data.Tracks {
-			cb.Tracks[i] = Track(t)
-		}
-	}
+	cb.Tracks = w.Data.Tracks
 	return cb, nil
 }
 
