@@ -257,6 +257,9 @@ func (s *Sim) deliver(t *task, stage string, body []byte) {
 			return
 		}
 	}
+	s.mu.Lock()
+	t.Abandoned = append(t.Abandoned, stage)
+	s.mu.Unlock()
 }
 
 func (s *Sim) post(url, taskID string, body []byte) (int, error) {
@@ -331,6 +334,7 @@ type TaskView struct {
 	Status      string
 	Submitted   time.Time
 	Deliveries  []Delivery
+	Abandoned   []string    // stages given up after the last retry; none is tried again
 	Polls       []time.Time // every record-info request, answered or not
 	PollErrors  int         // answered 500 by the pollerr fault
 	RateLimited int         // answered 429

@@ -252,11 +252,12 @@ func TestGivesUpAfterThreeRetries(t *testing.T) {
 	defer srv.Close()
 	_, out := submitTask(t, srv.URL, "k", validRequest(cbSrv.URL))
 	id := out["data"].(map[string]any)["taskId"].(string)
-	// 21 scaled minutes are 252 ms; wait for four, then twice as long again.
-	waitFor(t, "four attempts", 10*time.Second, func() bool { return calls.Load() == 4 })
-	time.Sleep(500 * time.Millisecond)
+	waitFor(t, "the callback to be given up", 10*time.Second, func() bool {
+		v, _ := sim.Task(id)
+		return len(v.Abandoned) == 1
+	})
 	if n := calls.Load(); n != 4 {
-		t.Fatalf("%d attempts, want 4", n)
+		t.Fatalf("%d attempts before giving up, want 4", n)
 	}
 	v, _ := sim.Task(id)
 	if v.Status != "SUCCESS" {

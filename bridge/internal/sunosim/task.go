@@ -23,6 +23,7 @@ type task struct {
 
 	Submitted   time.Time
 	Deliveries  []Delivery
+	Abandoned   []string // stages whose callback was given up after every retry
 	Polls       []time.Time
 	PollErrors  int
 	RateLimited int
@@ -163,7 +164,8 @@ func (t *task) recordInfo() map[string]any {
 func (t *task) view() TaskView {
 	return TaskView{
 		ID: t.ID, Status: t.status, Submitted: t.Submitted,
-		Deliveries: append([]Delivery(nil), t.Deliveries...), Polls: append([]time.Time(nil), t.Polls...),
+		Deliveries: append([]Delivery(nil), t.Deliveries...), Abandoned: append([]string(nil), t.Abandoned...),
+		Polls:      append([]time.Time(nil), t.Polls...),
 		PollErrors: t.PollErrors, RateLimited: t.RateLimited,
 	}
 }
