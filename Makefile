@@ -2,7 +2,7 @@
 #
 #   make build   build bin/vocals-bridge (version from git, or VERSION=...)
 #   make run     build and run the bridge with defaults: embedded NATS under
-#                ./data, callbacks on :8080, admin on :8081 (ARGS=... adds flags)
+#                ./data, callbacks on :8080, admin on 127.0.0.1:8081 (ARGS=... adds flags)
 #   make test    every test, with the race detector (go test -race ./...;
 #                the deployment checks are make lint-deploy)
 #   make fuzz    run each fuzz target for FUZZTIME (default 30s)

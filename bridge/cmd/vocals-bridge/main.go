@@ -114,7 +114,9 @@ func newLogger(level, format string) (*zap.Logger, error) {
 	if format == "console" {
 		zc := zap.NewDevelopmentConfig()
 		zc.Level = zap.NewAtomicLevelAt(lvl)
-		return zc.Build()
+		// Stack traces for errors only: the development default puts one
+		// under every warning.
+		return zc.Build(zap.AddStacktrace(zapcore.ErrorLevel))
 	}
 	enc := zap.NewProductionEncoderConfig()
 	enc.EncodeTime = zapcore.ISO8601TimeEncoder

@@ -365,26 +365,39 @@ func TestBinaryRejectsInvalidConfig(t *testing.T) {
 		"prefix":                 {[]string{"VOCALS_BRIDGE_SUBJECT_PREFIX=a.>"}, "subject_prefix"},
 		"duration":               {[]string{"VOCALS_BRIDGE_PUBLISH_TIMEOUT=soon"}, "VOCALS_BRIDGE_PUBLISH_TIMEOUT"},
 		"nats url without spool": {[]string{"VOCALS_BRIDGE_NATS_URL=nats://127.0.0.1:1", "VOCALS_BRIDGE_SPOOL_ENABLED=false"}, "connecting to nats"},
-		"port in use":            {nil, "address already in use"},
+		"port in use":            {nil, "public listener, http_addr (--http-addr, VOCALS_BRIDGE_HTTP_ADDR)"},
+		"embedded port in use":   {nil, "embedded_nats_addr (--embedded-nats-addr, VOCALS_BRIDGE_EMBEDDED_NATS_ADDR)"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			env := append([]string{"PATH=" + os.Getenv("PATH"), "VOCALS_BRIDGE_DATA_DIR=" + t.TempDir(),
 				"VOCALS_BRIDGE_EMBEDDED_NATS_ADDR=", "VOCALS_BRIDGE_ADMIN_ADDR=127.0.0.1:0"}, tc.env...)
-			if name == "port in use" {
+			switch name {
+			case "port in use":
 				busy := start(t, t.TempDir())
 				env = append(env, "VOCALS_BRIDGE_HTTP_ADDR="+strings.TrimPrefix(busy.public, "http://"))
-			} else {
+			case "embedded port in use":
+				l, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer l.Close()
+				env = append(env, "VOCALS_BRIDGE_HTTP_ADDR=127.0.0.1:0", "VOCALS_BRIDGE_EMBEDDED_NATS_ADDR="+l.Addr().String())
+			default:
 				env = append(env, "VOCALS_BRIDGE_HTTP_ADDR=127.0.0.1:0")
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, binary)
 			cmd.Env = env
+			began := time.Now()
 			out, err := cmd.CombinedOutput()
 			var exit *exec.ExitError
 			if !errors.As(err, &exit) || exit.ExitCode() != 1 {
 				t.Fatalf("want exit status 1, got %v\n%s", err, out)
+			}
+			if name == "embedded port in use" && time.Since(began) > 5*time.Second {
+				t.Errorf("a busy embedded port took %s to report, not the server's 10 s start-up wait", time.Since(began))
 			}
 			if !strings.Contains(string(out), tc.want) {
 				t.Errorf("output does not name %q:\n%s", tc.want, out)
@@ -526,5 +539,34 @@ func eventually(t *testing.T, what string, within time.Duration, cond func() boo
 			t.Fatalf("timed out after %s waiting for %s", within, what)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// On SIGTERM readiness turns 503 at once while the listeners keep serving
+// for shutdown_delay, so a rolling update's load balancer stops routing
+// before requests would fail.
+func TestShutdownDelayKeepsServingWhileNotReady(t *testing.T) {
+	t.Parallel()
+	p := start(t, t.TempDir(), "VOCALS_BRIDGE_SHUTDOWN_DELAY=3s")
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "readiness to turn 503", 2*time.Second, func() bool {
+		code, body := get(t, p.admin+"/readyz")
+		return code == 503 && strings.Contains(body, "shutting down")
+	})
+	if code, a := post(t, p.public, fixture(t, "text.json")); code != 200 {
+		t.Fatalf("a callback during the delay: %d %+v", code, a)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the bridge did not stop after its delay")
+	}
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+	if !strings.Contains(p.log(), `"outcome":"published"`) {
+		t.Error("the callback taken during the delay was not published")
 	}
 }

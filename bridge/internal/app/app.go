@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -45,6 +46,7 @@ type App struct {
 	sink           *deliver.Deliverer
 	tracking       *tracking // nil unless tracking_enabled
 	listeners      map[string]*httpapi.Listener
+	stopping       atomic.Bool // SIGTERM came: readiness is 503
 
 	closers []func() // in the order acquired; Close runs them backwards
 }
@@ -121,7 +123,11 @@ func (a *App) Run(ctx context.Context) error {
 
 	<-servingCtx.Done()
 	if ctx.Err() != nil {
-		a.log.Info("shutting down")
+		// Readiness turns 503 at once; the listeners keep serving for
+		// shutdown_delay, while load balancers take the endpoint out.
+		a.stopping.Store(true)
+		a.log.Info("shutting down", zap.Duration("delay", a.cfg.ShutdownDelay))
+		time.Sleep(a.cfg.ShutdownDelay)
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
@@ -146,6 +152,9 @@ func (a *App) Run(ctx context.Context) error {
 // "degraded" when it is not but the spool takes callbacks, else
 // "unavailable".
 func (a *App) ready(ctx context.Context) httpapi.Readiness {
+	if a.stopping.Load() {
+		return httpapi.Readiness{Status: httpapi.Unavailable, Reason: "shutting down"}
+	}
 	err := a.pub.Check(ctx)
 	if err == nil {
 		return httpapi.Readiness{Status: httpapi.Ready}

@@ -74,7 +74,7 @@ func (a *App) connect(context.Context) error {
 			StoreDir: store, ListenAddr: cfg.EmbeddedNATSAddr, SyncAlways: cfg.EmbeddedNATSSyncAlways,
 		}, a.log.Named("nats"))
 		if err != nil {
-			return err
+			return fmt.Errorf("app: %s: %w", config.Names("embedded_nats_addr"), err)
 		}
 		a.onClose(srv.Shutdown)
 		a.log.Info("embedded nats started", zap.String("client_url", srv.ClientURL()), zap.String("store_dir", store))
@@ -303,24 +303,24 @@ func (a *App) listen(context.Context) error {
 		deps.Tasks = a.tracking
 	}
 	timeouts := httpapi.Timeouts{ReadHeader: cfg.ReadHeaderTimeout, Read: cfg.ReadTimeout, Write: cfg.WriteTimeout, Idle: cfg.IdleTimeout}
-	bind := func(name, addr string, h http.Handler, tlsFiles *httpapi.TLSFiles) error {
+	bind := func(name, key, addr string, h http.Handler, tlsFiles *httpapi.TLSFiles) error {
 		l, err := httpapi.Listen(addr, h, timeouts, tlsFiles)
 		if err != nil {
-			return err
+			return fmt.Errorf("app: %s listener, %s: %w", name, config.Names(key), err)
 		}
 		a.listeners[name] = l
 		a.onClose(func() { _ = l.Shutdown(context.Background()) })
 		return nil
 	}
-	if err := bind("public", cfg.HTTPAddr, httpapi.NewPublic(deps), tlsFiles); err != nil {
+	if err := bind("public", "http_addr", cfg.HTTPAddr, httpapi.NewPublic(deps), tlsFiles); err != nil {
 		return err
 	}
 	admin := httpapi.NewAdmin(httpapi.AdminDeps{Log: a.log, Metrics: a.metrics, Gatherer: a.reg, Ready: a.ready, Pprof: cfg.AdminPprof})
-	if err := bind("admin", cfg.AdminAddr, admin, nil); err != nil {
+	if err := bind("admin", "admin_addr", cfg.AdminAddr, admin, nil); err != nil {
 		return err
 	}
 	if a.tracking != nil && cfg.SubmitAddr != "" {
-		return bind("submit", cfg.SubmitAddr, httpapi.NewSubmit(a.log.Named("submit"), a.metrics, a.tracking.handler), nil)
+		return bind("submit", "submit_addr", cfg.SubmitAddr, httpapi.NewSubmit(a.log.Named("submit"), a.metrics, a.tracking.handler), nil)
 	}
 	return nil
 }

@@ -20,7 +20,7 @@ const EnvPrefix = "VOCALS_BRIDGE_"
 // Documented defaults. The README's configuration table lists the same values.
 const (
 	DefaultHTTPAddr                = ":8080"
-	DefaultAdminAddr               = ":8081"
+	DefaultAdminAddr               = "127.0.0.1:8081"
 	DefaultEmbeddedNATSAddr        = "127.0.0.1:4222"
 	DefaultDataDir                 = "./data"
 	DefaultStream                  = "VOCALS"
@@ -56,6 +56,7 @@ const (
 	DefaultWriteTimeout            = 20 * time.Second
 	DefaultIdleTimeout             = 60 * time.Second
 	DefaultShutdownTimeout         = 20 * time.Second
+	DefaultShutdownDelay           = 0
 	DefaultTrackingBucket          = "VOCALS_TASKS"
 	DefaultAnnounceSubject         = "vocals_announce"
 	DefaultPollAfter               = 2 * time.Minute
@@ -167,6 +168,9 @@ type Config struct {
 	WriteTimeout      time.Duration `yaml:"write_timeout"`
 	IdleTimeout       time.Duration `yaml:"idle_timeout"`
 	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+	// ShutdownDelay is how long the listeners keep serving after SIGTERM,
+	// with readiness already 503, so a load balancer stops routing first.
+	ShutdownDelay time.Duration `yaml:"shutdown_delay"`
 }
 
 // Default returns the configuration the bridge runs with when nothing is set:
@@ -215,6 +219,7 @@ func Default() Config {
 		WriteTimeout:            DefaultWriteTimeout,
 		IdleTimeout:             DefaultIdleTimeout,
 		ShutdownTimeout:         DefaultShutdownTimeout,
+		ShutdownDelay:           DefaultShutdownDelay,
 		TrackingBucket:          DefaultTrackingBucket,
 		TrackingAnnounceSubject: DefaultAnnounceSubject,
 		TrackingPollAfter:       DefaultPollAfter,
@@ -466,6 +471,9 @@ func (c Config) Validate() error {
 		if d.val <= 0 {
 			return bad(d.key, "must be positive")
 		}
+	}
+	if c.ShutdownDelay < 0 || c.ShutdownDelay > time.Minute {
+		return bad("shutdown_delay", "%s must be between 0 and 1m", c.ShutdownDelay)
 	}
 	if c.WriteTimeout <= c.PublishTimeout {
 		return bad("write_timeout", "%s must be longer than publish_timeout %s, or answers are cut off", c.WriteTimeout, c.PublishTimeout)

@@ -34,7 +34,7 @@ func TestDefaultsAreValid(t *testing.T) {
 	if cfg != config.Default() {
 		t.Errorf("Load with nothing set differs from Default()")
 	}
-	if !cfg.Embedded() || cfg.HTTPAddr != ":8080" || cfg.AdminAddr != ":8081" || cfg.DataDir != "./data" ||
+	if !cfg.Embedded() || cfg.HTTPAddr != ":8080" || cfg.AdminAddr != "127.0.0.1:8081" || cfg.DataDir != "./data" ||
 		cfg.Stream != "VOCALS" || cfg.SubjectPrefix != "vocals" || cfg.StreamReplicas != 1 ||
 		cfg.StreamDuplicateWindow < 30*time.Minute || cfg.BodyLimit != 1<<20 {
 		t.Errorf("defaults differ from the documented contract: %+v", cfg)

@@ -40,6 +40,13 @@ func Settings() []Setting {
 	return out
 }
 
+// Names is how a key is spelled in each source, for errors about a value
+// that passed validation but failed at start-up (a busy port):
+// "http_addr (--http-addr, VOCALS_BRIDGE_HTTP_ADDR)".
+func Names(key string) string {
+	return fmt.Sprintf("%s (--%s, %s%s)", key, strings.ReplaceAll(key, "_", "-"), EnvPrefix, strings.ToUpper(key))
+}
+
 // set parses raw into the setting's field of c.
 func (s Setting) set(c *Config, raw string) error {
 	v := reflect.ValueOf(c).Elem().Field(s.field)

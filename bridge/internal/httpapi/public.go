@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"mime"
@@ -252,7 +253,7 @@ func (h *callbackHandler) serve(c echo.Context) error {
 func (h *callbackHandler) read(c echo.Context, start time.Time) ([]byte, int64, error) {
 	req := c.Request()
 	if req.ContentLength > h.d.BodyLimit {
-		return nil, req.ContentLength, errTooLarge
+		return nil, req.ContentLength, fmt.Errorf("%w of %d bytes (%d announced)", errTooLarge, h.d.BodyLimit, req.ContentLength)
 	}
 	// Sized from Content-Length when there is one, but at most 64 KiB up
 	// front, so a client announcing a large body it never sends cannot
@@ -279,7 +280,7 @@ func (h *callbackHandler) read(c echo.Context, start time.Time) ([]byte, int64, 
 	case err != nil:
 		return body, size, err
 	case size > h.d.BodyLimit:
-		return body, size, errTooLarge
+		return body, size, fmt.Errorf("%w of %d bytes", errTooLarge, h.d.BodyLimit)
 	}
 	if ct := req.Header.Get("Content-Type"); ct != "application/json" {
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {

@@ -65,6 +65,11 @@ func Start(opts Options, log *zap.Logger) (*Server, error) {
 		}
 		if p == 0 {
 			p = server.RANDOM_PORT // nats-server reads 0 as "default 4222"
+		} else if l, err := net.Listen("tcp", opts.ListenAddr); err != nil {
+			// The server would only log it, and time out below.
+			return nil, fmt.Errorf("natsembed: listening on %s: %w", opts.ListenAddr, err)
+		} else {
+			l.Close()
 		}
 		so.Host, so.Port = host, p
 	}
