@@ -115,7 +115,11 @@ func newEcho(log *zap.Logger, m *metrics.Metrics, listener string) *echo.Echo {
 type jsonV2 struct{}
 
 func (jsonV2) Serialize(c echo.Context, v any, indent string) error {
-	b, err := json.Marshal(v, jsontext.Multiline(indent != ""), jsontext.WithIndent(indent))
+	var opts []json.Options
+	if indent != "" { // WithIndent alone turns multiline output on
+		opts = append(opts, jsontext.WithIndent(indent))
+	}
+	b, err := json.Marshal(v, opts...)
 	if err != nil {
 		return err
 	}

@@ -545,3 +545,17 @@ func waitDeadLetters(t *testing.T, w *deadletter.Writer) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// An answer is one line of compact JSON, as the README shows it.
+func TestAnswerIsOneCompactLine(t *testing.T) {
+	b := newBridge(t, nil)
+	resp, err := http.Post(b.url+httpapi.CallbackPath, "application/json", bytes.NewReader(mustJSON(callbackBody(200, "complete", "compact"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if n := bytes.Count(raw, []byte("\n")); n != 1 || !bytes.HasSuffix(raw, []byte("}\n")) || bytes.Contains(raw, []byte(": ")) {
+		t.Errorf("answer %q: want one compact line", raw)
+	}
+}
