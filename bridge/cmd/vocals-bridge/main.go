@@ -4,6 +4,7 @@
 //	vocals-bridge [--config FILE] [--<key> VALUE ...]   run the bridge
 //	vocals-bridge tail [--stages complete,error] ...    follow the events
 //	vocals-bridge probe [URL]                           healthcheck (exit 0 on 200)
+//	vocals-bridge version | help
 package main
 
 import (
@@ -15,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -31,8 +33,18 @@ var version = "dev"
 
 func main() {
 	var err error
+	cmd := ""
+	if len(os.Args) > 1 {
+		cmd = os.Args[1]
+	}
 	switch {
-	case len(os.Args) > 1 && os.Args[1] == "probe":
+	case cmd == "version" || cmd == "--version":
+		fmt.Println("vocals-bridge", version)
+	case cmd == "help":
+		_, _, err = config.Load([]string{"--help"}, nil, os.Stdout)
+	case cmd == "probe" && len(os.Args) > 2 && strings.HasPrefix(os.Args[2], "-"):
+		fmt.Print("usage: vocals-bridge probe [URL]\n  GET URL (default http://127.0.0.1:8081/readyz); exit 0 on 200 within 3 s, else 1\n")
+	case cmd == "probe":
 		// A container healthcheck: the runtime image has no shell or curl.
 		url := "http://127.0.0.1:8081/readyz"
 		if len(os.Args) > 2 {

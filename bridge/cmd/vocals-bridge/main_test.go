@@ -570,3 +570,39 @@ func TestShutdownDelayKeepsServingWhileNotReady(t *testing.T) {
 		t.Error("the callback taken during the delay was not published")
 	}
 }
+
+// help, version and the subcommands' --help answer without running
+// anything; a mistyped flag gets a short usage, not every setting.
+func TestCommandsExplainThemselves(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		args []string
+		ok   bool
+		want string
+		most int // lines at most; 0 for no bound
+	}{
+		"version":      {[]string{"version"}, true, "vocals-bridge ", 1},
+		"--version":    {[]string{"--version"}, true, "vocals-bridge ", 1},
+		"help":         {[]string{"help"}, true, "-embedded-nats-sync-always", 0},
+		"--help":       {[]string{"--help"}, true, "-max-reads-per-source", 0},
+		"probe --help": {[]string{"probe", "--help"}, true, "usage: vocals-bridge probe", 3},
+		"tail --help":  {[]string{"tail", "--help"}, true, "-stages", 0},
+		"unknown flag": {[]string{"--no-such-setting", "1"}, false, "vocals-bridge help", 12},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, binary, tc.args...).CombinedOutput()
+			if (err == nil) != tc.ok {
+				t.Fatalf("exit %v, want success %v:\n%s", err, tc.ok, out)
+			}
+			if !strings.Contains(string(out), tc.want) {
+				t.Errorf("output lacks %q:\n%s", tc.want, out)
+			}
+			if lines := strings.Count(string(out), "\n"); tc.most > 0 && lines > tc.most {
+				t.Errorf("%d lines, want at most %d:\n%s", lines, tc.most, out)
+			}
+		})
+	}
+}

@@ -83,6 +83,15 @@ func (s Setting) set(c *Config, raw string) error {
 	return nil
 }
 
+// ShortUsage is what a mistyped command line prints.
+const ShortUsage = `usage:
+  vocals-bridge [--config FILE] [--<setting> VALUE ...]   run the bridge
+  vocals-bridge tail [--stages complete,error] [...]       follow the events (tail --help)
+  vocals-bridge probe [URL]                                healthcheck: exit 0 when URL answers 200
+  vocals-bridge version                                    print the version
+  vocals-bridge help                                       every setting
+`
+
 // Load builds the configuration from defaults, then the YAML file named by
 // --config (if any), then VOCALS_BRIDGE_* variables from environ, then flags
 // in args, and validates the result. Unknown YAML keys and flags are errors;
@@ -98,6 +107,15 @@ func Load(args, environ []string, usage io.Writer) (Config, []string, error) {
 	flagVals := make(map[string]*string, len(settings))
 	for _, s := range settings {
 		flagVals[s.Key] = fs.String(s.Flag, "", fmt.Sprintf("overrides %s / YAML %s", s.Env, s.Key))
+	}
+	// A mistyped flag gets a short usage; -h gets every setting.
+	fs.Usage = func() { fmt.Fprint(usage, ShortUsage) }
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" {
+			fmt.Fprint(usage, ShortUsage+"\nSettings (each also a YAML key and a "+EnvPrefix+"<KEY> variable):\n")
+			fs.PrintDefaults()
+			return cfg, nil, flag.ErrHelp
+		}
 	}
 	if err := fs.Parse(args); err != nil {
 		return cfg, nil, err
