@@ -263,9 +263,9 @@ func (e *Error) Error() string {
 	name := e.Key
 	switch e.Source {
 	case "env":
-		name = EnvPrefix + strings.ToUpper(e.Key)
+		name = EnvPrefix + strings.ToUpper(e.Key) + " (" + e.Key + ")"
 	case "flag":
-		name = "--" + strings.ReplaceAll(e.Key, "_", "-")
+		name = "--" + strings.ReplaceAll(e.Key, "_", "-") + " (" + e.Key + ")"
 	case "":
 	default:
 		name = e.Source + ": " + e.Key

@@ -124,9 +124,16 @@ func Load(args, environ []string, usage io.Writer) (Config, []string, error) {
 		return cfg, nil, fmt.Errorf("config: unexpected argument %q", fs.Arg(0))
 	}
 
+	// Where each key got its value, so that an error found by Validate
+	// names the key as it was written.
+	source := map[string]string{}
 	if *file != "" {
-		if err := loadYAML(&cfg, *file); err != nil {
+		keys, err := loadYAML(&cfg, *file)
+		if err != nil {
 			return cfg, nil, err
+		}
+		for _, k := range keys {
+			source[k] = *file
 		}
 	}
 
@@ -148,6 +155,7 @@ func Load(args, environ []string, usage io.Writer) (Config, []string, error) {
 		if err := s.set(&cfg, val); err != nil {
 			return cfg, warnings, &Error{Key: s.Key, Source: "env", Msg: err.Error()}
 		}
+		source[s.Key] = "env"
 	}
 	sort.Strings(warnings)
 
@@ -158,26 +166,32 @@ func Load(args, environ []string, usage io.Writer) (Config, []string, error) {
 				if err := s.set(&cfg, *flagVals[s.Key]); err != nil {
 					flagErr = &Error{Key: s.Key, Source: "flag", Msg: err.Error()}
 				}
+				source[s.Key] = "flag"
 			}
 		}
 	})
 	if flagErr != nil {
 		return cfg, warnings, flagErr
 	}
-	return cfg, warnings, cfg.Validate()
+	err := cfg.Validate()
+	var cfgErr *Error
+	if errors.As(err, &cfgErr) && cfgErr.Source == "" {
+		cfgErr.Source = source[cfgErr.Key]
+	}
+	return cfg, warnings, err
 }
 
 // loadYAML applies a flat map of scalar keys; every value goes through the
 // same parser as environment variables, so all sources accept one syntax.
-func loadYAML(cfg *Config, path string) error {
+func loadYAML(cfg *Config, path string) ([]string, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("config: reading %s: %w", path, err)
+		return nil, fmt.Errorf("config: reading %s: %w", path, err)
 	}
 	var doc map[string]yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("config: %s: %w", path, err)
+		return nil, fmt.Errorf("config: %s: %w", path, err)
 	}
 	byKey := make(map[string]Setting)
 	for _, s := range Settings() {
@@ -191,15 +205,15 @@ func loadYAML(cfg *Config, path string) error {
 	for _, k := range keys {
 		s, ok := byKey[k]
 		if !ok {
-			return &Error{Key: k, Source: path, Msg: "unknown key"}
+			return nil, &Error{Key: k, Source: path, Msg: "unknown key"}
 		}
 		n := doc[k]
 		if n.Kind != yaml.ScalarNode {
-			return &Error{Key: k, Source: path, Msg: fmt.Sprintf("line %d: must be a single value", n.Line)}
+			return nil, &Error{Key: k, Source: path, Msg: fmt.Sprintf("line %d: must be a single value", n.Line)}
 		}
 		if err := s.set(cfg, n.Value); err != nil {
-			return &Error{Key: k, Source: path, Msg: fmt.Sprintf("line %d: %v", n.Line, err)}
+			return nil, &Error{Key: k, Source: path, Msg: fmt.Sprintf("line %d: %v", n.Line, err)}
 		}
 	}
-	return nil
+	return keys, nil
 }
