@@ -254,3 +254,17 @@ func TestDashboard(t *testing.T) {
 		}
 	}
 }
+
+// The alert rules' own unit tests (files/alerts_test.yml), with promtool
+// from the prometheus package that CI installs.
+func TestAlertRuleUnitTests(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("promtool is not installed (Debian's prometheus package has it; CI installs it)")
+	}
+	cmd := exec.Command(promtool, "test", "rules", "alerts_test.yml")
+	cmd.Dir = filepath.Join(chartDir, "files")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("promtool test rules: %v\n%s", err, out)
+	}
+}
