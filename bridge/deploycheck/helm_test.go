@@ -25,6 +25,9 @@ import (
 
 var chartDir = filepath.Join("..", "..", "charts", "vocals-bridge")
 
+// kubeVersion is the cluster the chart is rendered for.
+var kubeVersion = &chartutil.KubeVersion{Version: "v1.30.0", Major: "1", Minor: "30"}
+
 // render runs `helm template` through the Helm SDK with a values file
 // (empty for the defaults) and returns the manifests by "Kind/name".
 func render(t *testing.T, valuesFile string) (map[string][]byte, string) {
@@ -40,6 +43,7 @@ func render(t *testing.T, valuesFile string) (map[string][]byte, string) {
 		}
 	}
 	install := action.NewInstall(&action.Configuration{})
+	install.KubeVersion = kubeVersion // the chart requires 1.25+; the SDK assumes 1.20
 	install.ClientOnly, install.DryRun = true, true
 	install.ReleaseName, install.Namespace = "hooks", "music"
 	rel, err := install.Run(chrt, vals)
@@ -143,7 +147,14 @@ func TestHelmTemplateDefaults(t *testing.T) {
 	for name, doc := range docs {
 		decodeStrict(t, name, doc)
 	}
+	pdb := decodeStrict(t, "PodDisruptionBudget/x", docs["PodDisruptionBudget/hooks-vocals-bridge"]).(*policyv1.PodDisruptionBudget)
+	if pdb.Spec.MinAvailable != nil || pdb.Spec.MaxUnavailable == nil || pdb.Spec.MaxUnavailable.IntValue() != 1 {
+		t.Errorf("PDB %+v: want maxUnavailable 1, so one replica does not block node drains", pdb.Spec)
+	}
 	sts := decodeStrict(t, "StatefulSet/x", docs["StatefulSet/hooks-vocals-bridge"]).(*appsv1.StatefulSet)
+	if a := sts.Spec.Template.Spec.Affinity; a == nil || a.PodAntiAffinity == nil {
+		t.Error("no soft pod anti-affinity by default")
+	}
 	checkPod(t, sts.Spec.Template.Spec)
 	if len(sts.Spec.VolumeClaimTemplates) != 1 || sts.Spec.VolumeClaimTemplates[0].Name != "data" {
 		t.Error("no per-pod volume for the spool")
@@ -275,6 +286,15 @@ func TestHelmTemplateWithoutPersistence(t *testing.T) {
 	}
 	dep := decodeStrict(t, "Deployment/x", docs["Deployment/hooks-vocals-bridge"]).(*appsv1.Deployment)
 	checkPod(t, dep.Spec.Template.Spec)
+	// The spool on the node's disk is bounded and requested.
+	for _, v := range dep.Spec.Template.Spec.Volumes {
+		if v.Name == "data" && (v.EmptyDir == nil || v.EmptyDir.SizeLimit == nil || v.EmptyDir.SizeLimit.IsZero()) {
+			t.Errorf("data emptyDir without a size limit: %+v", v)
+		}
+	}
+	if _, ok := dep.Spec.Template.Spec.Containers[0].Resources.Requests["ephemeral-storage"]; !ok {
+		t.Error("no ephemeral-storage request without persistence")
+	}
 	hpa := decodeStrict(t, "HorizontalPodAutoscaler/x", docs["HorizontalPodAutoscaler/hooks-vocals-bridge"]).(*autoscalingv2.HorizontalPodAutoscaler)
 	if hpa.Spec.ScaleTargetRef.Kind != "Deployment" {
 		t.Errorf("HPA targets %s", hpa.Spec.ScaleTargetRef.Kind)
@@ -287,6 +307,7 @@ func TestExistingSecretIsNotCreated(t *testing.T) {
 		t.Fatal(err)
 	}
 	install := action.NewInstall(&action.Configuration{})
+	install.KubeVersion = kubeVersion // the chart requires 1.25+; the SDK assumes 1.20
 	install.ClientOnly, install.DryRun, install.ReleaseName = true, true, "hooks"
 	rel, err := install.Run(chrt, map[string]any{"secret": map[string]any{"existingSecret": "mine"}})
 	if err != nil {

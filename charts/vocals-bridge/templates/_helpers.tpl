@@ -134,7 +134,14 @@ spec:
       readinessProbe:
         {{- toYaml .Values.readinessProbe | nindent 8 }}
       resources:
-        {{- toYaml .Values.resources | nindent 8 }}
+        {{- /* Without persistence the spool is on the node's disk: request it. */}}
+        {{- $resources := deepCopy .Values.resources }}
+        {{- if not .Values.persistence.enabled }}
+        {{- $requests := default dict $resources.requests }}
+        {{- $_ := set $requests "ephemeral-storage" .Values.persistence.emptyDirSizeLimit }}
+        {{- $_ := set $resources "requests" $requests }}
+        {{- end }}
+        {{- toYaml $resources | nindent 8 }}
       securityContext:
         {{- toYaml .Values.securityContext | nindent 8 }}
       volumeMounts:
@@ -154,7 +161,8 @@ spec:
         name: {{ include "vocals-bridge.fullname" . }}
     {{- if not .Values.persistence.enabled }}
     - name: data
-      emptyDir: {}
+      emptyDir:
+        sizeLimit: {{ .Values.persistence.emptyDirSizeLimit }}
     {{- end }}
     {{- if .Values.natsCredentials.existingSecret }}
     - name: nats-credentials
@@ -168,9 +176,36 @@ spec:
   nodeSelector:
     {{- toYaml . | nindent 4 }}
   {{- end }}
-  {{- with .Values.affinity }}
+  {{- if .Values.affinity }}
   affinity:
-    {{- toYaml . | nindent 4 }}
+    {{- toYaml .Values.affinity | nindent 4 }}
+  {{- else if eq .Values.podAntiAffinity "soft" }}
+  affinity:
+    podAntiAffinity:
+      preferredDuringSchedulingIgnoredDuringExecution:
+        - weight: 100
+          podAffinityTerm:
+            topologyKey: kubernetes.io/hostname
+            labelSelector:
+              matchLabels:
+                {{- include "vocals-bridge.selectorLabels" . | nindent 16 }}
+  {{- else if eq .Values.podAntiAffinity "hard" }}
+  affinity:
+    podAntiAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution:
+        - topologyKey: kubernetes.io/hostname
+          labelSelector:
+            matchLabels:
+              {{- include "vocals-bridge.selectorLabels" . | nindent 14 }}
+  {{- end }}
+  {{- with .Values.topologySpreadConstraints }}
+  topologySpreadConstraints:
+    {{- range . }}
+    - {{ toYaml . | nindent 6 | trim }}
+      labelSelector:
+        matchLabels:
+          {{- include "vocals-bridge.selectorLabels" $ | nindent 10 }}
+    {{- end }}
   {{- end }}
   {{- with .Values.tolerations }}
   tolerations:
