@@ -334,3 +334,29 @@ func TestChartReadmeListsValues(t *testing.T) {
 		}
 	}
 }
+
+// values.schema.json refuses a mistyped value and an unknown config key
+// before anything is rendered.
+func TestValuesSchemaRefusesMistakes(t *testing.T) {
+	chrt, err := loader.Load(chartDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := map[string]map[string]any{
+		"replicaCount=two":     {"replicaCount": "two"},
+		"unknown config key":   {"config": map[string]any{"streem": "VOCALS"}},
+		"config value type":    {"config": map[string]any{"stream_replicas": "three"}},
+		"unknown top-level":    {"replicas": 3},
+		"anti-affinity choice": {"podAntiAffinity": "always"},
+	}
+	for name, vals := range tests {
+		t.Run(name, func(t *testing.T) {
+			install := action.NewInstall(&action.Configuration{})
+			install.KubeVersion = kubeVersion
+			install.ClientOnly, install.DryRun, install.ReleaseName = true, true, "hooks"
+			if _, err := install.Run(chrt, vals); err == nil || !strings.Contains(err.Error(), "schema") {
+				t.Errorf("accepted, or refused for another reason: %v", err)
+			}
+		})
+	}
+}
