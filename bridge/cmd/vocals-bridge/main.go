@@ -12,6 +12,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -43,17 +45,17 @@ func main() {
 	case cmd == "help":
 		_, _, err = config.Load([]string{"--help"}, nil, os.Stdout)
 	case cmd == "probe" && len(os.Args) > 2 && strings.HasPrefix(os.Args[2], "-"):
-		fmt.Print("usage: vocals-bridge probe [URL]\n  GET URL (default http://127.0.0.1:8081/readyz); exit 0 on 200 within 3 s, else 1\n")
+		fmt.Print("usage: vocals-bridge probe [URL]\n  GET URL (default: /readyz on the admin_addr the bridge's VOCALS_BRIDGE_* variables give);\n  exit 0 on 200 within 3 s, else 1\n")
 	case cmd == "probe":
 		// A container healthcheck: the runtime image has no shell or curl.
-		url := "http://127.0.0.1:8081/readyz"
+		url := readyzURL(os.Environ())
 		if len(os.Args) > 2 {
 			url = os.Args[2]
 		}
 		err = probe(url)
 	case len(os.Args) > 1 && os.Args[1] == "tail":
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-		err = tail.Run(ctx, os.Args[2:], os.Stdout, os.Stderr)
+		err = tail.Run(ctx, os.Args[2:], os.Environ(), os.Stdout, os.Stderr)
 		stop()
 	default:
 		err = run()
@@ -98,6 +100,20 @@ func run() error {
 		return err
 	}
 	return a.Run(ctx)
+}
+
+// readyzURL is /readyz on the admin listener the bridge's variables name,
+// reached on loopback when it binds every interface.
+func readyzURL(environ []string) string {
+	cfg, _, _ := config.Load(nil, environ, io.Discard)
+	host, port, err := net.SplitHostPort(cfg.AdminAddr)
+	if err != nil {
+		host, port = "127.0.0.1", "8081"
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/readyz"
 }
 
 // probe succeeds when url answers 200 within 3 seconds.

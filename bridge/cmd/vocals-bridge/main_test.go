@@ -606,3 +606,28 @@ func TestCommandsExplainThemselves(t *testing.T) {
 		})
 	}
 }
+
+// tail and probe find the bridge from its own configuration, not a fixed
+// 127.0.0.1:4222 or :8081 that could be another bridge's.
+func TestTailAndProbeReadTheBridgesConfiguration(t *testing.T) {
+	t.Parallel()
+	p := start(t, t.TempDir())
+	if code, _ := post(t, p.public, fixture(t, "complete.json")); code != 200 {
+		t.Fatal("callback refused")
+	}
+	env := append(os.Environ(),
+		"VOCALS_BRIDGE_EMBEDDED_NATS_ADDR="+strings.TrimPrefix(p.natsURL, "nats://"),
+		"VOCALS_BRIDGE_ADMIN_ADDR="+strings.TrimPrefix(p.admin, "http://"))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	tail := exec.CommandContext(ctx, binary, "tail", "--all", "--max", "1")
+	tail.Env = env
+	if out, err := tail.CombinedOutput(); err != nil || !strings.Contains(string(out), "2fac4d1b9e0a4c8fb1d2e3f4a5b69f72") {
+		t.Errorf("tail with the bridge's variables: %v\n%s", err, out)
+	}
+	probe := exec.CommandContext(ctx, binary, "probe")
+	probe.Env = env
+	if out, err := probe.CombinedOutput(); err != nil {
+		t.Errorf("probe with the bridge's variables: %v\n%s", err, out)
+	}
+}

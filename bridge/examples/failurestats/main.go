@@ -6,11 +6,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"log"
 	"net/http"
+	"os"
 	"os/signal"
 	"strconv"
 	"syscall"
@@ -50,7 +52,8 @@ func (s *stats) handle(_ context.Context, e consumer.Event) error {
 }
 
 func main() {
-	url := flag.String("nats-url", "nats://127.0.0.1:4222", "NATS server(s)")
+	// The same NATS the bridge uses, by the bridge's own variables.
+	url := flag.String("nats-url", bridgeNATS(), "NATS server(s) (default: VOCALS_BRIDGE_NATS_URL, else the embedded server at VOCALS_BRIDGE_EMBEDDED_NATS_ADDR)")
 	listen := flag.String("listen", ":9102", "address for /metrics")
 	durable := flag.String("durable", "failurestats", "durable consumer name")
 	flag.Parse()
@@ -83,4 +86,13 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+}
+
+// bridgeNATS is where a bridge configured by this environment publishes:
+// VOCALS_BRIDGE_NATS_URL, else its embedded server's address.
+func bridgeNATS() string {
+	if url := os.Getenv("VOCALS_BRIDGE_NATS_URL"); url != "" {
+		return url
+	}
+	return "nats://" + cmp.Or(os.Getenv("VOCALS_BRIDGE_EMBEDDED_NATS_ADDR"), "127.0.0.1:4222")
 }

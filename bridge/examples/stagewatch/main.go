@@ -6,6 +6,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -23,7 +24,8 @@ import (
 )
 
 func main() {
-	url := flag.String("nats-url", "nats://127.0.0.1:4222", "NATS server(s)")
+	// The same NATS the bridge uses, by the bridge's own variables.
+	url := flag.String("nats-url", bridgeNATS(), "NATS server(s) (default: VOCALS_BRIDGE_NATS_URL, else the embedded server at VOCALS_BRIDGE_EMBEDDED_NATS_ADDR)")
 	durable := flag.String("durable", "stagewatch", "durable consumer name")
 	flag.Parse()
 
@@ -55,4 +57,13 @@ func printTracks(w io.Writer, e consumer.Event) {
 	for _, t := range e.Data.Tracks {
 		fmt.Fprintf(w, "%s\t%s\t%s\n", e.Data.TaskID, t.Title, t.AudioURL)
 	}
+}
+
+// bridgeNATS is where a bridge configured by this environment publishes:
+// VOCALS_BRIDGE_NATS_URL, else its embedded server's address.
+func bridgeNATS() string {
+	if url := os.Getenv("VOCALS_BRIDGE_NATS_URL"); url != "" {
+		return url
+	}
+	return "nats://" + cmp.Or(os.Getenv("VOCALS_BRIDGE_EMBEDDED_NATS_ADDR"), "127.0.0.1:4222")
 }

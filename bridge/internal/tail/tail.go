@@ -3,6 +3,7 @@
 package tail
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -16,16 +17,21 @@ import (
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/consumer"
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/config"
 )
 
 // Run parses args (the words after "tail") and prints events to out until
-// ctx ends or --max events were printed.
-func Run(ctx context.Context, args []string, out, errOut io.Writer) error {
+// ctx ends or --max events were printed. Where the events are (the NATS
+// servers, the stream, the subject prefix) comes from the bridge's own
+// configuration, read as the bridge reads it (--config FILE, then the
+// VOCALS_BRIDGE_* variables in environ), unless a flag says otherwise.
+func Run(ctx context.Context, args, environ []string, out, errOut io.Writer) error {
 	fs := flag.NewFlagSet("vocals-bridge tail", flag.ContinueOnError)
 	fs.SetOutput(errOut)
-	url := fs.String("nats-url", "nats://127.0.0.1:4222", "NATS server(s), comma-separated")
-	stream := fs.String("stream", "VOCALS", "stream name")
-	prefix := fs.String("subject-prefix", "vocals", "subject prefix")
+	file := fs.String("config", "", "the bridge's YAML configuration file, for where its events are")
+	url := fs.String("nats-url", "", "NATS server(s), comma-separated (default: the bridge's nats_url, or its embedded server)")
+	stream := fs.String("stream", "", "stream name (default: the bridge's stream)")
+	prefix := fs.String("subject-prefix", "", "subject prefix (default: the bridge's subject_prefix)")
 	stages := fs.String("stages", "", "comma-separated stages to show (text, first, complete, error); empty for all")
 	task := fs.String("task", "", "show only this task id")
 	all := fs.Bool("all", false, "start from the oldest stored event instead of new ones")
@@ -34,6 +40,24 @@ func Run(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	var cfgArgs []string
+	if *file != "" {
+		cfgArgs = []string{"--config", *file}
+	}
+	// A bridge setting this command does not use may be invalid here; what
+	// it needs is read all the same.
+	bridge, _, err := config.Load(cfgArgs, environ, io.Discard)
+	var cfgErr *config.Error
+	if err != nil && !errors.As(err, &cfgErr) {
+		return fmt.Errorf("tail: %w", err)
+	}
+	if *url == "" {
+		*url = bridge.NATSURL
+		if *url == "" {
+			*url = "nats://" + cmp.Or(bridge.EmbeddedNATSAddr, config.DefaultEmbeddedNATSAddr)
+		}
+	}
+	*stream, *prefix = cmp.Or(*stream, bridge.Stream), cmp.Or(*prefix, bridge.SubjectPrefix)
 
 	taskToken := "*"
 	if *task != "" {
