@@ -106,14 +106,14 @@ func Load(args, environ []string, usage io.Writer) (Config, []string, error) {
 	file := fs.String("config", "", "YAML configuration file (example: config/vocals-bridge.yaml)")
 	flagVals := make(map[string]*string, len(settings))
 	for _, s := range settings {
-		flagVals[s.Key] = fs.String(s.Flag, "", fmt.Sprintf("overrides %s / YAML %s", s.Env, s.Key))
+		flagVals[s.Key] = fs.String(s.Flag, "", help[s.Key])
 	}
 	// A mistyped flag gets a short usage; -h gets every setting.
 	fs.Usage = func() { fmt.Fprint(usage, ShortUsage) }
 	for _, a := range args {
 		if a == "-h" || a == "-help" || a == "--help" {
-			fmt.Fprint(usage, ShortUsage+"\nSettings (each also a YAML key and a "+EnvPrefix+"<KEY> variable):\n")
-			fs.PrintDefaults()
+			fmt.Fprint(usage, ShortUsage+"\n  --config FILE\n        a YAML file of settings (config/vocals-bridge.yaml lists every key); variables override it, flags override both\n")
+			PrintHelp(usage)
 			return cfg, nil, flag.ErrHelp
 		}
 	}
