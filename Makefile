@@ -12,6 +12,8 @@
 #   make lint    gofmt and go vet
 #   make lint-deploy  offline checks of Dockerfile, Compose, Helm chart,
 #                alert rules and dashboard (module bridge/deploycheck)
+#   make lint-schemas  the JSON Schemas with a standard validator (ajv, from npm)
+#                against the golden events
 #   make schemas copy schemas/ into the binary's embedded copy
 #   make demo    the provider simulator, the bridge with task tracking and a
 #                tail of the events: four tasks, lost callbacks recovered
@@ -24,10 +26,10 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 30s
 ARGS     ?=
 
-.PHONY: help build run test fuzz bench bench-smoke lint lint-deploy schemas demo clean
+.PHONY: help build run test fuzz bench bench-smoke lint lint-deploy lint-schemas schemas demo clean
 
 help:
-	@sed -n '3,19p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,21p' Makefile | sed 's/^# \{0,1\}//'
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/vocals-bridge ./bridge/cmd/vocals-bridge
@@ -63,6 +65,13 @@ lint:
 # bridge does not depend on them.
 lint-deploy:
 	cd bridge/deploycheck && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+AJV := bin/ajv/node_modules/.bin/ajv validate --spec=draft2020 -c ./bin/ajv/node_modules/ajv-formats
+lint-schemas:
+	test -x bin/ajv/node_modules/.bin/ajv || npm install --silent --no-audit --no-fund --prefix bin/ajv ajv-cli@5 ajv-formats@3
+	for g in bridge/event/testdata/golden/*.json; do \
+		$(AJV) -s schemas/v1/event.schema.json -r schemas/v1/data.schema.json -d $$g || exit 1; done
+	$(AJV) -s schemas/v1/submitted-event.schema.json -r schemas/v1/submitted.schema.json -d bridge/event/testdata/submitted.json
 
 schemas:
 	cp schemas/v1/*.json bridge/event/schemas/v1/

@@ -121,8 +121,7 @@ func TestAsyncAPIRefsResolve(t *testing.T) {
 // resolving its relative $refs against schemas/.
 func compileInline(t *testing.T, dir, name string, schema any) *jsonschema.Schema {
 	t.Helper()
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
+	c := schematest.Compiler(t)
 	url := "file://" + filepath.ToSlash(filepath.Join(dir, name+".json"))
 	if err := c.AddResource(url, schema); err != nil {
 		t.Fatal(err)

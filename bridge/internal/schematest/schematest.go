@@ -66,16 +66,51 @@ func ValidateSubmitted(t testing.TB, body []byte) {
 	}
 }
 
+// Compiler returns a compiler, formats asserted, that holds every schema
+// of schemas/v1 under its $id, as a standard validator given the files
+// would: their relative $refs resolve against those ids.
+func Compiler(t testing.TB) *jsonschema.Compiler {
+	t.Helper()
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	files, err := filepath.Glob(filepath.Join(RepoRoot(t), "schemas", "v1", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no schemas in schemas/v1 (%v)", err)
+	}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		id, _ := doc.(map[string]any)["$id"].(string)
+		if id == "" {
+			t.Fatalf("%s has no $id", f)
+		}
+		if err := c.AddResource(id, doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+// ID is the $id of a schema of schemas/v1, e.g. ID("event.schema.json").
+func ID(name string) string {
+	return "https://github.com/vocals-bridge/vocals-bridge/raw/main/schemas/v1/" + name
+}
+
 func load(t testing.TB) {
 	t.Helper()
 	once.Do(func() {
-		c := jsonschema.NewCompiler()
-		c.AssertFormat()
+		c := Compiler(t)
 		root := filepath.Join(RepoRoot(t), "schemas")
-		if schema, loadErr = c.Compile(filepath.Join(root, "v1", "event.schema.json")); loadErr != nil {
+		if schema, loadErr = c.Compile(ID("event.schema.json")); loadErr != nil {
 			return
 		}
-		if submittedSchema, loadErr = c.Compile(filepath.Join(root, "v1", "submitted-event.schema.json")); loadErr != nil {
+		if submittedSchema, loadErr = c.Compile(ID("submitted-event.schema.json")); loadErr != nil {
 			return
 		}
 		ceSchema, loadErr = c.Compile(filepath.Join(root, "cloudevents", "cloudevents-1.0.schema.json"))
