@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -356,6 +357,34 @@ func TestValuesSchemaRefusesMistakes(t *testing.T) {
 			install.ClientOnly, install.DryRun, install.ReleaseName = true, true, "hooks"
 			if _, err := install.Run(chrt, vals); err == nil || !strings.Contains(err.Error(), "schema") {
 				t.Errorf("accepted, or refused for another reason: %v", err)
+			}
+		})
+	}
+}
+
+// kube-score on each rendered set of values: no critical finding, except
+// the two the chart declines on purpose (documented in values.yaml): a CPU
+// limit, which throttles a service that must answer within 15 s, and
+// imagePullPolicy Always, wrong for the pinned tags it is given. A
+// NetworkPolicy is offered (networkPolicy.enabled), not imposed.
+func TestKubeScore(t *testing.T) {
+	bin, err := exec.LookPath("kube-score")
+	if err != nil {
+		t.Skip("kube-score is not installed (CI installs it with go install)")
+	}
+	for _, values := range []string{"", "ci/all-values.yaml", "ci/deployment-values.yaml"} {
+		t.Run("values "+values, func(t *testing.T) {
+			docs, _ := render(t, values)
+			var all []byte
+			for _, d := range docs {
+				all = append(append(append(all, "---\n"...), d...), '\n')
+			}
+			cmd := exec.Command(bin, "score", "--ignore-container-cpu-limit",
+				"--ignore-test", "container-image-pull-policy", "--ignore-test", "pod-networkpolicy", "-")
+			cmd.Stdin = bytes.NewReader(all)
+			out, err := cmd.CombinedOutput()
+			if err != nil || bytes.Contains(out, []byte("[CRITICAL]")) {
+				t.Errorf("kube-score: %v\n%s", err, out)
 			}
 		})
 	}

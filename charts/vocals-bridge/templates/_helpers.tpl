@@ -134,12 +134,16 @@ spec:
       readinessProbe:
         {{- toYaml .Values.readinessProbe | nindent 8 }}
       resources:
-        {{- /* Without persistence the spool is on the node's disk: request it. */}}
+        {{- /* Without persistence the spool is on the node's disk: request
+        it, and allow it plus the logs. */}}
         {{- $resources := deepCopy .Values.resources }}
         {{- if not .Values.persistence.enabled }}
         {{- $requests := default dict $resources.requests }}
         {{- $_ := set $requests "ephemeral-storage" .Values.persistence.emptyDirSizeLimit }}
         {{- $_ := set $resources "requests" $requests }}
+        {{- $limits := default dict $resources.limits }}
+        {{- $_ := set $limits "ephemeral-storage" .Values.persistence.emptyDirEphemeralLimit }}
+        {{- $_ := set $resources "limits" $limits }}
         {{- end }}
         {{- toYaml $resources | nindent 8 }}
       securityContext:
