@@ -228,3 +228,44 @@ func TestAsyncAPISubmittedMessages(t *testing.T) {
 		t.Errorf("binary payload: %v", err)
 	}
 }
+
+// Every message example in the catalog matches its message's payload and
+// headers, and each stage has one in both modes.
+func TestAsyncAPIExamplesMatchTheirMessages(t *testing.T) {
+	doc, dir := loadAsyncAPI(t)
+	messages, _ := pointer(doc, "/components/messages")
+	schemas, _ := pointer(doc, "/components/schemas")
+	resolve := func(v any) any { // a local #/components/schemas/... reference
+		if m, ok := v.(map[string]any); ok {
+			if ref, ok := m["$ref"].(string); ok && strings.HasPrefix(ref, "#/components/schemas/") {
+				return schemas.(map[string]any)[strings.TrimPrefix(ref, "#/components/schemas/")]
+			}
+		}
+		return v
+	}
+	for _, st := range event.Stages() {
+		for _, mode := range []string{"Structured", "Binary"} {
+			name := string(st) + mode
+			msg := messages.(map[string]any)[name].(map[string]any)
+			examples, _ := msg["examples"].([]any)
+			if len(examples) == 0 {
+				t.Errorf("%s has no example", name)
+				continue
+			}
+			payload := compileInline(t, dir, name+"-payload", msg["payload"])
+			for _, e := range examples {
+				ex := e.(map[string]any)
+				raw, _ := json.Marshal(ex["payload"])
+				if err := payload.Validate(asJSONValue(t, raw)); err != nil {
+					t.Errorf("%s example %v: payload: %v", name, ex["name"], err)
+				}
+				if h, ok := ex["headers"]; ok {
+					rawH, _ := json.Marshal(h)
+					if err := compileInline(t, dir, name+"-headers", resolve(msg["headers"])).Validate(asJSONValue(t, rawH)); err != nil {
+						t.Errorf("%s example %v: headers: %v", name, ex["name"], err)
+					}
+				}
+			}
+		}
+	}
+}
