@@ -344,20 +344,7 @@ func TestBridgeStartsWithATornRecordOnAFullDisk(t *testing.T) {
 	n.kill(t)
 	tasks := spoolTasks(t, p, "tornfull", 5)
 	p.kill(t)
-	segs, _ := filepath.Glob(filepath.Join(disk, "spool", "seg-*.log"))
-	var last string
-	for _, s := range segs {
-		if info, err := os.Stat(s); err == nil && info.Size() > 0 {
-			last = s
-		}
-	}
-	info, err := os.Stat(last)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(last, info.Size()-10); err != nil {
-		t.Fatal(err)
-	}
+	tearLastRecord(t, filepath.Join(disk, "spool"))
 	free := smallfs.Fill(t, disk)
 	n.start(t)
 	p2 := startBridge(t, n, disk)

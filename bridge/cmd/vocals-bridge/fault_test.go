@@ -325,20 +325,7 @@ func TestFaultTornSpoolRecord(t *testing.T) {
 		}
 	}
 	p.kill(t)
-	segs, _ := filepath.Glob(filepath.Join(data, "spool", "seg-*.log"))
-	var last string
-	for _, s := range segs {
-		if info, err := os.Stat(s); err == nil && info.Size() > 0 {
-			last = s
-		}
-	}
-	if last == "" {
-		t.Fatal("no spool segment with data")
-	}
-	info, _ := os.Stat(last)
-	if err := os.Truncate(last, info.Size()-10); err != nil { // as if the kill hit mid-write
-		t.Fatal(err)
-	}
+	tearLastRecord(t, filepath.Join(data, "spool")) // as if the kill hit mid-write
 
 	n.start(t)
 	p2 := startBridge(t, n, data)
@@ -400,5 +387,25 @@ func TestFaultBridgeStartsWhileNATSIsDown(t *testing.T) {
 	assertExactlyOnce(t, n, tasks)
 	if code, body := get(t, p.admin+"/readyz"); code != 200 || !strings.Contains(body, `"ready"`) {
 		t.Errorf("readyz after NATS came: %d %s", code, body)
+	}
+}
+
+// tearLastRecord cuts the last 10 bytes off the newest spool segment that
+// holds records, as a crash in the middle of a write would.
+func tearLastRecord(t *testing.T, spoolDir string) {
+	t.Helper()
+	segs, _ := filepath.Glob(filepath.Join(spoolDir, "seg-*.log"))
+	var last string
+	var size int64
+	for _, s := range segs {
+		if info, err := os.Stat(s); err == nil && info.Size() > 0 {
+			last, size = s, info.Size()
+		}
+	}
+	if last == "" {
+		t.Fatal("no spool segment with data")
+	}
+	if err := os.Truncate(last, size-10); err != nil {
+		t.Fatal(err)
 	}
 }
