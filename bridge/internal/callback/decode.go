@@ -86,23 +86,25 @@ func Peek(body []byte) (Peeked, error) {
 			}
 			return p, nil
 		}
-		if k, n := dec.StackIndex(depth); k == '{' && n%2 == 1 && tok.Kind() == '"' {
+		// A token read into an object, at an odd count, is a member name.
+		k, n := dec.StackIndex(depth)
+		name := k == '{' && n%2 == 1
+		if name {
 			if members++; members > MaxMembers {
 				return p, &Error{Reason: ReasonTooManyMembers, Detail: fmt.Sprintf("more than %d object members", MaxMembers)}
 			}
 		}
-		kind, n := dec.StackIndex(1)
-		if kind != '{' {
+		if root, _ := dec.StackIndex(1); root != '{' {
 			continue // Decode says a body must be an object
 		}
 		switch {
-		case depth == 1 && n%2 == 1: // a member name
+		case depth == 1 && name:
 			top = tok.String()
 		case top != "data" || depth < 2:
+		case depth == 2 && name:
+			data = tok.String()
 		case depth == 2:
-			if k, n := dec.StackIndex(2); k == '{' && n%2 == 1 {
-				data = tok.String()
-			} else if k == '{' && data == "task_id" && tok.Kind() == '"' {
+			if k == '{' && data == "task_id" && tok.Kind() == '"' {
 				p.TaskID = tok.String()
 			}
 		case data == "data":

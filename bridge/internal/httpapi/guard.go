@@ -77,15 +77,15 @@ func (g *gate) refuse(c echo.Context, status int, reason, msg string) error {
 }
 
 // admit refuses a source outside the allow-list and one whose budget for
-// refused requests is spent.
-func (g *gate) admit(c echo.Context, ip netip.Addr, now time.Time) error {
+// refused requests is spent; refused says it answered.
+func (g *gate) admit(c echo.Context, ip netip.Addr, now time.Time) (refused bool, err error) {
 	if len(g.cfg.Allowed) > 0 && !contains(g.cfg.Allowed, ip) {
-		return g.refuse(c, http.StatusForbidden, "ip", "source address not allowed")
+		return true, g.refuse(c, http.StatusForbidden, "ip", "source address not allowed")
 	}
 	if g.limiters != nil && g.limiters.spent(ip, now) {
-		return g.refuse(c, http.StatusTooManyRequests, "rate", "too many refused requests from this address")
+		return true, g.refuse(c, http.StatusTooManyRequests, "rate", "too many refused requests from this address")
 	}
-	return nil
+	return false, nil
 }
 
 // charge spends one unit of ip's budget for a refused request.

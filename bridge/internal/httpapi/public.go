@@ -130,7 +130,7 @@ func (h *callbackHandler) serve(c echo.Context) error {
 	// for every request, and most requests log once.
 	log, rid := h.d.Log, zap.String("request_id", requestID(c))
 	ip := ClientIP(req, h.g.cfg.TrustedProxies)
-	if err := h.g.admit(c, ip, start); err != nil || c.Response().Committed {
+	if refused, err := h.g.admit(c, ip, start); refused {
 		return err
 	}
 
