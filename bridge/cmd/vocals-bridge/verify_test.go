@@ -366,3 +366,27 @@ func TestBinarySignatureHeadersInLowerCase(t *testing.T) {
 		t.Fatalf("stream holds %d events, want 2", n)
 	}
 }
+
+// With verification on the signature is checked after the bounding peek
+// and before the body is decoded: a well-formed body that would not decode
+// is refused as unsigned (401), not as invalid (400), so an unauthenticated
+// request never reaches the decoder; a body that is not JSON at all fails
+// the peek first.
+func TestBinarySignatureBeforeDecode(t *testing.T) {
+	t.Parallel()
+	p := start(t, t.TempDir(), "VOCALS_BRIDGE_WEBHOOK_HMAC_KEY=right-key")
+	ts, wrong := sign("wrong-key", "order1", time.Now().Unix())
+	hdr := map[string]string{"X-Webhook-Timestamp": ts, "X-Webhook-Signature": wrong}
+	url := p.public + "/callbacks/vocals"
+	if r := postWith(t, url, []byte(`{"code":"200","data":{"task_id":"order1","callbackType":"text"}}`), hdr); r.status != 401 || r.a.Reason != "signature" {
+		t.Errorf("undecodable body with a wrong signature: %d %q, want 401 signature", r.status, r.a.Reason)
+	}
+	if r := postWith(t, url, []byte(`{"code":200,"data":{"task_id":"order1"`), hdr); r.status != 400 || r.a.Reason != "malformed_json" {
+		t.Errorf("not JSON, with a wrong signature: %d %q, want 400 malformed_json", r.status, r.a.Reason)
+	}
+	ts, right := sign("right-key", "order1", time.Now().Unix())
+	hdr = map[string]string{"X-Webhook-Timestamp": ts, "X-Webhook-Signature": right}
+	if r := postWith(t, url, []byte(`{"code":"200","data":{"task_id":"order1","callbackType":"text"}}`), hdr); r.status != 400 || r.a.Reason != "invalid_field" {
+		t.Errorf("undecodable body, rightly signed: %d %q, want 400 invalid_field", r.status, r.a.Reason)
+	}
+}
