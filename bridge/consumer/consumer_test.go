@@ -197,7 +197,7 @@ func TestConsumeNeedsADurableName(t *testing.T) {
 // bridge that predates it) counts as a callback.
 func TestOrigin(t *testing.T) {
 	b := build.NewBuilder("vocals", "/vocals-bridge", "http://localhost:8080/schemas", time.UTC)
-	cb := callback.Callback{TaskID: "t1", Stage: event.StageComplete, CallbackType: "complete", Code: 200}
+	cb := callback.Callback{Family: event.FamilyVocals, TaskID: "t1", Stage: event.StageComplete, CallbackType: "complete", Code: 200}
 	polled, err := b.BuildFrom(cb, []byte(`{}`), event.OriginPoll)
 	if err != nil {
 		t.Fatal(err)

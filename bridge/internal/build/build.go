@@ -24,6 +24,7 @@ import (
 // built, so a retry or a spooled copy publishes exactly the same bytes.
 type Message struct {
 	ID      string // CloudEvent id and Nats-Msg-Id
+	Family  event.Family
 	Subject string
 	Stage   event.Stage
 	TaskID  string
@@ -32,25 +33,51 @@ type Message struct {
 
 // Builder turns decoded callbacks into Messages. It is safe for concurrent use.
 type Builder struct {
-	prefix                              string
-	source, dataSchema, submittedSchema string
-	loc                                 *time.Location
-	now                                 func() time.Time
+	families   map[event.Family]target
+	source     string
+	schemaBase string
+	loc        *time.Location
+	now        func() time.Time
 }
 
-// NewBuilder returns a Builder publishing under subject prefix, with the
-// given CloudEvents source, the schema base URL (dataschema is
-// schemaBase + event.SchemaPath) and the zone the provider's createTime is in.
-func NewBuilder(prefix, source, schemaBase string, loc *time.Location) *Builder {
-	return &Builder{
-		prefix:          prefix,
-		source:          uri(source),
-		dataSchema:      uri(schemaBase + event.SchemaPath),
-		submittedSchema: uri(schemaBase + event.SubmittedSchemaPath),
-		loc:             loc,
-		now:             time.Now,
-	}
+// target is where a family's events go and what their dataschema is.
+type target struct {
+	prefix, dataSchema, submittedSchema string
 }
+
+// NewBuilder returns a Builder publishing add-vocals under subject prefix
+// and every other family under its own name, with the given CloudEvents
+// source, the schema base URL (dataschema is schemaBase + the family's
+// DataSchemaPath) and the zone the provider's createTime is in.
+func NewBuilder(prefix, source, schemaBase string, loc *time.Location) *Builder {
+	b := &Builder{source: uri(source), schemaBase: schemaBase, loc: loc, now: time.Now}
+	return b.WithPrefixes(map[event.Family]string{event.FamilyVocals: prefix})
+}
+
+// WithPrefixes returns a copy of b that publishes each family of prefixes
+// under its prefix there; the others keep theirs.
+func (b *Builder) WithPrefixes(prefixes map[event.Family]string) *Builder {
+	c := *b
+	c.families = make(map[event.Family]target, len(event.Families()))
+	for _, f := range event.Families() {
+		t := target{
+			prefix:          string(f),
+			dataSchema:      uri(b.schemaBase + f.DataSchemaPath()),
+			submittedSchema: uri(b.schemaBase + event.SubmittedSchemaPath),
+		}
+		if old, ok := b.families[f]; ok {
+			t.prefix = old.prefix
+		}
+		if p, ok := prefixes[f]; ok {
+			t.prefix = p
+		}
+		c.families[f] = t
+	}
+	return &c
+}
+
+// Prefix is the subject prefix of family f's stage events.
+func (b *Builder) Prefix(f event.Family) string { return b.families[f].prefix }
 
 // uri normalises a URI attribute as sdk-go does: parsed and printed again.
 func uri(s string) string {
@@ -143,17 +170,32 @@ func (b *Builder) BuildFrom(cb callback.Callback, body []byte, origin event.Orig
 }
 
 func (b *Builder) build(cb callback.Callback, bodySum [sha256.Size]byte, origin event.Origin) (Message, error) {
-	id := event.ID(cb.TaskID, cb.Stage)
-	out, err := encode(b, &envelope[event.DataV1]{
-		ID: id, Type: event.Type(cb.Stage), Subject: cb.TaskID, DataSchema: b.dataSchema,
-		Data: b.Data(cb), BodySHA256: hex.EncodeToString(bodySum[:]), Origin: origin,
-	})
+	t, ok := b.families[cb.Family]
+	if !ok || !cb.Family.HasStage(cb.Stage) {
+		return Message{}, fmt.Errorf("build: family %q has no stage %q", cb.Family, cb.Stage)
+	}
+	id := cb.Family.ID(cb.TaskID, cb.Stage)
+	var (
+		out []byte
+		err error
+	)
+	sum, typ := hex.EncodeToString(bodySum[:]), cb.Family.Type(cb.Stage)
+	if cb.Data != nil { // a family with its own data type
+		out, err = encode(b, &envelope[any]{
+			ID: id, Type: typ, Subject: cb.TaskID, DataSchema: t.dataSchema, Data: cb.Data, BodySHA256: sum, Origin: origin,
+		})
+	} else {
+		out, err = encode(b, &envelope[event.DataV1]{
+			ID: id, Type: typ, Subject: cb.TaskID, DataSchema: t.dataSchema, Data: b.Data(cb), BodySHA256: sum, Origin: origin,
+		})
+	}
 	if err != nil {
 		return Message{}, err
 	}
 	return Message{
 		ID:      id,
-		Subject: event.Subject(b.prefix, cb.TaskID, cb.Stage),
+		Family:  cb.Family,
+		Subject: event.Subject(t.prefix, cb.TaskID, cb.Stage),
 		Stage:   cb.Stage,
 		TaskID:  cb.TaskID,
 		Body:    out,
@@ -197,11 +239,16 @@ func encode[T any](b *Builder, e *envelope[T]) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Submitted makes the com.sunoapi.vocals.submitted.v1 event for a task the
-// bridge started tracking, on event.TaskSubject. request is the add-vocals
-// request as forwarded (nil when the task was announced without one); its
-// callBackUrl is dropped, since it may carry the callback token.
-func (b *Builder) Submitted(taskID string, via event.Via, request stdjson.RawMessage) (Message, error) {
+// Submitted makes the com.sunoapi.<family>.submitted.v1 event for a task
+// the bridge started tracking, on event.TaskSubject of the family's prefix.
+// request is the request as forwarded (nil when the task was announced
+// without one); its callBackUrl (calBackUrl for voice-regenerate) is
+// dropped, since it may carry the callback token.
+func (b *Builder) Submitted(fam event.Family, taskID string, via event.Via, request stdjson.RawMessage) (Message, error) {
+	t, ok := b.families[fam]
+	if !ok {
+		return Message{}, fmt.Errorf("build: unknown family %q", fam)
+	}
 	data := event.SubmittedV1{TaskID: taskID, Via: string(via)}
 	if len(request) > 0 {
 		var fields map[string]stdjson.RawMessage
@@ -209,14 +256,15 @@ func (b *Builder) Submitted(taskID string, via event.Via, request stdjson.RawMes
 			return Message{}, fmt.Errorf("build: submitted request: %w", err)
 		}
 		delete(fields, "callBackUrl")
+		delete(fields, "calBackUrl")
 		data.Request = fields
 	}
-	id := event.ID(taskID, event.StageSubmitted)
-	out, err := encode(b, &envelope[event.SubmittedV1]{ID: id, Type: event.SubmittedType, Subject: taskID, DataSchema: b.submittedSchema, Data: data})
+	id := fam.ID(taskID, event.StageSubmitted)
+	out, err := encode(b, &envelope[event.SubmittedV1]{ID: id, Type: fam.SubmittedType(), Subject: taskID, DataSchema: t.submittedSchema, Data: data})
 	if err != nil {
 		return Message{}, err
 	}
 	return Message{
-		ID: id, Subject: event.TaskSubject(b.prefix, taskID), Stage: event.StageSubmitted, TaskID: taskID, Body: out,
+		ID: id, Family: fam, Subject: event.TaskSubject(t.prefix, taskID), Stage: event.StageSubmitted, TaskID: taskID, Body: out,
 	}, nil
 }

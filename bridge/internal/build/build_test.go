@@ -146,7 +146,7 @@ func TestCreateTimeZone(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			cb := callback.Callback{
-				TaskID: "t", Stage: event.StageFirst, Code: 200,
+				Family: event.FamilyVocals, TaskID: "t", Stage: event.StageFirst, Code: 200,
 				Tracks: []callback.Track{{CreateTime: tc.raw}},
 			}
 			d := newBuilder(t, tc.zone).Data(cb)
@@ -209,7 +209,7 @@ func TestEmbeddedSchemasMatchRepository(t *testing.T) {
 // A stage learned by polling gets the callback's id and subject, so the
 // stream keeps whichever arrives first, and says where it came from.
 func TestBuildFromKeepsIDAndRecordsOrigin(t *testing.T) {
-	cb := callback.Callback{TaskID: "task1", Stage: event.StageComplete, CallbackType: "complete", Code: 200}
+	cb := callback.Callback{Family: event.FamilyVocals, TaskID: "task1", Stage: event.StageComplete, CallbackType: "complete", Code: 200}
 	b := newBuilder(t, "UTC")
 	tests := []struct {
 		origin event.Origin
@@ -249,7 +249,7 @@ func TestSubmitted(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, err := b.Submitted("task1", tt.via, tt.request)
+			m, err := b.Submitted(event.FamilyVocals, "task1", tt.via, tt.request)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("error %v", err)
 			}
@@ -301,13 +301,13 @@ func TestEncodingMatchesSDK(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			b := build.NewBuilder("vocals", tt.source, "http://localhost:8080/schemas", time.UTC).
 				WithClock(func() time.Time { return tt.at })
-			cb := callback.Callback{TaskID: "t1", Stage: event.StageComplete, CallbackType: "complete", Code: 200,
+			cb := callback.Callback{Family: event.FamilyVocals, TaskID: "t1", Stage: event.StageComplete, CallbackType: "complete", Code: 200,
 				Tracks: []callback.Track{{Title: tt.title}}}
 			m, err := b.Build(cb, []byte(`{}`))
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, err := b.Submitted("t1", event.ViaProxy, []byte(`{"title":`+strconvQuote(tt.title)+`}`))
+			s, err := b.Submitted(event.FamilyVocals, "t1", event.ViaProxy, []byte(`{"title":`+strconvQuote(tt.title)+`}`))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -329,7 +329,7 @@ func TestEncodingMatchesSDK(t *testing.T) {
 			}
 		})
 	}
-	if _, err := newBuilder(t, "UTC").Build(callback.Callback{TaskID: "a.b", Stage: event.StageText}, nil); err == nil {
+	if _, err := newBuilder(t, "UTC").Build(callback.Callback{Family: event.FamilyVocals, TaskID: "a.b", Stage: event.StageText}, nil); err == nil {
 		t.Error("a task id that cannot be a subject token was built into an event")
 	}
 }
@@ -342,7 +342,7 @@ func strconvQuote(s string) string {
 // The submitted event of the contract's example (bridge/event/testdata,
 // checked there against the AsyncAPI catalog) is what the builder makes.
 func TestSubmittedGolden(t *testing.T) {
-	m, err := newBuilder(t, "UTC").Submitted("task1", event.ViaProxy, []byte(`{"title":"t","callBackUrl":"https://x/callbacks/vocals/secret"}`))
+	m, err := newBuilder(t, "UTC").Submitted(event.FamilyVocals, "task1", event.ViaProxy, []byte(`{"title":"t","callBackUrl":"https://x/callbacks/vocals/secret"}`))
 	if err != nil {
 		t.Fatal(err)
 	}

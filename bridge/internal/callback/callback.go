@@ -1,5 +1,5 @@
-// Package callback decodes the provider's add-vocals callback bodies into a
-// typed Callback and decides its stage: first a streaming Peek that bounds
+// Package callback decodes the provider's callback bodies, of every family,
+// into a typed Callback and decides its stage: first a streaming Peek that bounds
 // what a body may cost and finds the task id the signature covers, then a
 // declarative decode with json v2. Callback bodies are the untrusted bytes
 // of the public listener; the record-info answers of the provider API are
@@ -20,6 +20,7 @@ const SuccessCode = 200
 
 // Callback is one decoded provider callback.
 type Callback struct {
+	Family       event.Family
 	Code         int
 	Msg          string
 	CallbackType string // as sent; may be empty or unknown on failures
@@ -30,6 +31,10 @@ type Callback struct {
 	// EnvelopeExtra those of the top-level object. Values are raw JSON.
 	Extra         map[string]json.RawMessage
 	EnvelopeExtra map[string]json.RawMessage
+	// Data is the whole event data of a family without tracks
+	// (event.LyricsV1, event.WavV1, ...); nil for the music families,
+	// whose data the builder makes from Tracks.
+	Data any
 }
 
 // Track is one generated track as the provider describes it; its tags are
@@ -68,7 +73,9 @@ const (
 	ReasonDuplicateKey        Reason = "duplicate_key"    // a member name twice in one object
 	ReasonTooDeep             Reason = "too_deep"         // nested deeper than MaxDepth
 	ReasonTooManyTracks       Reason = "too_many_tracks"  // more than MaxTracks
-	ReasonTooManyMembers      Reason = "too_many_members" // more than MaxMembers
+	ReasonTooManyMembers      Reason = "too_many_members" // more than the kind's Limits.Members
+	ReasonTooManyItems        Reason = "too_many_items"   // more array elements than the kind's Limits.Items
+	ReasonConflictingTaskID   Reason = "conflicting_task_id"
 )
 
 // ErrInvalid is wrapped by every decoding error: the body can never become

@@ -8,6 +8,7 @@ import (
 	"io"
 	"regexp"
 	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -23,7 +24,9 @@ import (
 // room than that, and keep what one request can make the bridge allocate
 // bounded by its size.
 const (
-	// MaxTracks is the most tracks (elements of data.data) a callback may carry.
+	// MaxTracks is the most elements a modelled list of a callback may
+	// hold: data.data (tracks or lyrics), data.lyricsData,
+	// data.instruments, data.images.
 	MaxTracks = 100
 	// MaxDepth is the deepest nesting a body may have (the top-level
 	// object is depth 1). The event nests the body's values two levels
@@ -33,24 +36,46 @@ const (
 	// level together. Each costs a decoder about 150 bytes for the
 	// duplicate check, and a kept one a map entry.
 	MaxMembers = 10_000
+	// MaxItems is the most array elements a body may have, at every
+	// level together: an element costs a decoded slice a whole value.
+	MaxItems = 10_000
 )
 
+// Limits are the bounds of one kind of body beyond the fixed MaxDepth and
+// MaxTracks. A MIDI callback carries thousands of notes; the others a few
+// dozen values.
+type Limits struct {
+	Members int // object members, all levels
+	Items   int // array elements, all levels
+}
+
+// DefaultLimits are the limits of every kind but MIDI.
+var DefaultLimits = Limits{Members: MaxMembers, Items: MaxItems}
+
 // Peeked is a body that passed Peek: well-formed JSON, valid UTF-8, no
-// duplicate member names, within MaxDepth, MaxMembers and MaxTracks.
+// duplicate member names, within its limits.
 type Peeked struct {
 	body   []byte
 	object bool // the top-level value is an object
-	// TaskID is data.task_id when it is a string, else "" (Decode then
-	// says what is wrong with it). It is what the provider signs.
+	// TaskID is the task id the provider signs: the string at data.task_id,
+	// data.taskId, task_id or taskId, wherever the family puts it, or ""
+	// when there is none (Decode then says what is wrong).
 	TaskID string
+	hasID  bool // a task id member holds a string, maybe ""
 }
 
 var decoders = sync.Pool{New: func() any { return jsontext.NewDecoder(bytes.NewBuffer(nil)) }}
 
-// Peek reads body once with the JSON tokenizer, building nothing but the
-// task id: an unauthenticated request costs time in proportion to its size
-// and next to no memory. Every error is an *Error wrapping ErrInvalid.
-func Peek(body []byte) (Peeked, error) {
+// Peek is PeekWith the DefaultLimits and data.data as the only list.
+func Peek(body []byte) (Peeked, error) { return PeekWith(body, DefaultLimits, musicLists) }
+
+// PeekWith reads body once with the JSON tokenizer, building nothing but
+// the task id: an unauthenticated request costs time in proportion to its
+// size and next to no memory. lists name the members of data that may
+// hold at most MaxTracks elements. Two different task ids in one body are
+// refused: the signature covers one of them only. Every error is an *Error
+// wrapping ErrInvalid.
+func PeekWith(body []byte, lim Limits, lists []string) (Peeked, error) {
 	p := Peeked{body: body}
 	if !utf8.Valid(body) {
 		return p, &Error{Reason: ReasonInvalidEncoding, Detail: "body is not valid UTF-8"}
@@ -64,6 +89,8 @@ func Peek(body []byte) (Peeked, error) {
 		top, data string // member names being read at depth 1, and at depth 2 inside data
 		tokens    int
 		members   int
+		items     int
+		idAt      string // where p.TaskID was found
 	)
 	for {
 		tok, err := dec.ReadToken()
@@ -89,31 +116,66 @@ func Peek(body []byte) (Peeked, error) {
 		// A token read into an object, at an odd count, is a member name.
 		k, n := dec.StackIndex(depth)
 		name := k == '{' && n%2 == 1
-		if name {
-			if members++; members > MaxMembers {
-				return p, &Error{Reason: ReasonTooManyMembers, Detail: fmt.Sprintf("more than %d object members", MaxMembers)}
+		switch {
+		case name:
+			if members++; members > lim.Members {
+				return p, &Error{Reason: ReasonTooManyMembers, Detail: fmt.Sprintf("more than %d object members", lim.Members)}
+			}
+		case elementOf(dec, tok, depth) == '[':
+			if items++; items > lim.Items {
+				return p, &Error{Reason: ReasonTooManyItems, Detail: fmt.Sprintf("more than %d array elements", lim.Items)}
 			}
 		}
 		if root, _ := dec.StackIndex(1); root != '{' {
 			continue // Decode says a body must be an object
 		}
+		var id string // a task id member's value, and where it is
 		switch {
 		case depth == 1 && name:
 			top = tok.String()
+		case depth == 1:
+			if isTaskID(top) && tok.Kind() == '"' {
+				id = top
+			}
 		case top != "data" || depth < 2:
 		case depth == 2 && name:
 			data = tok.String()
 		case depth == 2:
-			if k == '{' && data == "task_id" && tok.Kind() == '"' {
-				p.TaskID = tok.String()
+			if k == '{' && isTaskID(data) && tok.Kind() == '"' {
+				id = "data." + data
 			}
-		case data == "data":
+		case slices.Contains(lists, data):
 			if k, n := dec.StackIndex(3); k == '[' && n > MaxTracks {
-				return p, &Error{Reason: ReasonTooManyTracks, Field: "data.data", Detail: fmt.Sprintf("more than %d tracks", MaxTracks)}
+				return p, &Error{Reason: ReasonTooManyTracks, Field: "data." + data, Detail: fmt.Sprintf("more than %d elements", MaxTracks)}
 			}
+		}
+		if id != "" {
+			if idAt != "" && tok.String() != p.TaskID {
+				return p, &Error{Reason: ReasonConflictingTaskID, Field: id,
+					Detail: fmt.Sprintf("differs from the task id at %s", idAt)}
+			}
+			p.TaskID, p.hasID, idAt = tok.String(), true, id
 		}
 	}
 }
+
+// elementOf is the kind of container tok is an element (or member name) of,
+// 0 for a closing token or the top-level value.
+func elementOf(dec *jsontext.Decoder, tok jsontext.Token, depth int) jsontext.Kind {
+	switch tok.Kind() {
+	case '}', ']':
+		return 0
+	case '{', '[':
+		depth-- // tok opened a container: its parent holds it
+	}
+	if depth < 1 {
+		return 0
+	}
+	k, _ := dec.StackIndex(depth)
+	return k
+}
+
+func isTaskID(name string) bool { return name == "task_id" || name == "taskId" }
 
 func syntaxError(err error) error {
 	switch {
@@ -128,25 +190,27 @@ func syntaxError(err error) error {
 	return &Error{Reason: ReasonMalformedJSON, Detail: "body is not valid JSON"}
 }
 
-// The wire form of a callback: what the provider documents, as Go types.
-// Pointers tell a member that is absent or null from one that is empty;
-// the embedded fallback maps (",embed") keep every member not modelled.
-type (
-	wireCallback struct {
-		Code  *int                          `json:"code"`
-		Msg   string                        `json:"msg"`
-		Data  *wireData                     `json:"data"`
-		Extra map[string]stdjson.RawMessage `json:",embed"`
-	}
-	wireData struct {
-		TaskID       *string                       `json:"task_id"`
-		CallbackType string                        `json:"callbackType"`
-		Tracks       []Track                       `json:"data"`
-		Extra        map[string]stdjson.RawMessage `json:",embed"`
-	}
-)
+// envelope is the wire form every callback shares: what the provider
+// documents, as Go types, with the family's data object D. Pointers tell
+// a member that is absent or null from one that is empty; the embedded
+// fallback maps (",embed") keep every member not modelled.
+type envelope[D any] struct {
+	Code        *int                          `json:"code"`
+	Msg         string                        `json:"msg"`
+	TaskID      *string                       `json:"task_id"` // MIDI puts it here
+	TaskIDCamel *string                       `json:"taskId"`
+	Data        *D                            `json:"data"`
+	Extra       map[string]stdjson.RawMessage `json:",embed"`
+}
 
-// Decode parses a callback body: Peek, then Peeked.Decode.
+// ids are the members every family's data object may carry.
+type ids struct {
+	TaskID       *string `json:"task_id"`
+	TaskIDCamel  *string `json:"taskId"`
+	CallbackType string  `json:"callbackType"`
+}
+
+// Decode parses an add-vocals callback body: Peek, then Peeked.Decode.
 func Decode(body []byte) (Callback, error) {
 	p, err := Peek(body)
 	if err != nil {
@@ -155,48 +219,39 @@ func Decode(body []byte) (Callback, error) {
 	return p.Decode()
 }
 
-// Decode reads the peeked body into a Callback. Member names match exactly
-// (case matters), unknown members are kept as raw JSON, and every error is
-// an *Error wrapping ErrInvalid.
-//
-// Stage rules: with code 200 the stage is the callbackType, which must be
-// text, first, complete or error; any other code is a failure and the stage
-// is error whatever the callbackType says (it is kept as sent, and may be
-// missing, so that no failure report is refused).
-func (p Peeked) Decode() (Callback, error) {
+// Decode reads the peeked body as an add-vocals callback; see Music.
+func (p Peeked) Decode() (Callback, error) { return Music.Decode(p, event.FamilyVocals) }
+
+// unmarshal reads the peeked body into its envelope and fills what every
+// family shares: code, msg, the task id and the envelope's extras. Member
+// names match exactly (case matters). Every error is an *Error wrapping
+// ErrInvalid.
+func unmarshal[D any](p Peeked, fam event.Family) (envelope[D], Callback, error) {
+	var w envelope[D]
 	if !p.object {
-		return Callback{}, &Error{Reason: ReasonInvalidField, Detail: "body must be a JSON object"}
+		return w, Callback{}, &Error{Reason: ReasonInvalidField, Detail: "body must be a JSON object"}
 	}
-	var w wireCallback
 	// Peek checked the names already.
 	if err := json.Unmarshal(p.body, &w, jsontext.AllowDuplicateNames(true)); err != nil {
 		var serr *json.SemanticError
 		if errors.As(err, &serr) {
-			return Callback{}, fieldError(serr)
+			return w, Callback{}, fieldError(serr)
 		}
-		return Callback{}, syntaxError(err)
+		return w, Callback{}, syntaxError(err)
 	}
+	// Peek found the task id wherever it is; a null one counts as absent.
 	switch {
 	case w.Code == nil:
-		return Callback{}, &Error{Reason: ReasonMissingField, Field: "code", Detail: "required"}
-	case w.Data == nil:
-		return Callback{}, &Error{Reason: ReasonMissingField, Field: "data", Detail: "required"}
-	case w.Data.TaskID == nil:
-		return Callback{}, &Error{Reason: ReasonMissingField, Field: "data.task_id", Detail: "required"}
-	case !event.ValidTaskID(*w.Data.TaskID):
-		return Callback{}, &Error{Reason: ReasonInvalidTaskID, Field: "data.task_id",
+		return w, Callback{}, &Error{Reason: ReasonMissingField, Field: "code", Detail: "required"}
+	case w.Data == nil && (!p.hasID || w.TaskID == nil && w.TaskIDCamel == nil):
+		return w, Callback{}, &Error{Reason: ReasonMissingField, Field: "data", Detail: "required"}
+	case !p.hasID:
+		return w, Callback{}, &Error{Reason: ReasonMissingField, Field: "data.task_id", Detail: "required"}
+	case !event.ValidTaskID(p.TaskID):
+		return w, Callback{}, &Error{Reason: ReasonInvalidTaskID, Field: "data.task_id",
 			Detail: "must be 1-128 characters of A-Z, a-z, 0-9, '_' or '-'"}
 	}
-	cb := Callback{
-		Code: *w.Code, Msg: w.Msg, CallbackType: w.Data.CallbackType, TaskID: *w.Data.TaskID,
-		Extra: w.Data.Extra, EnvelopeExtra: w.Extra,
-	}
-	var err error
-	if cb.Stage, err = stageOf(cb.Code, cb.CallbackType); err != nil {
-		return Callback{}, err
-	}
-	cb.Tracks = w.Data.Tracks
-	return cb, nil
+	return w, Callback{Family: fam, Code: *w.Code, Msg: w.Msg, TaskID: p.TaskID, EnvelopeExtra: w.Extra}, nil
 }
 
 var trackIndex = regexp.MustCompile(`\[\d+\]`)
@@ -241,21 +296,6 @@ func fieldOf(ptr jsontext.Pointer) string {
 		b.WriteString(tok)
 	}
 	return b.String()
-}
-
-func stageOf(code int, callbackType string) (event.Stage, error) {
-	if code != SuccessCode {
-		return event.StageError, nil
-	}
-	switch s := event.Stage(callbackType); s {
-	case event.StageText, event.StageFirst, event.StageComplete, event.StageError:
-		return s, nil
-	case "":
-		return "", &Error{Reason: ReasonMissingField, Field: "data.callbackType", Detail: "required when code is 200"}
-	default:
-		return "", &Error{Reason: ReasonUnknownCallbackType, Field: "data.callbackType",
-			Detail: fmt.Sprintf("%q is not text, first, complete or error", truncate(callbackType, 40))}
-	}
 }
 
 func truncate(s string, n int) string {

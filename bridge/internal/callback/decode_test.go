@@ -335,7 +335,9 @@ func TestPeekFindsTheSignedTaskID(t *testing.T) {
 		"usual":               {`{"code":200,"msg":"ok","data":{"callbackType":"text","task_id":"abc","data":[]}}`, "abc"},
 		"task id first":       {`{"data":{"task_id":"abc"},"code":200}`, "abc"},
 		"nested task_id only": {`{"code":200,"data":{"x":{"task_id":"evil"}}}`, ""},
-		"top-level task_id":   {`{"code":200,"task_id":"evil","data":{}}`, ""},
+		"top-level task_id":   {`{"code":200,"task_id":"abc","data":{}}`, "abc"}, // where MIDI puts it
+		"top-level taskId":    {`{"code":200,"taskId":"abc"}`, "abc"},
+		"both places, same":   {`{"code":200,"task_id":"abc","data":{"taskId":"abc"}}`, "abc"},
 		"numeric task_id":     {`{"code":200,"data":{"task_id":12}}`, ""},
 		"data not an object":  {`{"code":200,"data":["task_id","abc"]}`, ""},
 		"escaped":             {`{"code":200,"data":{"task_\u0069d":"a\u0062c"}}`, "abc"},

@@ -163,7 +163,7 @@ func track(item map[string]json.RawMessage) callback.Track {
 // tracks have audio, else error.
 func (i TaskInfo) Callback() (callback.Callback, bool) {
 	cb := callback.Callback{
-		Code: callback.SuccessCode, Msg: "record-info status " + i.Status, TaskID: i.TaskID,
+		Family: event.FamilyVocals, Code: callback.SuccessCode, Msg: "record-info status " + i.Status, TaskID: i.TaskID,
 		Tracks: i.Tracks, Extra: map[string]json.RawMessage{"record_status": mustJSON(i.Status)},
 	}
 	switch i.Status {

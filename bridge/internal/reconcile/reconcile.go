@@ -313,7 +313,7 @@ func (r *Reconciler) timeout(ctx context.Context, log *zap.Logger, claimed track
 		status = "unknown"
 	}
 	cb := callback.Callback{
-		TaskID: claimed.TaskID, Stage: event.StageError, Code: TimeoutCode,
+		Family: event.FamilyVocals, TaskID: claimed.TaskID, Stage: event.StageError, Code: TimeoutCode,
 		Msg: fmt.Sprintf("timeout: no terminal stage within %s of tracking the task (last record-info status: %s)",
 			r.cfg.Deadline, status),
 	}

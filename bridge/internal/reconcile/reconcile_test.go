@@ -102,7 +102,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestFinishedTaskIsNotPolled(t *testing.T) {
 	r := newRig(t)
 	id := r.submit(t, "never")
-	msg, err := r.builder.Build(callback.Callback{TaskID: id, Stage: event.StageComplete, CallbackType: "complete", Code: 200}, []byte(`{}`))
+	msg, err := r.builder.Build(callback.Callback{Family: event.FamilyVocals, TaskID: id, Stage: event.StageComplete, CallbackType: "complete", Code: 200}, []byte(`{}`))
 	if err != nil {
 		t.Fatal(err)
 	}

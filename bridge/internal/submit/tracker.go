@@ -46,7 +46,7 @@ func (t *Tracker) Track(ctx context.Context, taskID string, via event.Via, reque
 	if t.store.Tracked(taskID) {
 		return false, nil
 	}
-	msg, err := t.builder.Submitted(taskID, via, request)
+	msg, err := t.builder.Submitted(event.FamilyVocals, taskID, via, request)
 	if err != nil {
 		return false, err
 	}

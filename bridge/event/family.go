@@ -1,0 +1,270 @@
+package event
+
+import (
+	"encoding/json"
+
+	"github.com/google/uuid"
+)
+
+// Family is a kind of provider task, named as its callback route
+// (/callbacks/<family>), its default subject prefix and the middle of its
+// event types (com.sunoapi.<family>.<stage>.v1). Add-vocals is "vocals".
+type Family string
+
+// The families. The first six report text, first, complete and error; the
+// others complete and error only.
+const (
+	FamilyVocals          Family = "vocals" // add vocals
+	FamilyGenerate        Family = "generate"
+	FamilyExtend          Family = "extend"
+	FamilyUploadCover     Family = "upload-cover"
+	FamilyUploadExtend    Family = "upload-extend"
+	FamilyAddInstrumental Family = "add-instrumental"
+	FamilyReplaceSection  Family = "replace-section"
+	FamilyLyrics          Family = "lyrics"
+	FamilyWAV             Family = "wav"
+	FamilyStems           Family = "stems" // vocal removal and stem separation
+	FamilyMIDI            Family = "midi"
+	FamilyVideo           Family = "video" // music video (MP4)
+	FamilyCoverImage      Family = "cover-image"
+	FamilyVoiceValidate   Family = "voice-validate"
+	FamilyVoiceRegenerate Family = "voice-regenerate"
+	FamilyVoice           Family = "voice" // custom voice
+)
+
+// families is the fixed order of Families, the add-vocals family first.
+var families = []Family{
+	FamilyVocals, FamilyGenerate, FamilyExtend, FamilyUploadCover, FamilyUploadExtend, FamilyAddInstrumental,
+	FamilyReplaceSection, FamilyLyrics, FamilyWAV, FamilyStems, FamilyMIDI, FamilyVideo, FamilyCoverImage,
+	FamilyVoiceValidate, FamilyVoiceRegenerate, FamilyVoice,
+}
+
+// Families lists every family.
+func Families() []Family { return append([]Family(nil), families...) }
+
+// Known reports whether f is one of Families.
+func (f Family) Known() bool {
+	for _, k := range families {
+		if k == f {
+			return true
+		}
+	}
+	return false
+}
+
+// Staged reports whether f reports text and first before complete.
+func (f Family) Staged() bool {
+	switch f {
+	case FamilyVocals, FamilyGenerate, FamilyExtend, FamilyUploadCover, FamilyUploadExtend, FamilyAddInstrumental:
+		return true
+	}
+	return false
+}
+
+// Tracks reports whether f's data is DataV1 (the music families); every
+// other family has its own data type, see NewData.
+func (f Family) Tracks() bool { return f.Staged() || f == FamilyReplaceSection }
+
+// Stages lists the stages f reports.
+func (f Family) Stages() []Stage {
+	if f.Staged() {
+		return Stages()
+	}
+	return []Stage{StageComplete, StageError}
+}
+
+// HasStage reports whether f reports stage s.
+func (f Family) HasStage(s Stage) bool {
+	for _, st := range f.Stages() {
+		if st == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Type is the CloudEvents type of f's stage: com.sunoapi.<family>.<stage>.v1.
+func (f Family) Type(stage Stage) string {
+	return "com.sunoapi." + string(f) + "." + string(stage) + "." + Version
+}
+
+// SubmittedType is the type of f's submitted event.
+func (f Family) SubmittedType() string { return f.Type(StageSubmitted) }
+
+// ID is the event id of f's task stage. Add-vocals keeps ID's
+// "<task_id>/<stage>"; every other family names itself,
+// "<family>/<task_id>/<stage>", so two families' tasks never share an id.
+func (f Family) ID(taskID string, stage Stage) string {
+	if f == FamilyVocals {
+		return ID(taskID, stage)
+	}
+	return uuid.NewSHA1(idNamespace, []byte(string(f)+"/"+taskID+"/"+string(stage))).String()
+}
+
+// DataSchemaPath is the path of f's data schema below the schema base URL:
+// SchemaPath for add-vocals, /v1/<family>.data.schema.json for the others.
+func (f Family) DataSchemaPath() string {
+	if f == FamilyVocals {
+		return SchemaPath
+	}
+	return "/" + Version + "/" + string(f) + ".data.schema.json"
+}
+
+// EventSchemaPath is the path of the schema of f's whole structured-mode
+// event.
+func (f Family) EventSchemaPath() string {
+	if f == FamilyVocals {
+		return "/" + Version + "/event.schema.json"
+	}
+	return "/" + Version + "/" + string(f) + ".event.schema.json"
+}
+
+// NewData returns a pointer to a zero value of f's data type: *DataV1 for
+// the music families, *LyricsV1, *WavV1, ... for the others.
+func (f Family) NewData() any {
+	switch f {
+	case FamilyLyrics:
+		return new(LyricsV1)
+	case FamilyWAV:
+		return new(WavV1)
+	case FamilyStems:
+		return new(StemsV1)
+	case FamilyMIDI:
+		return new(MIDIV1)
+	case FamilyVideo:
+		return new(VideoV1)
+	case FamilyCoverImage:
+		return new(CoverImageV1)
+	case FamilyVoiceValidate, FamilyVoiceRegenerate, FamilyVoice:
+		return new(VoiceV1)
+	}
+	return new(DataV1)
+}
+
+// Common opens the data of every family without tracks: the same fields,
+// with the same meaning, as the first six of DataV1. callback_type is
+// empty for the families whose callbacks have none.
+type Common struct {
+	TaskID       string `json:"task_id"`
+	Stage        string `json:"stage"`
+	CallbackType string `json:"callback_type"`
+	Code         int    `json:"code"`
+	CodeReason   string `json:"code_reason"`
+	Msg          string `json:"msg"`
+}
+
+// Extras close the data of every family without tracks: the members of
+// the callback's data object (Extra) and top-level object (EnvelopeExtra)
+// that are not modelled, as raw JSON.
+type Extras struct {
+	Extra         map[string]json.RawMessage `json:"extra,omitempty"`
+	EnvelopeExtra map[string]json.RawMessage `json:"envelope_extra,omitempty"`
+}
+
+// LyricsV1 is the data of a lyrics event.
+type LyricsV1 struct {
+	Common
+	// Lyrics is empty, never null, when the provider sent none.
+	Lyrics []LyricV1 `json:"lyrics"`
+	Extras
+}
+
+// LyricV1 is one generated lyric. Status is the provider's, complete or
+// failed; a failed item has an ErrorMessage.
+type LyricV1 struct {
+	Text         string                     `json:"text"`
+	Title        string                     `json:"title"`
+	Status       string                     `json:"status"`
+	ErrorMessage string                     `json:"error_message"`
+	Extra        map[string]json.RawMessage `json:"extra,omitempty"`
+}
+
+// WavV1 is the data of a WAV conversion event; the URL is "" on failure.
+type WavV1 struct {
+	Common
+	AudioWavURL string `json:"audio_wav_url"`
+	Extras
+}
+
+// StemsV1 is the data of a stem separation ("vocal removal") event.
+type StemsV1 struct {
+	Common
+	Stems StemURLsV1 `json:"stems"`
+	Extras
+}
+
+// StemURLsV1 are the separated stems' URLs; those the provider left out
+// are "". separate_vocal fills origin, vocal and instrumental; split_stem
+// the rest.
+type StemURLsV1 struct {
+	OriginURL        string                     `json:"origin_url"`
+	VocalURL         string                     `json:"vocal_url"`
+	InstrumentalURL  string                     `json:"instrumental_url"`
+	BackingVocalsURL string                     `json:"backing_vocals_url"`
+	DrumsURL         string                     `json:"drums_url"`
+	BassURL          string                     `json:"bass_url"`
+	GuitarURL        string                     `json:"guitar_url"`
+	KeyboardURL      string                     `json:"keyboard_url"`
+	PercussionURL    string                     `json:"percussion_url"`
+	StringsURL       string                     `json:"strings_url"`
+	SynthURL         string                     `json:"synth_url"`
+	FxURL            string                     `json:"fx_url"`
+	BrassURL         string                     `json:"brass_url"`
+	WoodwindsURL     string                     `json:"woodwinds_url"`
+	Extra            map[string]json.RawMessage `json:"extra,omitempty"`
+}
+
+// MIDIV1 is the data of a MIDI event.
+type MIDIV1 struct {
+	Common
+	// State is the provider's data.state, complete on success.
+	State       string         `json:"state"`
+	Instruments []InstrumentV1 `json:"instruments"` // empty, never null
+	Extras
+}
+
+// InstrumentV1 is one instrument's notes.
+type InstrumentV1 struct {
+	Name  string                     `json:"name"`
+	Notes []NoteV1                   `json:"notes"` // empty, never null
+	Extra map[string]json.RawMessage `json:"extra,omitempty"`
+}
+
+// NoteV1 is one note; times are in seconds. The provider sends the
+// numbers as JSON numbers or strings; here they are always numbers.
+type NoteV1 struct {
+	Pitch    float64                    `json:"pitch"`
+	Start    float64                    `json:"start"`
+	End      float64                    `json:"end"`
+	Velocity float64                    `json:"velocity"`
+	Extra    map[string]json.RawMessage `json:"extra,omitempty"`
+}
+
+// VideoV1 is the data of a music video event; the URL is "" on failure.
+type VideoV1 struct {
+	Common
+	VideoURL string `json:"video_url"`
+	Extras
+}
+
+// CoverImageV1 is the data of a cover image event.
+type CoverImageV1 struct {
+	Common
+	Images []string `json:"images"` // empty, never null (also on failure)
+	Extras
+}
+
+// VoiceV1 is the data of the three voice families' events: the
+// validation phrase (voice-validate, voice-regenerate) or the custom voice
+// (voice).
+type VoiceV1 struct {
+	Common
+	// Status is the provider's: wait_validating (phrase ready) or success;
+	// processing_validate_fail and fail are error events.
+	Status       string `json:"status"`
+	ErrorCode    *int   `json:"error_code"` // null when absent
+	ErrorMessage string `json:"error_message"`
+	ValidateInfo string `json:"validate_info"` // the phrase to read, when a string
+	VoiceID      string `json:"voice_id"`
+	Extras
+}
