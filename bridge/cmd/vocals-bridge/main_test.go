@@ -276,7 +276,7 @@ func TestBinaryWithEmbeddedNATS(t *testing.T) {
 	}
 
 	code, metrics := get(t, p.admin+"/metrics")
-	if code != 200 || !strings.Contains(metrics, `vocals_bridge_callbacks_received_total{outcome="duplicate",stage="complete"} 1`) ||
+	if code != 200 || !strings.Contains(metrics, `vocals_bridge_callbacks_received_total{family="vocals",outcome="duplicate",stage="complete"} 1`) ||
 		!strings.Contains(metrics, "vocals_bridge_nats_connected 1") {
 		t.Errorf("metrics %d:\n%s", code, metrics)
 	}

@@ -131,7 +131,7 @@ func TestBinaryProviderSignature(t *testing.T) {
 	}
 	_, metrics := get(t, p.admin+"/metrics")
 	for _, reason := range []string{"signature", "stale", "replay"} {
-		if !strings.Contains(metrics, `vocals_bridge_callbacks_rejected_total{reason="`+reason+`"}`) {
+		if !strings.Contains(metrics, `vocals_bridge_callbacks_rejected_total{family="vocals",reason="`+reason+`"}`) {
 			t.Errorf("no rejection counted for %s", reason)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/config"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deadletter"
@@ -59,6 +60,11 @@ type App struct {
 func New(ctx context.Context, cfg config.Config, log *zap.Logger, version string) (_ *App, err error) {
 	a := &App{cfg: cfg, log: log, reg: prometheus.NewRegistry(), listeners: map[string]*httpapi.Listener{}}
 	a.metrics = metrics.New(a.reg, version)
+	var names []event.Family
+	for _, f := range cfg.Families() {
+		names = append(names, f.Name)
+	}
+	a.metrics.Families(names)
 	defer func() {
 		if err != nil {
 			a.Close()

@@ -186,6 +186,16 @@ func (a *App) setupStreams(ctx context.Context) error {
 	if a.cfg.TrackingEnabled {
 		spec.TaskSubjectPrefix = event.TaskPrefix(a.cfg.SubjectPrefix)
 	}
+	prefixes := a.cfg.Prefixes()
+	for _, f := range a.cfg.Families() {
+		if f.Name == event.FamilyVocals {
+			continue
+		}
+		spec.MorePrefixes = append(spec.MorePrefixes, prefixes[f.Name])
+		if a.cfg.TrackingEnabled {
+			spec.MorePrefixes = append(spec.MorePrefixes, event.TaskPrefix(prefixes[f.Name]))
+		}
+	}
 	if !a.cfg.StreamManage {
 		warnings, err := publish.CheckStream(ctx, a.pub.JS(), spec)
 		for _, w := range warnings {
@@ -234,7 +244,7 @@ func (a *App) pipeline(context.Context) error {
 	if err != nil {
 		return fmt.Errorf("app: %w", err)
 	}
-	a.builder = build.NewBuilder(cfg.SubjectPrefix, cfg.EventSource, cfg.SchemaBase(), loc)
+	a.builder = build.NewBuilder(cfg.SubjectPrefix, cfg.EventSource, cfg.SchemaBase(), loc).WithPrefixes(cfg.Prefixes())
 	a.sink = deliver.New(a.pub, a.spool, cfg.PublishTimeout, a.pub.MaxEvent)
 	if !cfg.TrackingEnabled {
 		return nil
@@ -286,7 +296,7 @@ func (a *App) listen(context.Context) error {
 		tlsFiles = &httpapi.TLSFiles{Cert: cfg.TLSCertFile, Key: cfg.TLSKeyFile}
 	}
 	deps := httpapi.PublicDeps{
-		Log: a.log, Metrics: a.metrics, Builder: a.builder, Sink: a.sink, Verifier: v,
+		Log: a.log, Metrics: a.metrics, Builder: a.builder, Sink: a.sink, Verifier: v, Families: cfg.Families(),
 		BodyLimit: cfg.BodyLimit, RetryAfter: cfg.RetryAfter, Schemas: event.Schemas(),
 		Guard: httpapi.GuardConfig{
 			Allowed: allowed, TrustedProxies: trusted,

@@ -12,6 +12,9 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/family"
 )
 
 // EnvPrefix starts every environment variable the bridge reads.
@@ -97,8 +100,14 @@ type Config struct {
 	EmbeddedNATSSyncAlways bool   `yaml:"embedded_nats_sync_always"`
 	DataDir                string `yaml:"data_dir"`
 
-	Stream                string        `yaml:"stream"`
-	SubjectPrefix         string        `yaml:"subject_prefix"`
+	Stream        string `yaml:"stream"`
+	SubjectPrefix string `yaml:"subject_prefix"`
+	// DisabledFamilies turns families off (comma-separated names); a
+	// family that is off has no route, no subjects and no metrics.
+	DisabledFamilies string `yaml:"disabled_families"`
+	// FamilySubjectPrefixes overrides families' subject prefixes
+	// ("family=prefix,..."); each defaults to the family's name.
+	FamilySubjectPrefixes string        `yaml:"family_subject_prefixes"`
 	StreamReplicas        int           `yaml:"stream_replicas"`
 	StreamManage          bool          `yaml:"stream_manage"`
 	StreamMaxAge          time.Duration `yaml:"stream_max_age"`
@@ -509,6 +518,9 @@ func (c Config) validateTracking() error {
 	if overlaps(c.SubjectPrefix+"_tasks", c.DeadLetterSubjectPrefix) {
 		return bad("deadletter_subject_prefix", "%q overlaps the task subjects %q", c.DeadLetterSubjectPrefix, c.SubjectPrefix+"_tasks")
 	}
+	if err := c.validFamilies(); err != nil {
+		return err
+	}
 	// The provider allows 3 record-info requests per second per task.
 	if c.TrackingPollInterval < time.Second {
 		return bad("tracking_poll_interval", "%s must be at least 1s", c.TrackingPollInterval)
@@ -617,6 +629,61 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+func badKey(key, format string, a ...any) error {
+	return &Error{Key: key, Msg: fmt.Sprintf(format, a...)}
+}
+
+// Families are the enabled families, in the table's order.
+func (c Config) Families() []family.Family {
+	fams, _ := family.Enabled(c.DisabledFamilies) // validated with the config
+	return fams
+}
+
+// Prefixes are the stage subject prefixes of every family.
+func (c Config) Prefixes() map[event.Family]string {
+	p, _ := family.Prefixes(c.SubjectPrefix, c.FamilySubjectPrefixes) // validated with the config
+	return p
+}
+
+// validFamilies checks the family settings: known names, valid prefixes,
+// and no two subject spaces (stage and task subjects of every enabled
+// family, dead letters, announcements) that overlap.
+func (c Config) validFamilies() error {
+	fams, err := family.Enabled(c.DisabledFamilies)
+	if err != nil {
+		return badKey("disabled_families", "%v", err)
+	}
+	prefixes, err := family.Prefixes(c.SubjectPrefix, c.FamilySubjectPrefixes)
+	if err != nil {
+		return badKey("family_subject_prefixes", "%v", err)
+	}
+	type space struct{ prefix, owner string }
+	var spaces []space
+	for _, f := range fams {
+		p := prefixes[f.Name]
+		if f.Name != event.FamilyVocals {
+			if err := validSubjectPrefix(p); err != nil {
+				return badKey("family_subject_prefixes", "%s: %q %v", f.Name, p, err)
+			}
+		}
+		spaces = append(spaces, space{p, string(f.Name)}, space{event.TaskPrefix(p), string(f.Name) + " tasks"})
+	}
+	if c.DeadLetterEnabled {
+		spaces = append(spaces, space{c.DeadLetterSubjectPrefix, "dead letters"})
+	}
+	if c.TrackingAnnounceSubject != "" {
+		spaces = append(spaces, space{c.TrackingAnnounceSubject, "announcements"})
+	}
+	for i, a := range spaces {
+		for _, b := range spaces[i+1:] {
+			if overlaps(a.prefix, b.prefix) {
+				return badKey("family_subject_prefixes", "the subjects of %s (%q) overlap those of %s (%q)", a.owner, a.prefix, b.owner, b.prefix)
+			}
+		}
+	}
+	return nil
 }
 
 // overlaps reports whether subjects under one prefix can match the other's

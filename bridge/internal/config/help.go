@@ -50,7 +50,7 @@ type Group struct {
 var Groups = []Group{
 	{"Listeners", []string{"http_addr", "admin_addr", "admin_pprof", "tls_cert_file", "tls_key_file", "read_header_timeout", "read_timeout", "write_timeout", "idle_timeout", "shutdown_timeout", "shutdown_delay"}},
 	{"NATS", []string{"nats_url", "embedded_nats_addr", "embedded_nats_sync_always", "nats_creds_file", "nats_nkey_file", "nats_ca_file", "nats_cert_file", "nats_key_file", "nats_max_payload", "data_dir"}},
-	{"Stream and events", []string{"stream", "subject_prefix", "stream_replicas", "stream_manage", "stream_max_age", "stream_duplicate_window", "publish_timeout", "retry_after", "event_source", "content_mode", "schema_base_url", "provider_time_zone"}},
+	{"Stream and events", []string{"stream", "subject_prefix", "disabled_families", "family_subject_prefixes", "stream_replicas", "stream_manage", "stream_max_age", "stream_duplicate_window", "publish_timeout", "retry_after", "event_source", "content_mode", "schema_base_url", "provider_time_zone"}},
 	{"Spool", []string{"spool_enabled", "spool_max_bytes", "spool_max_entries"}},
 	{"Dead letters", []string{"deadletter_enabled", "deadletter_stream", "deadletter_subject_prefix", "deadletter_max_body", "deadletter_max_bytes", "deadletter_queue_bytes"}},
 	{"Verification", []string{"webhook_hmac_key", "webhook_hmac_key_file", "standard_webhook_secret", "callback_token", "signature_tolerance", "replay_cache_size", "allowed_cidrs", "trusted_proxies"}},
@@ -61,7 +61,7 @@ var Groups = []Group{
 
 // help says what each setting does, as the README's table does.
 var help = map[string]string{
-	"http_addr":                 "public listener: POST /callbacks/vocals, GET /schemas/...",
+	"http_addr":                 "public listener: POST /callbacks/<family> (/callbacks/vocals for add-vocals), GET /schemas/...",
 	"admin_addr":                "admin listener: /healthz, /readyz, /metrics; loopback by default, the chart and Compose set :8081 so probes and Prometheus reach it",
 	"nats_url":                  "comma-separated seed URLs of one NATS cluster; empty starts the embedded server",
 	"embedded_nats_addr":        "loopback address where the embedded server accepts NATS clients (the bridge connects through it too, which is cheaper than an in-process pipe); empty for no listener and an in-process connection",
@@ -74,7 +74,9 @@ var help = map[string]string{
 	"embedded_nats_sync_always": "the embedded server fsyncs each event before acknowledging it; false fsyncs every two minutes (faster, but a power cut can lose acknowledged events)",
 	"data_dir":                  "embedded server store (<dir>/nats) and other local state",
 	"stream":                    "stream name",
-	"subject_prefix":            "subjects are <prefix>.<task_id>.<stage>",
+	"subject_prefix":            "add-vocals subjects are <prefix>.<task_id>.<stage>",
+	"disabled_families":         "families turned off, comma-separated (generate, lyrics, wav, ...): no route, no subjects, no metrics; all are on by default",
+	"family_subject_prefixes":   "other families' subject prefixes, family=prefix comma-separated; each defaults to the family's name (generate.<task_id>.complete)",
 	"stream_replicas":           "stream replicas (1–5; 3 for a cluster)",
 	"stream_manage":             "create/update the stream at start-up; false only checks it",
 	"stream_max_age":            "how long events are kept",

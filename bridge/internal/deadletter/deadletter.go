@@ -24,6 +24,7 @@ import (
 // Header names on a dead-letter message.
 const (
 	HeaderReason      = "Vocals-Reject-Reason"
+	HeaderFamily      = "Vocals-Family" // the route's family, such as vocals or lyrics
 	HeaderError       = "Vocals-Reject-Error"
 	HeaderRequestID   = "Vocals-Request-Id"
 	HeaderBodySize    = "Vocals-Body-Size"
@@ -43,6 +44,7 @@ const (
 // Rejection is a refused callback.
 type Rejection struct {
 	Reason      string // a fixed token such as "invalid_task_id"
+	Family      string // the callback route's family
 	Error       string
 	RequestID   string
 	ContentType string
@@ -222,6 +224,9 @@ func (w *Writer) message(r Rejection) (*nats.Msg, string) {
 	m := nats.NewMsg(w.spec.SubjectPrefix + "." + r.Reason)
 	m.Data = body
 	m.Header.Set(HeaderReason, r.Reason)
+	if r.Family != "" {
+		m.Header.Set(HeaderFamily, r.Family)
+	}
 	m.Header.Set(HeaderError, clip(r.Error, 512))
 	m.Header.Set(HeaderRequestID, r.RequestID)
 	m.Header.Set(HeaderContentType, clip(r.ContentType, 128))
@@ -230,6 +235,9 @@ func (w *Writer) message(r Rejection) (*nats.Msg, string) {
 	m.Header.Set(HeaderReceivedAt, r.At.UTC().Format(time.RFC3339Nano))
 	h := sha256.New()
 	h.Write([]byte(r.Reason + "\x00" + r.ContentType + "\x00"))
+	if r.Family != "" && r.Family != "vocals" { // add-vocals ids stay as they were
+		h.Write([]byte(r.Family + "\x00"))
+	}
 	if complete {
 		h.Write(r.Body)
 	} else {

@@ -56,7 +56,7 @@ func TestAdminEndpoints(t *testing.T) {
 		t.Fatalf("metrics %d", code)
 	}
 	for _, name := range []string{
-		`vocals_bridge_callbacks_received_total{outcome="published",stage="complete"} 1`,
+		`vocals_bridge_callbacks_received_total{family="vocals",outcome="published",stage="complete"} 1`,
 		"vocals_bridge_publish_duration_seconds_bucket",
 		"vocals_bridge_http_request_duration_seconds_bucket",
 		"vocals_bridge_nats_connected",

@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"golang.org/x/time/rate"
 
+	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/metrics"
 )
 
@@ -67,9 +68,9 @@ func newGate(cfg GuardConfig, m *metrics.Metrics) *gate {
 }
 
 // refuse answers a request the gate turns away before its body is read.
-func (g *gate) refuse(c echo.Context, status int, reason, msg string) error {
-	g.m.CallbacksRejected.WithLabelValues(reason).Inc()
-	g.m.CallbacksReceived.WithLabelValues(metrics.StageUnknown, metrics.OutcomeRejected).Inc()
+func (g *gate) refuse(c echo.Context, fam event.Family, status int, reason, msg string) error {
+	g.m.CallbacksRejected.WithLabelValues(string(fam), reason).Inc()
+	g.m.CallbacksReceived.WithLabelValues(string(fam), metrics.StageUnknown, metrics.OutcomeRejected).Inc()
 	if status != http.StatusForbidden {
 		c.Response().Header().Set("Retry-After", g.retryAfter)
 	}
@@ -78,12 +79,12 @@ func (g *gate) refuse(c echo.Context, status int, reason, msg string) error {
 
 // admit refuses a source outside the allow-list and one whose budget for
 // refused requests is spent; refused says it answered.
-func (g *gate) admit(c echo.Context, ip netip.Addr, now time.Time) (refused bool, err error) {
+func (g *gate) admit(c echo.Context, fam event.Family, ip netip.Addr, now time.Time) (refused bool, err error) {
 	if len(g.cfg.Allowed) > 0 && !contains(g.cfg.Allowed, ip) {
-		return true, g.refuse(c, http.StatusForbidden, "ip", "source address not allowed")
+		return true, g.refuse(c, fam, http.StatusForbidden, "ip", "source address not allowed")
 	}
 	if g.limiters != nil && g.limiters.spent(ip, now) {
-		return true, g.refuse(c, http.StatusTooManyRequests, "rate", "too many refused requests from this address")
+		return true, g.refuse(c, fam, http.StatusTooManyRequests, "rate", "too many refused requests from this address")
 	}
 	return false, nil
 }

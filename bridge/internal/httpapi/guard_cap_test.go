@@ -15,6 +15,7 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/family"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/httpapi"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/metrics"
 )
@@ -39,7 +40,7 @@ func TestInFlightCap(t *testing.T) {
 	h := httpapi.NewPublic(httpapi.PublicDeps{
 		Log: zaptest.NewLogger(t), Metrics: metrics.New(prometheus.NewRegistry(), "test"),
 		Builder: build.NewBuilder("vocals", "/s", "http://localhost/schemas", time.UTC),
-		Sink:    sink, BodyLimit: bodyLimit, RetryAfter: 7 * time.Second, Schemas: event.Schemas(),
+		Sink:    sink, BodyLimit: bodyLimit, RetryAfter: 7 * time.Second, Schemas: event.Schemas(), Families: family.All(),
 		Guard: httpapi.GuardConfig{MaxInFlight: 1, RetryAfter: 7 * time.Second},
 	})
 	srv := httptest.NewServer(h)

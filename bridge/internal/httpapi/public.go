@@ -28,11 +28,13 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deadletter"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/family"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/metrics"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/verify"
 )
 
-// CallbackPath is the provider's callBackUrl path.
+// CallbackPath is the add-vocals callBackUrl path; every family has its
+// own, family.Family.Path.
 const CallbackPath = "/callbacks/vocals"
 
 // SchemaPrefix is where the event schemas are served.
@@ -44,6 +46,8 @@ type PublicDeps struct {
 	Metrics *metrics.Metrics
 	Builder *build.Builder
 	Sink    deliver.Sink
+	// Families are the enabled families: each has its route.
+	Families []family.Family
 	// BodyLimit is the largest accepted body in bytes; larger gets 413.
 	BodyLimit int64
 	// RetryAfter is sent with 503 answers.
@@ -74,17 +78,21 @@ type DeadLetter interface {
 	Record(deadletter.Rejection)
 }
 
-// NewPublic returns the public listener's handler: POST /callbacks/vocals
-// (and /callbacks/vocals/<token> when a token is configured) and
+// NewPublic returns the public listener's handler: POST
+// /callbacks/<family> for each enabled family (and
+// /callbacks/<family>/<token> when a token is configured) and
 // GET /schemas/..., nothing else.
 func NewPublic(d PublicDeps) *echo.Echo {
 	e := newEcho(d.Log, d.Metrics, "public")
 	h := &callbackHandler{d: d, g: newGate(d.Guard, d.Metrics)}
-	e.POST(CallbackPath, h.serve)
-	if d.Verifier != nil && d.Verifier.TokenRequired() {
-		// The token may be the last path segment, for providers whose
-		// callBackUrl cannot carry a query.
-		e.POST(CallbackPath+"/:token", h.serve)
+	for _, f := range d.Families {
+		serve := func(c echo.Context) error { return h.serve(c, f) }
+		e.POST(f.Path(), serve)
+		if d.Verifier != nil && d.Verifier.TokenRequired() {
+			// The token may be the last path segment, for providers whose
+			// callBackUrl cannot carry a query.
+			e.POST(f.Path()+"/:token", serve)
+		}
 	}
 	schemas := http.StripPrefix(SchemaPrefix, http.FileServer(http.FS(d.Schemas)))
 	e.GET(SchemaPrefix+"/*", echo.WrapHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -123,14 +131,15 @@ type errReadTimeout struct{ err error }
 func (e errReadTimeout) Error() string { return "body did not arrive in time: " + e.err.Error() }
 func (e errReadTimeout) Unwrap() error { return e.err }
 
-func (h *callbackHandler) serve(c echo.Context) error {
+func (h *callbackHandler) serve(c echo.Context, f family.Family) error {
 	start := time.Now()
 	req := c.Request()
 	// A field on each line rather than Log.With: With copies the encoder
 	// for every request, and most requests log once.
 	log, rid := h.d.Log, zap.String("request_id", requestID(c))
 	ip := ClientIP(req, h.g.cfg.TrustedProxies)
-	if refused, err := h.g.admit(c, ip, start); refused {
+	fam := f.Name
+	if refused, err := h.g.admit(c, fam, ip, start); refused {
 		return err
 	}
 
@@ -153,7 +162,7 @@ func (h *callbackHandler) serve(c echo.Context) error {
 		// A body is read under a slot of its source's, not one of the
 		// in-flight slots: a slow sender holds only its own.
 		if !h.g.readers.acquire(ip) {
-			return h.g.refuse(c, http.StatusTooManyRequests, "source_busy", "too many bodies from this address are still arriving")
+			return h.g.refuse(c, fam, http.StatusTooManyRequests, "source_busy", "too many bodies from this address are still arriving")
 		}
 		body, size, err = h.read(c, start)
 		h.g.readers.release(ip)
@@ -163,14 +172,14 @@ func (h *callbackHandler) serve(c echo.Context) error {
 		case h.g.inFlight <- struct{}{}:
 			defer func() { <-h.g.inFlight }()
 		default:
-			return h.g.refuse(c, http.StatusServiceUnavailable, "overloaded", "too many callbacks in flight")
+			return h.g.refuse(c, fam, http.StatusServiceUnavailable, "overloaded", "too many callbacks in flight")
 		}
 	}
 	// The signature before the body is decoded in full: Peek bounds what
 	// the body may cost and finds the task id the provider signs.
 	var peeked callback.Peeked
 	if err == nil {
-		peeked, err = callback.Peek(body)
+		peeked, err = f.Kind.Peek(body)
 	}
 	if err == nil {
 		sum = sha256.Sum256(body)
@@ -180,16 +189,16 @@ func (h *callbackHandler) serve(c echo.Context) error {
 		err = h.d.Verifier.Verify(vreq)
 	}
 	if err == nil {
-		cb, err = peeked.Decode()
+		cb, err = f.Kind.Decode(peeked, fam)
 	}
 	if err != nil {
-		return h.reject(c, log, rid, ip, err, start, body, size)
+		return h.reject(c, fam, log, rid, ip, err, start, body, size)
 	}
 
 	msg, err := h.d.Builder.BuildHashed(cb, sum)
 	if err != nil {
-		log.Error("building event", rid, zap.String("task_id", cb.TaskID), zap.Error(err))
-		h.d.Metrics.CallbacksReceived.WithLabelValues(string(cb.Stage), metrics.OutcomeFailed).Inc()
+		log.Error("building event", rid, zap.String("family", string(fam)), zap.String("task_id", cb.TaskID), zap.Error(err))
+		h.d.Metrics.CallbacksReceived.WithLabelValues(string(fam), string(cb.Stage), metrics.OutcomeFailed).Inc()
 		return c.JSON(http.StatusInternalServerError, errorBody("internal", "could not build the event"))
 	}
 
@@ -198,7 +207,7 @@ func (h *callbackHandler) serve(c echo.Context) error {
 	// delivery half-way.
 	res, err := h.d.Sink.Deliver(context.WithoutCancel(req.Context()), msg)
 	if errors.Is(err, deliver.ErrEventTooLarge) {
-		return h.reject(c, log, rid, ip, err, start, body, size)
+		return h.reject(c, fam, log, rid, ip, err, start, body, size)
 	}
 
 	outcome := string(res.Outcome)
@@ -212,9 +221,10 @@ func (h *callbackHandler) serve(c echo.Context) error {
 		}
 		h.d.Metrics.PublishDuration.WithLabelValues(pubOutcome).Observe(res.Published.Seconds())
 	}
-	h.d.Metrics.CallbacksReceived.WithLabelValues(string(cb.Stage), outcome).Inc()
+	h.d.Metrics.CallbacksReceived.WithLabelValues(string(fam), string(cb.Stage), outcome).Inc()
 	fields := []zap.Field{
 		rid,
+		zap.String("family", string(fam)),
 		zap.String("task_id", cb.TaskID),
 		zap.String("stage", string(cb.Stage)),
 		zap.Int("code", cb.Code),
@@ -230,7 +240,7 @@ func (h *callbackHandler) serve(c echo.Context) error {
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(h.d.RetryAfter.Seconds())))
 		if errors.Is(err, deliver.ErrSpoolFull) {
 			h.d.Metrics.SpoolFull.Inc()
-			log.Error("spool full: callback refused", rid, zap.String("task_id", cb.TaskID), zap.String("stage", string(cb.Stage)))
+			log.Error("spool full: callback refused", rid, zap.String("family", string(fam)), zap.String("task_id", cb.TaskID), zap.String("stage", string(cb.Stage)))
 			return c.JSON(http.StatusServiceUnavailable, errorBody("spool_full", "the stream is unavailable and the local spool is full; retry later"))
 		}
 		return c.JSON(http.StatusServiceUnavailable, errorBody("publish_failed", "the event could not be stored; retry later"))
@@ -320,7 +330,7 @@ func (p *pacedReader) Read(b []byte) (int, error) {
 
 // reject answers a request that can never become an event. This is the one
 // place that maps input errors to status codes and reasons.
-func (h *callbackHandler) reject(c echo.Context, log *zap.Logger, rid zap.Field, ip netip.Addr, err error, start time.Time, body []byte, size int64) error {
+func (h *callbackHandler) reject(c echo.Context, fam event.Family, log *zap.Logger, rid zap.Field, ip netip.Addr, err error, start time.Time, body []byte, size int64) error {
 	// Only refused requests spend their source's budget.
 	h.g.charge(ip, start)
 	status, reason := http.StatusBadRequest, ""
@@ -346,15 +356,15 @@ func (h *callbackHandler) reject(c echo.Context, log *zap.Logger, rid zap.Field,
 	default: // the client broke off or timed out while sending
 		reason = "unreadable_body"
 	}
-	h.d.Metrics.CallbacksRejected.WithLabelValues(reason).Inc()
-	h.d.Metrics.CallbacksReceived.WithLabelValues(metrics.StageUnknown, metrics.OutcomeRejected).Inc()
-	log.Info("callback rejected", rid, zap.String("reason", reason), zap.Error(err),
+	h.d.Metrics.CallbacksRejected.WithLabelValues(string(fam), reason).Inc()
+	h.d.Metrics.CallbacksReceived.WithLabelValues(string(fam), metrics.StageUnknown, metrics.OutcomeRejected).Inc()
+	log.Info("callback rejected", rid, zap.String("family", string(fam)), zap.String("reason", reason), zap.Error(err),
 		zap.Duration("latency", time.Since(start)))
 	// Refused input goes to the dead letters; unauthenticated requests do
 	// not, or anyone could fill that stream.
 	if h.d.DeadLetter != nil && vErr == nil {
 		h.d.DeadLetter.Record(deadletter.Rejection{
-			Reason: reason, Error: err.Error(), RequestID: requestID(c),
+			Reason: reason, Family: string(fam), Error: err.Error(), RequestID: requestID(c),
 			ContentType: c.Request().Header.Get("Content-Type"), Body: body, BodySize: size, At: start,
 		})
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deadletter"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/family"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/httpapi"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/metrics"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natstest"
@@ -94,7 +95,7 @@ func newBridgeSpool(t testing.TB, pub publish.Publisher, sp *spool.Spool) *bridg
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg, "test")
 	h := httpapi.NewPublic(httpapi.PublicDeps{
-		Log: log, Metrics: m,
+		Log: log, Metrics: m, Families: family.All(),
 		Builder:    build.NewBuilder("vocals", "/vocals-bridge", "http://localhost:8080/schemas", time.UTC),
 		Sink:       deliver.New(pub, sp, 2*time.Second, nil),
 		BodyLimit:  bodyLimit,
@@ -234,10 +235,10 @@ func TestOneMessagePerStageAndRetriesDeduplicated(t *testing.T) {
 			t.Errorf("message %d on %s", i, msgs[i].Subject)
 		}
 	}
-	if got := testutil.ToFloat64(b.metrics.CallbacksReceived.WithLabelValues("complete", metrics.OutcomeDuplicate)); got != 2 {
+	if got := testutil.ToFloat64(b.metrics.CallbacksReceived.WithLabelValues("vocals", "complete", metrics.OutcomeDuplicate)); got != 2 {
 		t.Errorf("duplicate counter %v, want 2", got)
 	}
-	if got := testutil.ToFloat64(b.metrics.CallbacksReceived.WithLabelValues("complete", metrics.OutcomePublished)); got != 1 {
+	if got := testutil.ToFloat64(b.metrics.CallbacksReceived.WithLabelValues("vocals", "complete", metrics.OutcomePublished)); got != 1 {
 		t.Errorf("published counter %v, want 1", got)
 	}
 }
@@ -336,7 +337,7 @@ func TestBadInputIsRejectedAndNothingStored(t *testing.T) {
 	if n := len(natstest.Messages(t, b.js, "VOCALS_DLQ", "vocals_dlq.malformed_json")); n != 1 {
 		t.Errorf("retried refusal stored %d times", n)
 	}
-	if got := testutil.ToFloat64(b.metrics.CallbacksRejected.WithLabelValues("invalid_task_id")); got != 6 {
+	if got := testutil.ToFloat64(b.metrics.CallbacksRejected.WithLabelValues("vocals", "invalid_task_id")); got != 6 {
 		t.Errorf("invalid_task_id rejections counted %v, want 6", got)
 	}
 	// The same bridge still accepts good input afterwards.
@@ -391,7 +392,7 @@ func TestBrokerDownAnswers503WithRetryAfter(t *testing.T) {
 	if d := time.Since(start); d >= 15*time.Second {
 		t.Errorf("answer took %s, past the provider's timeout", d)
 	}
-	if got := testutil.ToFloat64(b.metrics.CallbacksReceived.WithLabelValues("complete", metrics.OutcomeFailed)); got != 1 {
+	if got := testutil.ToFloat64(b.metrics.CallbacksReceived.WithLabelValues("vocals", "complete", metrics.OutcomeFailed)); got != 1 {
 		t.Errorf("failed counter %v", got)
 	}
 }

@@ -26,8 +26,8 @@ const StageUnknown = "unknown"
 
 // Metrics are the bridge's instruments.
 type Metrics struct {
-	CallbacksReceived *prometheus.CounterVec   // stage, outcome
-	CallbacksRejected *prometheus.CounterVec   // reason
+	CallbacksReceived *prometheus.CounterVec   // family, stage, outcome
+	CallbacksRejected *prometheus.CounterVec   // family, reason
 	PublishDuration   *prometheus.HistogramVec // outcome
 	HTTPDuration      *prometheus.HistogramVec // listener, route, code
 	NATSConnected     prometheus.Gauge
@@ -58,6 +58,19 @@ type Metrics struct {
 	reg prometheus.Registerer
 }
 
+// Families starts the callback series of each family at zero, so rates
+// exist before the first callback; a family that is off has none.
+func (m *Metrics) Families(families []event.Family) {
+	for _, f := range families {
+		for _, st := range f.Stages() {
+			for _, o := range []string{OutcomePublished, OutcomeDuplicate, OutcomeSpooled, OutcomeFailed} {
+				m.CallbacksReceived.WithLabelValues(string(f), string(st), o)
+			}
+		}
+		m.CallbacksReceived.WithLabelValues(string(f), StageUnknown, OutcomeRejected)
+	}
+}
+
 // WatchDeadLetterQueue exports queued(), the dead letters waiting for the
 // stream, as vocals_bridge_deadletter_queued.
 func (m *Metrics) WatchDeadLetterQueue(queued func() float64) {
@@ -74,12 +87,12 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		reg: reg,
 		CallbacksReceived: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Subsystem: "callbacks", Name: "received_total",
-			Help: "Callbacks received, by stage and outcome (published, duplicate, spooled, rejected, failed).",
-		}, []string{"stage", "outcome"}),
+			Help: "Callbacks received, by family, stage and outcome (published, duplicate, spooled, rejected, failed).",
+		}, []string{"family", "stage", "outcome"}),
 		CallbacksRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Subsystem: "callbacks", Name: "rejected_total",
-			Help: "Callbacks answered with a 4xx, by reason.",
-		}, []string{"reason"}),
+			Help: "Callbacks answered with a 4xx, by family and reason.",
+		}, []string{"family", "reason"}),
 		PublishDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: Namespace, Subsystem: "publish", Name: "duration_seconds",
 			Help:    "Time from publish to JetStream acknowledgement, by outcome (published, duplicate, failed).",
@@ -184,12 +197,6 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 	m.BuildInfo.WithLabelValues(version).Set(1)
 	// Export every stage/outcome series from the start, so rates and alerts
 	// see a zero instead of a missing series.
-	for _, st := range event.Stages() {
-		for _, o := range []string{OutcomePublished, OutcomeDuplicate, OutcomeSpooled, OutcomeFailed} {
-			m.CallbacksReceived.WithLabelValues(string(st), o)
-		}
-	}
-	m.CallbacksReceived.WithLabelValues(StageUnknown, OutcomeRejected)
 	for _, o := range []string{"published", "duplicate", "failed", "dropped"} {
 		m.DeadLetters.WithLabelValues(o)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/metrics"
 )
 
@@ -16,9 +17,10 @@ import (
 func TestMetricsAreNamedAndDocumented(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg, "test")
+	m.Families(event.Families())
 	m.PublishDuration.WithLabelValues("published").Observe(0.001)
 	m.HTTPDuration.WithLabelValues("public", "/callbacks/vocals", "200").Observe(0.001)
-	m.CallbacksRejected.WithLabelValues("malformed_json").Inc()
+	m.CallbacksRejected.WithLabelValues("vocals", "malformed_json").Inc()
 
 	families, err := reg.Gather()
 	if err != nil {

@@ -15,22 +15,29 @@ type StreamSpec struct {
 	SubjectPrefix string
 	// TaskSubjectPrefix, when set, is captured too (tracking events).
 	TaskSubjectPrefix string
-	Replicas          int
-	MaxAge            time.Duration
-	Duplicates        time.Duration
+	// MorePrefixes are captured as well: the other families' stage and
+	// task subject prefixes.
+	MorePrefixes []string
+	Replicas     int
+	MaxAge       time.Duration
+	Duplicates   time.Duration
 }
 
 // Config returns the JetStream configuration for s. One message per subject
 // with discard-new-per-subject makes a second event for the same task stage
 // impossible while the first is retained, even after the duplicate window.
 func (s StreamSpec) Config() jetstream.StreamConfig {
-	subjects := []string{s.SubjectPrefix + ".>"}
-	if s.TaskSubjectPrefix != "" {
-		subjects = append(subjects, s.TaskSubjectPrefix+".>")
+	var subjects []string
+	for _, p := range s.prefixes() {
+		subjects = append(subjects, p+".>")
+	}
+	description := "vocals-bridge: Suno add-vocals callbacks as CloudEvents"
+	if len(s.MorePrefixes) > 0 {
+		description = "vocals-bridge: Suno API callbacks as CloudEvents"
 	}
 	return jetstream.StreamConfig{
 		Name:                 s.Name,
-		Description:          "vocals-bridge: Suno add-vocals callbacks as CloudEvents",
+		Description:          description,
 		Subjects:             subjects,
 		Storage:              jetstream.FileStorage,
 		Retention:            jetstream.LimitsPolicy,
@@ -42,6 +49,14 @@ func (s StreamSpec) Config() jetstream.StreamConfig {
 		DiscardNewPerSubject: true,
 		AllowDirect:          true,
 	}
+}
+
+func (s StreamSpec) prefixes() []string {
+	out := []string{s.SubjectPrefix}
+	if s.TaskSubjectPrefix != "" {
+		out = append(out, s.TaskSubjectPrefix)
+	}
+	return append(out, s.MorePrefixes...)
 }
 
 // ErrStreamMissing is returned by CheckStream when the stream does not exist.
@@ -96,10 +111,7 @@ func CheckStream(ctx context.Context, js jetstream.JetStream, s StreamSpec) ([]s
 		return nil, fmt.Errorf("publish: looking up stream %s: %w", s.Name, err)
 	}
 	cfg := st.CachedInfo().Config
-	for _, prefix := range []string{s.SubjectPrefix, s.TaskSubjectPrefix} {
-		if prefix == "" {
-			continue
-		}
+	for _, prefix := range s.prefixes() {
 		covered := false
 		for _, subj := range cfg.Subjects {
 			if subj == prefix+".>" || subj == ">" {

@@ -1,0 +1,140 @@
+// Package family is the one description of every callback family the
+// bridge takes: the public contract's name (bridge/event.Family) joined
+// with how its body decodes, where the provider takes its submissions and
+// answers for its state, and the words that state is told in. The
+// handler, the builder, the reconciler and the simulator read this table;
+// none of them has a case per family.
+package family
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
+)
+
+// Family is one family's description.
+type Family struct {
+	Name event.Family
+	// Kind is the shape of its callback body.
+	Kind *callback.Kind
+	// TaskIDAt is where the provider's pages put the task id, the first
+	// place the simulator uses and the place the documentation names;
+	// decoding accepts data.task_id, data.taskId, task_id and taskId.
+	TaskIDAt string
+	// Submit and Details are the provider's paths: the POST that creates
+	// a task and the GET ?taskId= that reports its state.
+	Submit, Details string
+	// Status is the vocabulary of the details answer.
+	Status Vocabulary
+}
+
+// Path is the callback route, /callbacks/<name>.
+func (f Family) Path() string { return "/callbacks/" + string(f.Name) }
+
+var table = []Family{
+	music(event.FamilyVocals, "/api/v1/generate/add-vocals"),
+	music(event.FamilyGenerate, "/api/v1/generate"),
+	music(event.FamilyExtend, "/api/v1/generate/extend"),
+	music(event.FamilyUploadCover, "/api/v1/generate/upload-cover"),
+	music(event.FamilyUploadExtend, "/api/v1/generate/upload-extend"),
+	music(event.FamilyAddInstrumental, "/api/v1/generate/add-instrumental"),
+	{Name: event.FamilyReplaceSection, Kind: callback.MusicOneShot, TaskIDAt: "data.task_id",
+		Submit: "/api/v1/generate/replace-section", Details: "/api/v1/generate/record-info", Status: MusicStatus},
+	{Name: event.FamilyLyrics, Kind: callback.Lyrics, TaskIDAt: "data.task_id",
+		Submit: "/api/v1/lyrics", Details: "/api/v1/lyrics/record-info", Status: LyricsStatus},
+	{Name: event.FamilyWAV, Kind: callback.WAV, TaskIDAt: "data.task_id",
+		Submit: "/api/v1/wav/generate", Details: "/api/v1/wav/record-info", Status: FlagStatus},
+	{Name: event.FamilyStems, Kind: callback.Stems, TaskIDAt: "data.task_id",
+		Submit: "/api/v1/vocal-removal/generate", Details: "/api/v1/vocal-removal/record-info", Status: FlagStatus},
+	{Name: event.FamilyMIDI, Kind: callback.MIDI, TaskIDAt: "task_id",
+		Submit: "/api/v1/midi/generate", Details: "/api/v1/midi/record-info", Status: NumericFlagStatus},
+	{Name: event.FamilyVideo, Kind: callback.Video, TaskIDAt: "data.task_id",
+		Submit: "/api/v1/mp4/generate", Details: "/api/v1/mp4/record-info", Status: FlagStatus},
+	{Name: event.FamilyCoverImage, Kind: callback.CoverImage, TaskIDAt: "data.taskId",
+		Submit: "/api/v1/suno/cover/generate", Details: "/api/v1/suno/cover/record-info", Status: CoverStatus},
+	{Name: event.FamilyVoiceValidate, Kind: callback.Voice, TaskIDAt: "data.taskId",
+		Submit: "/api/v1/voice/validate", Details: "/api/v1/voice/validate-info", Status: VoiceStatus},
+	{Name: event.FamilyVoiceRegenerate, Kind: callback.Voice, TaskIDAt: "data.taskId",
+		Submit: "/api/v1/voice/regenerate", Details: "/api/v1/voice/validate-info", Status: VoiceStatus},
+	{Name: event.FamilyVoice, Kind: callback.Voice, TaskIDAt: "data.taskId",
+		Submit: "/api/v1/voice/generate", Details: "/api/v1/voice/record-info", Status: VoiceStatus},
+}
+
+func music(name event.Family, submit string) Family {
+	return Family{Name: name, Kind: callback.Music, TaskIDAt: "data.task_id",
+		Submit: submit, Details: "/api/v1/generate/record-info", Status: MusicStatus}
+}
+
+// All lists every family, add-vocals first.
+func All() []Family { return slices.Clone(table) }
+
+// Get returns the family named name.
+func Get(name event.Family) (Family, bool) {
+	for _, f := range table {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return Family{}, false
+}
+
+// Enabled returns every family except those named in off, a
+// comma-separated list; an unknown name is an error.
+func Enabled(off string) ([]Family, error) {
+	skip := map[event.Family]bool{}
+	for _, name := range strings.Split(off, ",") {
+		if name = strings.TrimSpace(name); name == "" {
+			continue
+		}
+		if _, ok := Get(event.Family(name)); !ok {
+			return nil, fmt.Errorf("%q is not a family (%s)", name, Names())
+		}
+		skip[event.Family(name)] = true
+	}
+	var out []Family
+	for _, f := range table {
+		if !skip[f.Name] {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// Names lists the families' names, comma-separated.
+func Names() string {
+	names := make([]string, len(table))
+	for i, f := range table {
+		names[i] = string(f.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// Prefixes parses "family=prefix,..." over the defaults: each family's
+// own name, add-vocals' vocalsPrefix.
+func Prefixes(vocalsPrefix, list string) (map[event.Family]string, error) {
+	out := map[event.Family]string{}
+	for _, f := range table {
+		out[f.Name] = string(f.Name)
+	}
+	out[event.FamilyVocals] = vocalsPrefix
+	for _, item := range strings.Split(list, ",") {
+		if item = strings.TrimSpace(item); item == "" {
+			continue
+		}
+		name, prefix, ok := strings.Cut(item, "=")
+		if !ok {
+			return nil, fmt.Errorf("%q is not family=prefix", item)
+		}
+		if _, known := Get(event.Family(name)); !known {
+			return nil, fmt.Errorf("%q is not a family (%s)", name, Names())
+		}
+		if event.Family(name) == event.FamilyVocals {
+			return nil, fmt.Errorf("add-vocals' prefix is subject_prefix")
+		}
+		out[event.Family(name)] = prefix
+	}
+	return out, nil
+}
