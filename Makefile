@@ -71,6 +71,10 @@ lint-schemas:
 	test -x bin/ajv/node_modules/.bin/ajv || npm install --silent --no-audit --no-fund --prefix bin/ajv ajv-cli@5 ajv-formats@3
 	for g in bridge/event/testdata/golden/*.json; do \
 		$(AJV) -s schemas/v1/event.schema.json -r schemas/v1/data.schema.json -d $$g || exit 1; done
+	for d in bridge/event/testdata/golden/*/; do s=schemas/v1/$$(basename $$d).event.schema.json; \
+		test $$(basename $$d) != vocals || s=schemas/v1/event.schema.json; \
+		$(AJV) -s $$s -r "schemas/v1/*data.schema.json" -r schemas/v1/common.schema.json \
+			-d "$$d*.json" || exit 1; done
 	$(AJV) -s schemas/v1/submitted-event.schema.json -r schemas/v1/submitted.schema.json -d bridge/event/testdata/submitted.json
 
 schemas:

@@ -16,6 +16,7 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/family"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/schematest"
 )
 
@@ -366,5 +367,52 @@ func TestSubmittedGolden(t *testing.T) {
 	}
 	if strings.Contains(string(m.Body), "secret") {
 		t.Error("the callBackUrl, with its token, reached the event")
+	}
+}
+
+// TestFamilyGolden builds the event of every family's documented examples
+// and compares it, byte for byte, with testdata/golden/<family>/; each
+// must match its family's event schema.
+func TestFamilyGolden(t *testing.T) {
+	b := newBuilder(t, "UTC")
+	for _, f := range family.All() {
+		for _, ex := range f.Examples() {
+			t.Run(string(f.Name)+"/"+ex.Name, func(t *testing.T) {
+				p, err := f.Kind.Peek(ex.Body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cb, err := f.Kind.Decode(p, f.Name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				msg, err := b.Build(cb, ex.Body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var pretty bytes.Buffer
+				if err := json.Indent(&pretty, msg.Body, "", "  "); err != nil {
+					t.Fatal(err)
+				}
+				pretty.WriteByte('\n')
+				golden := filepath.Join(goldens, string(f.Name), ex.Name+".json")
+				if *update {
+					if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(golden, pretty.Bytes(), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatalf("%v (run go test ./bridge/internal/build -run TestFamilyGolden -update to create it)", err)
+				}
+				if !bytes.Equal(pretty.Bytes(), want) {
+					t.Errorf("event differs from %s:\n%s", golden, pretty.Bytes())
+				}
+				schematest.ValidateFamilyEvent(t, filepath.Base(f.Name.EventSchemaPath()), want)
+			})
+		}
 	}
 }

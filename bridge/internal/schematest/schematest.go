@@ -120,6 +120,34 @@ func load(t testing.TB) {
 	}
 }
 
+var (
+	familyMu      sync.Mutex
+	familySchemas = map[string]*jsonschema.Schema{}
+)
+
+// ValidateFamilyEvent fails the test unless body is a valid event of the
+// family whose event schema is the file name (event.schema.json for
+// add-vocals, <family>.event.schema.json for the others) and a valid
+// CloudEvent.
+func ValidateFamilyEvent(t testing.TB, name string, body []byte) {
+	t.Helper()
+	load(t)
+	familyMu.Lock()
+	s, ok := familySchemas[name]
+	if !ok {
+		var err error
+		if s, err = Compiler(t).Compile(ID(name)); err != nil {
+			familyMu.Unlock()
+			t.Fatalf("compiling %s: %v", name, err)
+		}
+		familySchemas[name] = s
+	}
+	familyMu.Unlock()
+	if err := check(body, s, name); err != nil {
+		t.Fatalf("%v\n%s", err, body)
+	}
+}
+
 func check(body []byte, s *jsonschema.Schema, name string) error {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
 	if err != nil {

@@ -1,0 +1,117 @@
+package event_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/schematest"
+)
+
+var updateSchemas = flag.Bool("update-schemas", false, "rewrite the generated family schemas in schemas/v1 and the embedded copy")
+
+// Every family but add-vocals has an event schema made from add-vocals'
+// (its type, dataschema and data changed), and the music and voice
+// families whose data is another family's type have a data schema that
+// refers to it. They are generated, so the families stay alike: run
+// go test ./bridge/event -run TestFamilySchemas -update-schemas.
+func TestFamilySchemas(t *testing.T) {
+	root := schematest.RepoRoot(t)
+	base := readJSON(t, filepath.Join(root, "schemas", "v1", "event.schema.json"))
+	for _, f := range event.Families() {
+		if f == event.FamilyVocals {
+			continue
+		}
+		files := map[string]map[string]any{filepath.Base(f.EventSchemaPath()): familyEventSchema(base, f)}
+		if data := familyDataSchema(f); data != nil {
+			files[filepath.Base(f.DataSchemaPath())] = data
+		}
+		for name, doc := range files {
+			var buf bytes.Buffer
+			enc := json.NewEncoder(&buf)
+			enc.SetEscapeHTML(false)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(doc); err != nil {
+				t.Fatal(err)
+			}
+			out := buf.Bytes()
+			for _, dir := range []string{filepath.Join(root, "schemas", "v1"), filepath.Join("schemas", "v1")} {
+				path := filepath.Join(dir, name)
+				if *updateSchemas {
+					if err := os.WriteFile(path, out, 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				have, err := os.ReadFile(path)
+				if err != nil || !bytes.Equal(have, out) {
+					t.Errorf("%s is not what the family table makes (%v); run go test ./bridge/event -run TestFamilySchemas -update-schemas", path, err)
+				}
+			}
+		}
+	}
+}
+
+func familyEventSchema(base map[string]any, f event.Family) map[string]any {
+	var doc map[string]any
+	raw, _ := json.Marshal(base)
+	_ = json.Unmarshal(raw, &doc) // a deep copy
+	name := filepath.Base(f.EventSchemaPath())
+	doc["$id"] = schematest.ID(name)
+	doc["title"] = fmt.Sprintf("vocals-bridge %s CloudEvent, v1, structured JSON mode", f)
+	doc["description"] = fmt.Sprintf("The body of every message the bridge publishes for the %s family on <prefix>.<task_id>.<stage> (the prefix defaults to %s; Content-Type application/cloudevents+json).", f, f)
+	props := doc["properties"].(map[string]any)
+	props["id"].(map[string]any)["description"] = fmt.Sprintf("UUIDv5 of \"%s/<task_id>/<stage>\": the same for every delivery of a stage; also the Nats-Msg-Id.", f)
+	var types []any
+	for _, st := range f.Stages() {
+		types = append(types, f.Type(st))
+	}
+	props["type"].(map[string]any)["enum"] = types
+	props["dataschema"].(map[string]any)["pattern"] = regexp.QuoteMeta(f.DataSchemaPath()) + "$"
+	props["data"] = map[string]any{"$ref": filepath.Base(f.DataSchemaPath())}
+	return doc
+}
+
+// familyDataSchema is the data schema of a family whose data is another
+// family's type, or nil when the family's data schema is its own.
+func familyDataSchema(f event.Family) map[string]any {
+	var ref, what string
+	switch {
+	case f.Tracks():
+		ref, what = "data.schema.json", "a music callback, as add-vocals'"
+	case f == event.FamilyVoiceValidate || f == event.FamilyVoiceRegenerate:
+		ref, what = "voice.data.schema.json", "a voice callback, as the voice family's"
+	default:
+		return nil
+	}
+	var stages []any
+	for _, st := range f.Stages() {
+		stages = append(stages, string(st))
+	}
+	return map[string]any{
+		"$schema":     "https://json-schema.org/draft/2020-12/schema",
+		"$id":         schematest.ID(filepath.Base(f.DataSchemaPath())),
+		"title":       fmt.Sprintf("vocals-bridge %s event data, v1", f),
+		"description": fmt.Sprintf("The data of every com.sunoapi.%s.<stage>.v1 event: %s.", f, what),
+		"type":        "object",
+		"$ref":        ref,
+		"properties":  map[string]any{"stage": map[string]any{"enum": stages}},
+	}
+}
+
+// Each family's schemas are where its events say, in both copies.
+func TestEveryFamilyHasItsSchemas(t *testing.T) {
+	for _, f := range event.Families() {
+		for _, p := range []string{f.DataSchemaPath(), f.EventSchemaPath()} {
+			if _, err := fsRead(strings.TrimPrefix(p, "/")); err != nil {
+				t.Errorf("%s: %v", f, err)
+			}
+		}
+	}
+}
