@@ -13,13 +13,19 @@ import (
 
 // Options configure Consume. Zero values take the documented defaults.
 type Options struct {
-	// Stream and SubjectPrefix must match the bridge's (VOCALS, vocals).
+	// Stream and SubjectPrefix must match the bridge's (VOCALS, vocals);
+	// SubjectPrefix is add-vocals'. Prefixes names the other families'
+	// when the bridge renamed them (its family_subject_prefixes).
 	Stream        string
 	SubjectPrefix string
+	Prefixes      map[event.Family]string
+	// Families to receive; add-vocals only when empty, as before there
+	// were other families.
+	Families []event.Family
 	// Durable names the consumer; every replica of a service uses the
 	// same name to share the work. Required.
 	Durable string
-	// Stages to receive; all four when empty.
+	// Stages to receive, of those each family has; all when empty.
 	Stages []event.Stage
 	// MaxDeliver bounds deliveries of one event (default 5); after that
 	// JetStream stops redelivering it.
@@ -41,6 +47,14 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.SubjectPrefix == "" {
 		o.SubjectPrefix = "vocals"
+	}
+	if len(o.Families) == 0 {
+		o.Families = []event.Family{event.FamilyVocals}
+	}
+	for _, f := range o.Families {
+		if !f.Known() {
+			return o, fmt.Errorf("consumer: %q is not a family", f)
+		}
 	}
 	if len(o.Stages) == 0 {
 		o.Stages = event.Stages()
@@ -76,9 +90,23 @@ func Ensure(ctx context.Context, js jetstream.JetStream, opts Options) (jetstrea
 	if err != nil {
 		return nil, err
 	}
-	filters := make([]string, 0, len(opts.Stages))
-	for _, st := range opts.Stages {
-		filters = append(filters, opts.SubjectPrefix+".*."+string(st))
+	var filters []string
+	for _, f := range opts.Families {
+		prefix := opts.Prefixes[f]
+		switch {
+		case f == event.FamilyVocals:
+			prefix = opts.SubjectPrefix
+		case prefix == "":
+			prefix = string(f)
+		}
+		for _, st := range opts.Stages {
+			if f.HasStage(st) {
+				filters = append(filters, prefix+".*."+string(st))
+			}
+		}
+	}
+	if len(filters) == 0 {
+		return nil, errors.New("consumer: none of the families has any of the stages")
 	}
 	cfg := jetstream.ConsumerConfig{
 		Durable:        opts.Durable,

@@ -1,21 +1,26 @@
 // Package consumer is for services that consume vocals-bridge events: it
 // decodes a NATS message in either CloudEvents content mode into a typed
-// Event, and runs a durable JetStream consumer over chosen stages with
-// explicit acknowledgement, bounded redelivery and backoff.
+// Event of its family, and runs a durable JetStream consumer over chosen
+// families and stages with explicit acknowledgement, bounded redelivery
+// and backoff.
 //
 //	err := consumer.Consume(ctx, js, consumer.Options{
-//		Durable: "mixer",
-//		Stages:  []event.Stage{event.StageComplete},
+//		Durable:  "mixer",
+//		Families: []event.Family{event.FamilyVocals, event.FamilyGenerate},
+//		Stages:   []event.Stage{event.StageComplete},
 //	}, func(ctx context.Context, e consumer.Event) error {
 //		for _, t := range e.Data.Tracks { fmt.Println(t.AudioURL) }
 //		return nil // ack; an error naks with backoff; consumer.Term(err) stops redelivery
 //	})
+//
+// A family without tracks has its own data type: DataOf[event.WavV1](e).
 package consumer
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 
 	ce "github.com/cloudevents/sdk-go/v2/event"
@@ -31,9 +36,23 @@ type Event struct {
 	CloudEvent ce.Event
 	// Subject is the NATS subject it arrived on.
 	Subject string
-	// Stage is parsed from the type; Data is the decoded v1 data.
-	Stage event.Stage
-	Data  event.DataV1
+	// Family and Stage are parsed from the type.
+	Family event.Family
+	Stage  event.Stage
+	// Data is the decoded v1 data of a music family (event.Family.Tracks);
+	// zero for the others.
+	Data event.DataV1
+	// Payload is the decoded v1 data of any family, as a value of its
+	// type: event.DataV1, event.LyricsV1, event.WavV1, ...
+	Payload any
+	common  event.Common
+}
+
+// DataOf returns e's data as T, and false when e's family has another
+// data type.
+func DataOf[T any](e Event) (T, bool) {
+	d, ok := e.Payload.(T)
+	return d, ok
 }
 
 // Failure is the provider's failure report carried by an error event.
@@ -48,7 +67,7 @@ func (e Event) Failure() (Failure, bool) {
 	if e.Stage != event.StageError {
 		return Failure{}, false
 	}
-	return Failure{Code: e.Data.Code, Reason: e.Data.CodeReason, Msg: e.Data.Msg}, true
+	return Failure{Code: e.common.Code, Reason: e.common.CodeReason, Msg: e.common.Msg}, true
 }
 
 // Origin is how the bridge learned of the stage: event.OriginCallback,
@@ -98,17 +117,42 @@ func headerValue(h nats.Header, key string) string {
 	return ""
 }
 
+// parseType splits com.sunoapi.<family>.<stage>.v1.
+func parseType(typ string) (event.Family, event.Stage, bool) {
+	rest, ok := strings.CutPrefix(typ, "com.sunoapi.")
+	if !ok {
+		return "", "", false
+	}
+	if rest, ok = strings.CutSuffix(rest, "."+event.Version); !ok {
+		return "", "", false
+	}
+	i := strings.LastIndexByte(rest, '.')
+	if i < 0 {
+		return "", "", false
+	}
+	f, st := event.Family(rest[:i]), event.Stage(rest[i+1:])
+	return f, st, f.Known() && f.HasStage(st)
+}
+
 func fromCloudEvent(subject string, e ce.Event) (Event, error) {
-	stage, ok := strings.CutPrefix(e.Type(), event.TypePrefix)
-	if !ok || !strings.HasSuffix(stage, "."+event.Version) {
+	fam, stage, ok := parseType(e.Type())
+	if !ok {
 		return Event{}, fmt.Errorf("consumer: %w: type %q", ErrNotVocalsEvent, e.Type())
 	}
-	out := Event{CloudEvent: e, Subject: subject, Stage: event.Stage(strings.TrimSuffix(stage, "."+event.Version))}
-	if err := json.Unmarshal(e.Data(), &out.Data); err != nil {
+	out := Event{CloudEvent: e, Subject: subject, Family: fam, Stage: stage}
+	data := fam.NewData()
+	if err := json.Unmarshal(e.Data(), data); err != nil {
 		return Event{}, fmt.Errorf("consumer: %w: data: %w", ErrNotVocalsEvent, err)
 	}
-	if out.Data.Stage != string(out.Stage) {
-		return Event{}, fmt.Errorf("consumer: %w: data stage %q under type %q", ErrNotVocalsEvent, out.Data.Stage, e.Type())
+	if err := json.Unmarshal(e.Data(), &out.common); err != nil {
+		return Event{}, fmt.Errorf("consumer: %w: data: %w", ErrNotVocalsEvent, err)
+	}
+	out.Payload = reflect.ValueOf(data).Elem().Interface()
+	if d, ok := data.(*event.DataV1); ok {
+		out.Data = *d
+	}
+	if out.common.Stage != string(out.Stage) {
+		return Event{}, fmt.Errorf("consumer: %w: data stage %q under type %q", ErrNotVocalsEvent, out.common.Stage, e.Type())
 	}
 	return out, nil
 }
