@@ -84,12 +84,16 @@ func (a *App) runTracking(ctx context.Context) {
 		store.Run(ctx)
 	}()
 
-	tracker := submit.NewTracker(store, a.builder, a.sink, cfg.TrackingPollAfter)
+	var names []event.Family
+	for _, f := range cfg.Families() {
+		names = append(names, f.Name)
+	}
+	tracker := submit.NewTracker(store, a.builder, a.sink, cfg.TrackingPollAfter, names)
 	tracker.Started = func(via event.Via) { m.TrackingStarted.WithLabelValues(string(via)).Inc() }
 	a.tracking.store.Store(store)
 	if cfg.SubmitAddr != "" {
 		a.tracking.proxy.Store(&submit.Proxy{
-			Provider: a.tracking.provider, Tracker: tracker, CallbackURL: cfg.SubmitCallbackURL,
+			Provider: a.tracking.provider, Tracker: tracker, Families: cfg.Families(), CallbackURL: cfg.SubmitCallbackURL,
 			Timeout: cfg.PublishTimeout + 5*time.Second, Log: log.Named("submit"), Failed: m.TrackingFailed.Inc,
 		})
 	}
@@ -103,7 +107,7 @@ func (a *App) runTracking(ctx context.Context) {
 	}
 
 	host, _ := os.Hostname()
-	rec := reconcile.New(store, a.tracking.provider, a.builder, a.sink, a.pub, cfg.SubjectPrefix, reconcile.Config{
+	rec := reconcile.New(store, a.tracking.provider, a.builder, a.sink, a.pub, reconcile.Config{
 		Replica: fmt.Sprintf("%s/%d", host, os.Getpid()), PollAfter: cfg.TrackingPollAfter,
 		Interval: cfg.TrackingPollInterval, Deadline: cfg.TrackingDeadline, StuckAfter: cfg.TrackingStuckAfter,
 		Rate: cfg.TrackingPollRate, MaxBackoff: max(10*time.Minute, cfg.TrackingPollInterval),

@@ -29,6 +29,28 @@ type Family struct {
 	Submit, Details string
 	// Status is the vocabulary of the details answer.
 	Status Vocabulary
+	// Result is where the details answer carries what the callback
+	// would; the music families' answer is read as add-vocals' is.
+	Result Result
+	// CallbackField is the submit body's member naming the callback URL.
+	CallbackField string
+}
+
+// CallbackURL is the callBackUrl of f's submissions, made from the
+// add-vocals one (submit_callback_url): its /callbacks/vocals becomes
+// f's path, the token and query kept. A URL without that path is used
+// as it is.
+func (f Family) CallbackURL(vocals string) string {
+	return strings.Replace(vocals, "/callbacks/vocals", f.Path(), 1)
+}
+
+// Result says how a details answer's result becomes the data object of
+// the callback it stands for: the object at From (the answer's data
+// itself when ""), its camelCase member names in snake_case when Snake,
+// placed under Into (merged into data when "").
+type Result struct {
+	From, Into string
+	Snake      bool
 }
 
 // Path is the callback route, /callbacks/<name>.
@@ -44,23 +66,37 @@ var table = []Family{
 	{Name: event.FamilyReplaceSection, Kind: callback.MusicOneShot, TaskIDAt: "data.task_id",
 		Submit: "/api/v1/generate/replace-section", Details: "/api/v1/generate/record-info", Status: MusicStatus},
 	{Name: event.FamilyLyrics, Kind: callback.Lyrics, TaskIDAt: "data.task_id",
-		Submit: "/api/v1/lyrics", Details: "/api/v1/lyrics/record-info", Status: LyricsStatus},
+		Submit: "/api/v1/lyrics", Details: "/api/v1/lyrics/record-info", Status: LyricsStatus,
+		Result: Result{From: "response"}},
 	{Name: event.FamilyWAV, Kind: callback.WAV, TaskIDAt: "data.task_id",
-		Submit: "/api/v1/wav/generate", Details: "/api/v1/wav/record-info", Status: FlagStatus},
+		Submit: "/api/v1/wav/generate", Details: "/api/v1/wav/record-info", Status: FlagStatus,
+		Result: Result{From: "response", Snake: true}},
 	{Name: event.FamilyStems, Kind: callback.Stems, TaskIDAt: "data.task_id",
-		Submit: "/api/v1/vocal-removal/generate", Details: "/api/v1/vocal-removal/record-info", Status: FlagStatus},
+		Submit: "/api/v1/vocal-removal/generate", Details: "/api/v1/vocal-removal/record-info", Status: FlagStatus,
+		Result: Result{From: "response", Into: "vocal_removal_info", Snake: true}},
 	{Name: event.FamilyMIDI, Kind: callback.MIDI, TaskIDAt: "task_id",
-		Submit: "/api/v1/midi/generate", Details: "/api/v1/midi/record-info", Status: NumericFlagStatus},
+		Submit: "/api/v1/midi/generate", Details: "/api/v1/midi/record-info", Status: NumericFlagStatus,
+		Result: Result{From: "midiData"}},
 	{Name: event.FamilyVideo, Kind: callback.Video, TaskIDAt: "data.task_id",
-		Submit: "/api/v1/mp4/generate", Details: "/api/v1/mp4/record-info", Status: FlagStatus},
+		Submit: "/api/v1/mp4/generate", Details: "/api/v1/mp4/record-info", Status: FlagStatus,
+		Result: Result{From: "response", Snake: true}},
 	{Name: event.FamilyCoverImage, Kind: callback.CoverImage, TaskIDAt: "data.taskId",
-		Submit: "/api/v1/suno/cover/generate", Details: "/api/v1/suno/cover/record-info", Status: CoverStatus},
+		Submit: "/api/v1/suno/cover/generate", Details: "/api/v1/suno/cover/record-info", Status: CoverStatus,
+		Result: Result{From: "response"}},
 	{Name: event.FamilyVoiceValidate, Kind: callback.Voice, TaskIDAt: "data.taskId",
 		Submit: "/api/v1/voice/validate", Details: "/api/v1/voice/validate-info", Status: VoiceStatus},
-	{Name: event.FamilyVoiceRegenerate, Kind: callback.Voice, TaskIDAt: "data.taskId",
+	{Name: event.FamilyVoiceRegenerate, Kind: callback.Voice, TaskIDAt: "data.taskId", CallbackField: "calBackUrl",
 		Submit: "/api/v1/voice/regenerate", Details: "/api/v1/voice/validate-info", Status: VoiceStatus},
 	{Name: event.FamilyVoice, Kind: callback.Voice, TaskIDAt: "data.taskId",
 		Submit: "/api/v1/voice/generate", Details: "/api/v1/voice/record-info", Status: VoiceStatus},
+}
+
+func init() {
+	for i := range table {
+		if table[i].CallbackField == "" {
+			table[i].CallbackField = "callBackUrl"
+		}
+	}
 }
 
 func music(name event.Family, submit string) Family {

@@ -6,17 +6,17 @@ import (
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
 
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/family"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/metrics"
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/provider"
 )
 
-// NewSubmit returns the submit listener's handler: the provider's
-// add-vocals path, served by the proxy proxy() returns. proxy returns nil
-// until tracking is set up (NATS may still be on its way), and the route
-// answers 503 meanwhile.
-func NewSubmit(log *zap.Logger, m *metrics.Metrics, proxy func() http.Handler) *echo.Echo {
+// NewSubmit returns the submit listener's handler: the provider's submit
+// path of each family, served by the proxy proxy() returns. proxy returns
+// nil until tracking is set up (NATS may still be on its way), and the
+// routes answer 503 meanwhile.
+func NewSubmit(log *zap.Logger, m *metrics.Metrics, families []family.Family, proxy func() http.Handler) *echo.Echo {
 	e := newEcho(log, m, "submit")
-	e.POST(provider.SubmitPath, func(c echo.Context) error {
+	serve := func(c echo.Context) error {
 		p := proxy()
 		if p == nil {
 			c.Response().Header().Set("Retry-After", "5")
@@ -24,6 +24,9 @@ func NewSubmit(log *zap.Logger, m *metrics.Metrics, proxy func() http.Handler) *
 		}
 		p.ServeHTTP(c.Response(), c.Request())
 		return nil
-	})
+	}
+	for _, f := range families {
+		e.POST(f.Submit, serve)
+	}
 	return e
 }

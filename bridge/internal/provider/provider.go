@@ -95,14 +95,15 @@ type Answer struct {
 	TaskID string
 }
 
-// Submit forwards an add-vocals request body. auth is the Authorization
-// header to send; empty sends the client's own key. A transport failure is
-// an *Error; any answer, success or not, is returned as it came.
-func (c *Client) Submit(ctx context.Context, body []byte, auth string) (Answer, error) {
+// Submit forwards a request body to a family's submit path (SubmitPath
+// for add-vocals). auth is the Authorization header to send; empty sends
+// the client's own key. A transport failure is an *Error; any answer,
+// success or not, is returned as it came.
+func (c *Client) Submit(ctx context.Context, path string, body []byte, auth string) (Answer, error) {
 	if auth == "" {
 		auth = "Bearer " + c.key
 	}
-	resp, raw, err := c.do(ctx, "submit", http.MethodPost, c.base+SubmitPath, bytes.NewReader(body), auth)
+	resp, raw, err := c.do(ctx, "submit", http.MethodPost, c.base+path, bytes.NewReader(body), auth)
 	if err != nil {
 		return Answer{}, err
 	}
@@ -152,22 +153,37 @@ func redact(err error) error {
 	return err
 }
 
-// RecordInfo fetches a task's state. A non-success answer is an *Error.
+// RecordInfo fetches an add-vocals task's state. A non-success answer is
+// an *Error.
 func (c *Client) RecordInfo(ctx context.Context, taskID string) (TaskInfo, error) {
-	resp, raw, err := c.do(ctx, "record-info", http.MethodGet, c.base+RecordInfoPath+"?taskId="+url.QueryEscape(taskID), nil, "Bearer "+c.key)
+	return c.recordInfo(ctx, RecordInfoPath, taskID)
+}
+
+// get fetches path?taskId= and reads its envelope: a non-success answer
+// is an *Error.
+func (c *Client) get(ctx context.Context, path, taskID string) (*http.Response, []byte, error) {
+	return c.do(ctx, "record-info", http.MethodGet, c.base+path+"?taskId="+url.QueryEscape(taskID), nil, "Bearer "+c.key)
+}
+
+func answerError(resp *http.Response, code int, msg string, perr error) *Error {
+	e := &Error{Op: "record-info", HTTPStatus: resp.StatusCode, Code: code, Msg: msg}
+	if perr != nil && resp.StatusCode == http.StatusOK {
+		e.Msg = perr.Error()
+	}
+	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+		e.RetryAfter = time.Duration(s) * time.Second
+	}
+	return e
+}
+
+func (c *Client) recordInfo(ctx context.Context, path, taskID string) (TaskInfo, error) {
+	resp, raw, err := c.get(ctx, path, taskID)
 	if err != nil {
 		return TaskInfo{}, err
 	}
 	info, code, msg, perr := parseRecordInfo(raw)
 	if resp.StatusCode != http.StatusOK || perr != nil || code != 200 {
-		e := &Error{Op: "record-info", HTTPStatus: resp.StatusCode, Code: code, Msg: msg}
-		if perr != nil && resp.StatusCode == http.StatusOK {
-			e.Msg = perr.Error()
-		}
-		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
-			e.RetryAfter = time.Duration(s) * time.Second
-		}
-		return TaskInfo{}, e
+		return TaskInfo{}, answerError(resp, code, msg, perr)
 	}
 	if info.TaskID != "" && info.TaskID != taskID {
 		return TaskInfo{}, &Error{Op: "record-info", HTTPStatus: resp.StatusCode, Code: code,

@@ -159,7 +159,7 @@ func TestAgainstSimulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	body := `{"uploadUrl":"u","prompt":"p","title":"t","style":"s","negativeTags":"n","callBackUrl":"http://127.0.0.1:1/cb"}`
-	a, err := c.Submit(context.Background(), []byte(body), "")
+	a, err := c.Submit(context.Background(), provider.SubmitPath, []byte(body), "")
 	if err != nil || a.Status != 200 || len(a.TaskID) != 32 || !json.Valid(a.Body) || !strings.HasPrefix(a.ContentType, "application/json") {
 		t.Fatalf("submit: %+v %v", a, err)
 	}
@@ -171,7 +171,7 @@ func TestAgainstSimulator(t *testing.T) {
 		t.Error("a pending task stands for a callback")
 	}
 	// A refused submission is still an answer, returned as it came.
-	bad, err := c.Submit(context.Background(), []byte(`{}`), "Bearer wrong")
+	bad, err := c.Submit(context.Background(), provider.SubmitPath, []byte(`{}`), "Bearer wrong")
 	if err != nil || bad.Status != 401 || bad.TaskID != "" {
 		t.Errorf("wrong key: %+v %v", bad, err)
 	}

@@ -1,5 +1,5 @@
 // Package reconcile closes the loop on callbacks that never arrive: it
-// polls the provider's record-info for tracked tasks that have not reached
+// polls the details endpoint of each tracked task's family that have not reached
 // a terminal stage, publishes what it learns with the ids the callbacks
 // would have had (so a late callback and a poll result are one event), and
 // ends tasks stuck past a deadline with a timeout error event.
@@ -25,13 +25,15 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/family"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/provider"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/track"
 )
 
-// Poller reads a task's state; *provider.Client is the real one.
+// Poller reads a task's state from its family's details endpoint;
+// *provider.Client is the real one.
 type Poller interface {
-	RecordInfo(ctx context.Context, taskID string) (provider.TaskInfo, error)
+	Details(ctx context.Context, f family.Family, taskID string) (provider.Polled, error)
 }
 
 // Stream tells whether the stream holds a message on a subject;
@@ -69,7 +71,6 @@ type Reconciler struct {
 	builder *build.Builder
 	sink    deliver.Sink
 	stream  Stream
-	prefix  string // subject prefix of the stage events
 	cfg     Config
 	log     *zap.Logger
 	hooks   Hooks
@@ -81,13 +82,13 @@ type Reconciler struct {
 }
 
 // New returns a Reconciler; Run starts it.
-func New(store *track.Store, poller Poller, builder *build.Builder, sink deliver.Sink, stream Stream, prefix string,
+func New(store *track.Store, poller Poller, builder *build.Builder, sink deliver.Sink, stream Stream,
 	cfg Config, log *zap.Logger, hooks Hooks) *Reconciler {
 	if cfg.Workers < 1 {
 		cfg.Workers = 4
 	}
 	return &Reconciler{
-		store: store, poller: poller, builder: builder, sink: sink, stream: stream, prefix: prefix,
+		store: store, poller: poller, builder: builder, sink: sink, stream: stream,
 		cfg: cfg, log: log, hooks: hooks,
 		limiter:  rate.NewLimiter(rate.Limit(cfg.Rate), 1),
 		inFlight: map[string]bool{},
@@ -186,21 +187,27 @@ func (r *Reconciler) handle(ctx context.Context, e track.Entry) {
 		r.log.Warn("claiming a poll", zap.String("task_id", e.TaskID), zap.Error(err))
 		return
 	}
-	log := r.log.With(zap.String("task_id", t.TaskID))
+	fam, known := family.Get(familyOf(t))
+	log := r.log.With(zap.String("family", string(fam.Name)), zap.String("task_id", t.TaskID))
+	if !known {
+		log.Error("tracked task of an unknown family: dropping it", zap.String("family", t.Family))
+		r.end(ctx, log, t.TaskID, "terminal")
+		return
+	}
 
 	// A terminal callback may have arrived without this replica seeing it
 	// (another bridge took it, or its Forget was dropped): no poll needed.
-	if done, err := r.finished(ctx, t.TaskID); err == nil && done {
+	if done, err := r.finished(ctx, fam.Name, t.TaskID); err == nil && done {
 		r.end(ctx, log, t.TaskID, "stream")
 		return
 	}
 	expired := now.Sub(t.TrackedAt) >= r.cfg.Deadline
-	info, err := r.poller.RecordInfo(ctx, t.TaskID)
+	info, err := r.poller.Details(ctx, fam, t.TaskID)
 	if err != nil {
 		r.pollFailed(ctx, log, claimed, err, expired)
 		return
 	}
-	cb, ok := info.Callback()
+	cb, ok := info.Callback, info.Stage
 	result := "pending"
 	if ok {
 		result = "stage"
@@ -219,7 +226,7 @@ func (r *Reconciler) handle(ctx context.Context, e track.Entry) {
 		}
 	}
 	if expired {
-		r.timeout(ctx, log, claimed, info.Status)
+		r.timeout(ctx, log, fam, claimed, info.Status)
 		return
 	}
 	if t.Status != info.Status || t.Failures != 0 {
@@ -275,7 +282,9 @@ func (r *Reconciler) pollFailed(ctx context.Context, log *zap.Logger, claimed tr
 		r.hooks.PollError(reason)
 	}
 	if expired {
-		r.timeout(ctx, log, claimed, claimed.Status)
+		if fam, ok := family.Get(familyOf(claimed.Task)); ok {
+			r.timeout(ctx, log, fam, claimed, claimed.Status)
+		}
 		return
 	}
 	t := claimed.Task
@@ -298,9 +307,9 @@ func (r *Reconciler) backoff(failures int) time.Duration {
 
 // finished reports whether the stream holds a terminal stage (complete or
 // error) of the task already: its callback went to another replica.
-func (r *Reconciler) finished(ctx context.Context, taskID string) (bool, error) {
+func (r *Reconciler) finished(ctx context.Context, fam event.Family, taskID string) (bool, error) {
 	for _, st := range []event.Stage{event.StageComplete, event.StageError} {
-		if ok, err := r.stream.Holds(ctx, event.Subject(r.prefix, taskID, st)); ok || err != nil {
+		if ok, err := r.stream.Holds(ctx, event.Subject(r.builder.Prefix(fam), taskID, st)); ok || err != nil {
 			return ok, err
 		}
 	}
@@ -308,21 +317,31 @@ func (r *Reconciler) finished(ctx context.Context, taskID string) (bool, error) 
 }
 
 // timeout ends a task past its deadline with an error event.
-func (r *Reconciler) timeout(ctx context.Context, log *zap.Logger, claimed track.Entry, status string) {
+func (r *Reconciler) timeout(ctx context.Context, log *zap.Logger, fam family.Family, claimed track.Entry, status string) {
 	if status == "" {
 		status = "unknown"
 	}
-	cb := callback.Callback{
-		Family: event.FamilyVocals, TaskID: claimed.TaskID, Stage: event.StageError, Code: TimeoutCode,
-		Msg: fmt.Sprintf("timeout: no terminal stage within %s of tracking the task (last record-info status: %s)",
-			r.cfg.Deadline, status),
+	cb, err := fam.Callback(claimed.TaskID, TimeoutCode,
+		fmt.Sprintf("timeout: no terminal stage within %s of tracking the task (last record-info status: %s)",
+			r.cfg.Deadline, status), nil)
+	if err == nil {
+		err = r.publish(ctx, log, cb, nil, event.OriginTimeout)
 	}
-	if err := r.publish(ctx, log, cb, nil, event.OriginTimeout); err != nil {
+	if err != nil {
 		log.Error("publishing a timeout; retrying at the next poll", zap.Error(err))
 		return
 	}
 	log.Warn("task timed out", zap.Duration("deadline", r.cfg.Deadline), zap.String("last_status", status))
 	r.end(ctx, log, claimed.TaskID, "timeout")
+}
+
+// familyOf is a tracked task's family; tasks tracked before there were
+// families are add-vocals'.
+func familyOf(t track.Task) event.Family {
+	if t.Family == "" {
+		return event.FamilyVocals
+	}
+	return event.Family(t.Family)
 }
 
 // TimeoutCode is the code of a timeout error event: the provider's own

@@ -56,7 +56,7 @@ func (r *rig) runWithDeadline(t *testing.T, interval, deadline time.Duration) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := reconcile.New(r.store, client, r.builder, deliver.New(r.pub, nil, 5*time.Second, nil), r.pub, "vocals", reconcile.Config{
+	rec := reconcile.New(r.store, client, r.builder, deliver.New(r.pub, nil, 5*time.Second, nil), r.pub, reconcile.Config{
 		Replica: "test", Interval: interval, Deadline: deadline, StuckAfter: time.Hour, Rate: 100, MaxBackoff: time.Minute,
 	}, zaptest.NewLogger(t), reconcile.Hooks{Finished: func(id, how string) {
 		r.mu.Lock()
@@ -80,7 +80,7 @@ func (r *rig) submit(t *testing.T, fault string) string {
 	body, _ := json.Marshal(map[string]string{"uploadUrl": "u", "prompt": "p", "title": "t", "style": "s",
 		"negativeTags": "n", "callBackUrl": "http://127.0.0.1:1/cb", sunosim.FaultField: fault})
 	client, _ := provider.New(r.simURL, "k", 5*time.Second)
-	a, err := client.Submit(context.Background(), body, "")
+	a, err := client.Submit(context.Background(), provider.SubmitPath, body, "")
 	if err != nil || a.TaskID == "" {
 		t.Fatalf("submit: %+v %v", a, err)
 	}

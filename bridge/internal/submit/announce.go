@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -24,13 +25,22 @@ type AnnounceReply struct {
 }
 
 // Announce subscribes to subject: each message names a task id, as plain
-// text or as {"task_id":"..."}, and is answered with an AnnounceReply when
-// it was sent as a request. Unsubscribe the result to stop.
+// text or as {"task_id":"...","family":"..."} (family defaults to vocals),
+// and is answered with an AnnounceReply when it was sent as a request.
+// Unsubscribe the result to stop.
 func Announce(nc *nats.Conn, subject string, tr *Tracker, timeout time.Duration, log *zap.Logger) (*nats.Subscription, error) {
 	return nc.QueueSubscribe(subject, AnnounceQueue, func(m *nats.Msg) {
-		id := parseAnnouncement(m.Data)
+		id, fam := parseAnnouncement(m.Data)
+		var (
+			created bool
+			err     error
+		)
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		created, err := tr.Track(ctx, id, event.ViaAnnounce, nil)
+		if tr.Enabled(fam) {
+			created, err = tr.Track(ctx, fam, id, event.ViaAnnounce, nil)
+		} else {
+			err = fmt.Errorf("submit: %q is not an enabled family", fam)
+		}
 		cancel()
 		reply := AnnounceReply{Tracked: err == nil, Created: created}
 		if err != nil {
@@ -46,14 +56,18 @@ func Announce(nc *nats.Conn, subject string, tr *Tracker, timeout time.Duration,
 	})
 }
 
-func parseAnnouncement(data []byte) string {
+func parseAnnouncement(data []byte) (string, event.Family) {
 	data = bytes.TrimSpace(data)
 	if len(data) > 0 && data[0] == '{' {
 		var v struct {
-			TaskID string `json:"task_id"`
+			TaskID string       `json:"task_id"`
+			Family event.Family `json:"family"`
 		}
 		_ = json.Unmarshal(data, &v)
-		return v.TaskID
+		if v.Family == "" {
+			v.Family = event.FamilyVocals
+		}
+		return v.TaskID, v.Family
 	}
-	return string(data)
+	return string(data), event.FamilyVocals
 }

@@ -10,13 +10,14 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/family"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/provider"
 )
 
 // Forwarder sends a submission to the provider; *provider.Client is the
 // real one.
 type Forwarder interface {
-	Submit(ctx context.Context, body []byte, auth string) (provider.Answer, error)
+	Submit(ctx context.Context, path string, body []byte, auth string) (provider.Answer, error)
 }
 
 // TrackedHeader on a proxied answer says whether the bridge tracks the
@@ -26,23 +27,35 @@ const TrackedHeader = "Vocals-Tracked"
 // maxRequest bounds a submission body.
 const maxRequest = 1 << 20
 
-// Proxy forwards add-vocals submissions with CallbackURL as their
-// callBackUrl, returns the provider's answer unchanged, and tracks the
-// task it created. The client's Authorization header is forwarded when it
+// Proxy forwards each family's submissions (on the provider's own path)
+// with the family's callback URL (family.Family.CallbackURL of
+// CallbackURL) as their callBackUrl, returns the provider's answer
+// unchanged, and tracks the task it created under its family. The client's Authorization header is forwarded when it
 // sends one; otherwise the bridge's own API key is used. Neither is ever
 // logged or put in an event.
 type Proxy struct {
 	Provider    Forwarder
 	Tracker     *Tracker
-	CallbackURL string
+	Families    []family.Family
+	CallbackURL string        // add-vocals'; the other families' are made from it
 	Timeout     time.Duration // for tracking, after the provider answered
 	Log         *zap.Logger
 	// Failed, if set, is called when a created task could not be tracked.
 	Failed func()
 }
 
-// ServeHTTP handles POST /api/v1/generate/add-vocals.
+// ServeHTTP handles POST on each family's submit path.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var f family.Family
+	for _, fam := range p.Families {
+		if fam.Submit == r.URL.Path {
+			f = fam
+		}
+	}
+	if f.Name == "" {
+		refuse(w, http.StatusNotFound, "no enabled family submits on "+r.URL.Path)
+		return
+	}
 	raw, err := io.ReadAll(io.LimitReader(r.Body, maxRequest+1))
 	var fields map[string]json.RawMessage
 	switch {
@@ -56,14 +69,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(w, http.StatusBadRequest, "the request body must be a JSON object")
 		return
 	}
-	cb, _ := json.Marshal(p.CallbackURL)
-	fields["callBackUrl"] = cb
+	cb, _ := json.Marshal(f.CallbackURL(p.CallbackURL))
+	fields[f.CallbackField] = cb
 	body, _ := json.Marshal(fields)
 
 	// The provider's answer and the tracking must both finish even if the
 	// client gives up: the task exists once the provider accepted it.
 	ctx := context.WithoutCancel(r.Context())
-	ans, err := p.Provider.Submit(ctx, body, r.Header.Get("Authorization"))
+	ans, err := p.Provider.Submit(ctx, f.Submit, body, r.Header.Get("Authorization"))
 	if err != nil {
 		p.Log.Warn("submit: provider unreachable", zap.Error(err))
 		refuse(w, http.StatusBadGateway, "the provider could not be reached")
@@ -72,7 +85,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	tracked := ""
 	if ans.TaskID != "" {
 		tctx, cancel := context.WithTimeout(ctx, p.Timeout)
-		created, err := p.Tracker.Track(tctx, ans.TaskID, event.ViaProxy, body)
+		created, err := p.Tracker.Track(tctx, f.Name, ans.TaskID, event.ViaProxy, body)
 		cancel()
 		tracked = "true"
 		if err != nil {
@@ -81,9 +94,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				p.Failed()
 			}
 			p.Log.Error("submit: the provider created a task the bridge could not track; announce it again",
-				zap.String("task_id", ans.TaskID), zap.Error(err))
+				zap.String("family", string(f.Name)), zap.String("task_id", ans.TaskID), zap.Error(err))
 		} else if created {
-			p.Log.Info("task tracked", zap.String("task_id", ans.TaskID), zap.String("via", string(event.ViaProxy)))
+			p.Log.Info("task tracked", zap.String("family", string(f.Name)), zap.String("task_id", ans.TaskID), zap.String("via", string(event.ViaProxy)))
 		}
 	} else {
 		p.Log.Info("submit: provider answered without a task", zap.Int("status", ans.Status))

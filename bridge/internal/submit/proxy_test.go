@@ -13,8 +13,10 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
+	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/family"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natstest"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/provider"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/submit"
@@ -51,9 +53,9 @@ func newProxyRig(t *testing.T, providerURL string) *proxyRig {
 		t.Fatal(err)
 	}
 	builder := build.NewBuilder("vocals", "/vocals-bridge", "http://localhost/schemas", time.UTC)
-	tracker := submit.NewTracker(store, builder, deliver.New(pub, nil, time.Second, nil), time.Minute)
+	tracker := submit.NewTracker(store, builder, deliver.New(pub, nil, time.Second, nil), time.Minute, event.Families())
 	r.proxy = httptest.NewServer(&submit.Proxy{
-		Provider: client, Tracker: tracker, CallbackURL: callbackURL, Timeout: 2 * time.Second, Log: zaptest.NewLogger(t),
+		Provider: client, Tracker: tracker, Families: family.All(), CallbackURL: callbackURL, Timeout: 2 * time.Second, Log: zaptest.NewLogger(t),
 	})
 	t.Cleanup(r.proxy.Close)
 	return r

@@ -1,5 +1,5 @@
 // Package submit is how the bridge learns which tasks are in flight: a
-// proxy for the provider's add-vocals endpoint that fills in the bridge's
+// proxy for the provider's submit endpoints that fills in the bridge's
 // callBackUrl, and a NATS subject on which services announce task ids they
 // submitted themselves. Both end in Tracker.Track.
 package submit
@@ -25,28 +25,36 @@ type Tracker struct {
 	builder   *build.Builder
 	sink      deliver.Sink
 	pollAfter time.Duration
+	families  map[event.Family]bool
 	// Started, if set, is called for every task newly tracked.
 	Started func(via event.Via)
 }
 
-// NewTracker returns a Tracker whose tasks are first polled pollAfter after
-// they are tracked.
-func NewTracker(store *track.Store, builder *build.Builder, sink deliver.Sink, pollAfter time.Duration) *Tracker {
-	return &Tracker{store: store, builder: builder, sink: sink, pollAfter: pollAfter}
+// NewTracker returns a Tracker of the tasks of families whose tasks are
+// first polled pollAfter after they are tracked.
+func NewTracker(store *track.Store, builder *build.Builder, sink deliver.Sink, pollAfter time.Duration, families []event.Family) *Tracker {
+	t := &Tracker{store: store, builder: builder, sink: sink, pollAfter: pollAfter, families: map[event.Family]bool{}}
+	for _, f := range families {
+		t.families[f] = true
+	}
+	return t
 }
+
+// Enabled reports whether the tracker takes tasks of family f.
+func (t *Tracker) Enabled(f event.Family) bool { return t.families[f] }
 
 // Track records the submitted event (in the stream or the spool) and then
 // the task in the bucket. Tracking a task twice is harmless: the event id
 // and the key are the task's, so the second time changes nothing and
-// created is false. request is the add-vocals request, or nil.
-func (t *Tracker) Track(ctx context.Context, taskID string, via event.Via, request []byte) (created bool, err error) {
+// created is false. request is the submitted request, or nil.
+func (t *Tracker) Track(ctx context.Context, fam event.Family, taskID string, via event.Via, request []byte) (created bool, err error) {
 	if !event.ValidTaskID(taskID) {
 		return false, fmt.Errorf("%w: %q", ErrInvalidTaskID, taskID)
 	}
 	if t.store.Tracked(taskID) {
 		return false, nil
 	}
-	msg, err := t.builder.Submitted(event.FamilyVocals, taskID, via, request)
+	msg, err := t.builder.Submitted(fam, taskID, via, request)
 	if err != nil {
 		return false, err
 	}
@@ -55,7 +63,7 @@ func (t *Tracker) Track(ctx context.Context, taskID string, via event.Via, reque
 	}
 	now := time.Now().UTC()
 	created, err = t.store.Add(ctx, track.Task{
-		TaskID: taskID, Via: string(via), TrackedAt: now, NextPoll: now.Add(t.pollAfter),
+		TaskID: taskID, Family: string(fam), Via: string(via), TrackedAt: now, NextPoll: now.Add(t.pollAfter),
 	})
 	if created && t.Started != nil {
 		t.Started(via)

@@ -21,7 +21,8 @@ import (
 // Task is what the bucket holds for a task, under its id.
 type Task struct {
 	TaskID    string    `json:"task_id"`
-	Via       string    `json:"via"` // proxy or announce
+	Family    string    `json:"family,omitempty"` // empty for add-vocals tasks tracked before families
+	Via       string    `json:"via"`              // proxy or announce
 	TrackedAt time.Time `json:"tracked_at"`
 	NextPoll  time.Time `json:"next_poll"`
 	Polls     int       `json:"polls"`
