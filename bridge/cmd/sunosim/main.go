@@ -1,5 +1,5 @@
-// Command sunosim is a stand-in for the Suno add-vocals API, for demos and
-// end-to-end tests of vocals-bridge.
+// Command sunosim is a stand-in for the Suno API (every callback family),
+// for demos and end-to-end tests of vocals-bridge.
 //
 //	sunosim [serve flags]        run the simulated provider
 //	sunosim submit [flags]       submit tasks to it (or to the bridge's submit proxy)
@@ -50,11 +50,15 @@ func serve(ctx context.Context, args []string, out io.Writer) error {
 	gap := fs.Duration("stage-gap", 20*time.Second, "unscaled time between stages")
 	faultSpec := fs.String("fault", "", "fault for tasks that name none: never, skip, duplicate, stuck, drop=text+first, late=2s, fail=531, pollerr=2")
 	pollLimit := fs.Int("poll-limit", 3, "record-info requests per second per task before 429")
+	spelling := fs.String("spelling", sunosim.SpellingK, "whose pages callbacks follow where the providers disagree: s or k")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *key == "" {
 		return errors.New("set -api-key or SUNOSIM_API_KEY")
+	}
+	if *spelling != sunosim.SpellingS && *spelling != sunosim.SpellingK {
+		return fmt.Errorf("-spelling %q: want s or k", *spelling)
 	}
 	fault, err := sunosim.ParseFault(*faultSpec)
 	if err != nil {
@@ -63,7 +67,7 @@ func serve(ctx context.Context, args []string, out io.Writer) error {
 	logger := log.New(out, "sunosim ", log.LstdFlags|log.Lmicroseconds)
 	sim := sunosim.New(sunosim.Options{
 		APIKey: *key, HMACKey: *hmacKey, Scale: *scale, StageGap: *gap, Fault: fault,
-		PollLimit: *pollLimit, Logf: logger.Printf,
+		PollLimit: *pollLimit, Logf: logger.Printf, Spelling: *spelling,
 	})
 	defer sim.Close()
 	ln, err := net.Listen("tcp", *addr)
@@ -71,7 +75,7 @@ func serve(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 5 * time.Second}
-	logger.Printf("listening on http://%s (scale %g, stage gap %s)", ln.Addr(), *scale, *gap)
+	logger.Printf("listening on http://%s (scale %g, stage gap %s, spelling %s)", ln.Addr(), *scale, *gap, *spelling)
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -91,8 +95,13 @@ func submit(ctx context.Context, args []string, out io.Writer) error {
 	n := fs.Int("n", 1, "tasks to submit")
 	callback := fs.String("callback", "", "callBackUrl; empty lets the bridge's proxy fill it in")
 	faults := fs.String("faults", "", "semicolon-separated fault per task, used in turn (e.g. \";never;fail=531\")")
+	famName := fs.String("family", "vocals", "the tasks' family: vocals, generate, lyrics, wav, stems, ...")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	fam, ok := sunosim.FamilyNamed(*famName)
+	if !ok {
+		return fmt.Errorf("-family %q is not a family", *famName)
 	}
 	perTask := strings.Split(*faults, ";")
 	client := &http.Client{Timeout: 20 * time.Second}
@@ -100,13 +109,13 @@ func submit(ctx context.Context, args []string, out io.Writer) error {
 		req := map[string]any{
 			"uploadUrl": "https://files.sunosim.invalid/instrumental.mp3", "prompt": "[Verse] Night city lights shining bright",
 			"title": fmt.Sprintf("Demo song %d", i+1), "style": "synthwave", "negativeTags": "metal",
-			"callBackUrl": *callback, "vocalGender": "f",
+			fam.CallbackField(): *callback, "vocalGender": "f",
 		}
 		if f := perTask[i%len(perTask)]; f != "" {
 			req[sunosim.FaultField] = f
 		}
 		body, _ := json.Marshal(req)
-		hr, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(*api, "/")+sunosim.SubmitPath, bytes.NewReader(body))
+		hr, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(*api, "/")+fam.Submit, bytes.NewReader(body))
 		if err != nil {
 			return err
 		}
@@ -121,7 +130,7 @@ func submit(ctx context.Context, args []string, out io.Writer) error {
 		answer, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		resp.Body.Close()
 		fault, _ := req[sunosim.FaultField].(string)
-		fmt.Fprintf(out, "submitted %q (fault %q): HTTP %d %s\n", req["title"], fault, resp.StatusCode, bytes.TrimSpace(answer))
+		fmt.Fprintf(out, "submitted %s %q (fault %q): HTTP %d %s\n", fam.Name, req["title"], fault, resp.StatusCode, bytes.TrimSpace(answer))
 	}
 	return nil
 }

@@ -1,8 +1,9 @@
-// Package sunosim simulates the provider's side of the add-vocals API
-// (../shared/provider/CONTRACT.md) for demos and end-to-end tests: task
-// submission, callbacks on a scaled timeline with the documented retry
-// schedule, timeout and optional HMAC signature, record-info polling with a
-// per-task rate limit, and faults chosen per task.
+// Package sunosim simulates the provider's side of the Suno API
+// (../shared/provider/CONTRACT.md and FAMILIES.md) for demos and
+// end-to-end tests: task submission for every family, callbacks on a
+// scaled timeline with the documented retry schedule, timeout and optional
+// HMAC signature, in either main provider's spelling, details polling with
+// a per-task rate limit, and faults chosen per task.
 //
 // It is written from the contract alone and shares no code with the bridge,
 // so a misunderstanding in one shows up as a failure in the other.
@@ -64,6 +65,9 @@ type Options struct {
 	Client *http.Client
 	// Logf, if set, reports each callback attempt.
 	Logf func(format string, args ...any)
+	// Spelling is whose pages the callbacks and details answers follow
+	// where the providers disagree: SpellingS or SpellingK (default).
+	Spelling string
 }
 
 // Sim is the simulated provider. It is an http.Handler.
@@ -96,10 +100,19 @@ func New(o Options) *Sim {
 	if o.Client == nil {
 		o.Client = &http.Client{Timeout: o.CallbackTimeout}
 	}
+	if o.Spelling != SpellingS {
+		o.Spelling = SpellingK
+	}
 	s := &Sim{o: o, tasks: map[string]*task{}, mux: http.NewServeMux()}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.mux.HandleFunc("POST "+SubmitPath, s.submit)
-	s.mux.HandleFunc("GET "+RecordInfoPath, s.recordInfo)
+	details := map[string]bool{}
+	for _, f := range Families {
+		s.mux.HandleFunc("POST "+f.Submit, func(w http.ResponseWriter, r *http.Request) { s.submit(w, r, f) })
+		if !details[f.Details] {
+			details[f.Details] = true
+			s.mux.HandleFunc("GET "+f.Details, s.recordInfo)
+		}
+	}
 	s.mux.HandleFunc("GET "+TasksPath+"/{id}", s.showTask)
 	s.mux.HandleFunc("GET "+TasksPath, s.listTasks)
 	return s
@@ -129,7 +142,7 @@ func answer(w http.ResponseWriter, status, code int, msg string, data any) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"code": code, "msg": msg, "data": data})
 }
 
-func (s *Sim) submit(w http.ResponseWriter, r *http.Request) {
+func (s *Sim) submit(w http.ResponseWriter, r *http.Request, fam Family) {
 	if !s.authorized(r) {
 		answer(w, http.StatusUnauthorized, 401, "invalid API key", nil)
 		return
@@ -139,13 +152,19 @@ func (s *Sim) submit(w http.ResponseWriter, r *http.Request) {
 		answer(w, http.StatusOK, 400, "body is not a JSON object", nil)
 		return
 	}
-	for _, k := range []string{"uploadUrl", "prompt", "title", "style", "negativeTags", "callBackUrl"} {
+	required := []string{fam.CallbackField()} // the other families' fields are not simulated
+	if fam.Name == "vocals" {
+		required = []string{"uploadUrl", "prompt", "title", "style", "negativeTags", "callBackUrl"}
+	}
+	for _, k := range required {
 		if v, ok := req[k].(string); !ok || v == "" {
 			answer(w, http.StatusOK, 400, k+" is required", nil)
 			return
 		}
 	}
-	if len([]rune(req["title"].(string))) > 80 {
+	title, _ := req["title"].(string)
+	prompt, _ := req["prompt"].(string)
+	if len([]rune(title)) > 80 {
 		answer(w, http.StatusOK, 400, "title is longer than 80 characters", nil)
 		return
 	}
@@ -160,8 +179,8 @@ func (s *Sim) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	param, _ := json.Marshal(req)
 	t := &task{
-		ID: newTaskID(), param: string(param), callbackURL: req["callBackUrl"].(string),
-		title: req["title"].(string), prompt: req["prompt"].(string), fault: fault,
+		ID: newTaskID(), fam: fam, param: string(param), callbackURL: req[fam.CallbackField()].(string),
+		title: title, prompt: prompt, fault: fault,
 		status: "PENDING", Submitted: time.Now(),
 	}
 	s.mu.Lock()
@@ -201,10 +220,12 @@ func (s *Sim) run(t *task) {
 	}
 	gap := s.scaled(s.o.StageGap)
 	steps := []string{"text", "first", "complete"}
-	if t.fault.Skip {
+	switch {
+	case !t.fam.staged() && t.fault.Fail != 0:
+		steps = []string{"error"}
+	case !t.fam.staged() || t.fault.Skip:
 		steps = []string{"complete"}
-	}
-	if t.fault.Fail != 0 {
+	case t.fault.Fail != 0:
 		steps = []string{"text", "error"}
 	}
 	for _, stage := range steps {
@@ -213,7 +234,7 @@ func (s *Sim) run(t *task) {
 		}
 		s.mu.Lock()
 		t.reach(stage)
-		body := t.callbackBody(stage)
+		body := t.callbackBody(stage, s.o.Spelling)
 		s.mu.Unlock()
 		if t.fault.Never || t.fault.Drop[stage] {
 			continue
@@ -325,7 +346,15 @@ func (s *Sim) recordInfo(w http.ResponseWriter, r *http.Request) {
 		answer(w, http.StatusInternalServerError, 500, "simulated server error", nil)
 		return
 	}
-	answer(w, http.StatusOK, 200, "success", t.recordInfo())
+	if t.fam.Details != r.URL.Path {
+		answer(w, http.StatusOK, 404, "task not found", nil) // another family's endpoint
+		return
+	}
+	if t.fam.Kind == "music" || t.fam.Kind == "music-one-shot" {
+		answer(w, http.StatusOK, 200, "success", t.recordInfo())
+		return
+	}
+	answer(w, http.StatusOK, 200, "success", t.oneShotDetails(s.o.Spelling))
 }
 
 // TaskView is what the simulator did for one task.

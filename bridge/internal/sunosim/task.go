@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
-// task is one simulated add-vocals task. Its fields are guarded by Sim.mu.
+// task is one simulated task. Its fields are guarded by Sim.mu.
 type task struct {
 	ID          string
+	fam         Family
 	param       string // the request as submitted, a JSON string
 	callbackURL string
 	title       string
@@ -109,7 +111,11 @@ func (tr track) item(camel bool) map[string]any {
 }
 
 // callbackBody is the callback the provider sends on reaching stage.
-func (t *task) callbackBody(stage string) []byte {
+func (t *task) callbackBody(stage, spelling string) []byte {
+	if !strings.HasPrefix(t.fam.Kind, "music") {
+		b, _ := json.Marshal(t.oneShotBody(stage, spelling))
+		return b
+	}
 	if stage == "error" {
 		b, _ := json.Marshal(map[string]any{
 			"code": t.fault.Fail, "msg": failureMsg(t.fault.Fail),
@@ -150,7 +156,7 @@ func (t *task) recordInfo() map[string]any {
 		suno = append(suno, tr.item(true))
 	}
 	data := map[string]any{
-		"taskId": t.ID, "param": t.param, "status": t.status, "type": "add_vocals",
+		"taskId": t.ID, "param": t.param, "status": t.status, "type": t.fam.taskType(),
 		"response":  map[string]any{"taskId": t.ID, "sunoData": suno},
 		"errorCode": nil, "errorMessage": nil,
 	}
