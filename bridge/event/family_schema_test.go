@@ -25,11 +25,15 @@ var updateSchemas = flag.Bool("update-schemas", false, "rewrite the generated fa
 func TestFamilySchemas(t *testing.T) {
 	root := schematest.RepoRoot(t)
 	base := readJSON(t, filepath.Join(root, "schemas", "v1", "event.schema.json"))
+	submitted := readJSON(t, filepath.Join(root, "schemas", "v1", "submitted-event.schema.json"))
 	for _, f := range event.Families() {
 		if f == event.FamilyVocals {
 			continue
 		}
-		files := map[string]map[string]any{filepath.Base(f.EventSchemaPath()): familyEventSchema(base, f)}
+		files := map[string]map[string]any{
+			filepath.Base(f.EventSchemaPath()):         familyEventSchema(base, f),
+			string(f) + ".submitted-event.schema.json": familySubmittedSchema(submitted, f),
+		}
 		if data := familyDataSchema(f); data != nil {
 			files[filepath.Base(f.DataSchemaPath())] = data
 		}
@@ -75,6 +79,19 @@ func familyEventSchema(base map[string]any, f event.Family) map[string]any {
 	props["type"].(map[string]any)["enum"] = types
 	props["dataschema"].(map[string]any)["pattern"] = regexp.QuoteMeta(f.DataSchemaPath()) + "$"
 	props["data"] = map[string]any{"$ref": filepath.Base(f.DataSchemaPath())}
+	return doc
+}
+
+func familySubmittedSchema(base map[string]any, f event.Family) map[string]any {
+	var doc map[string]any
+	raw, _ := json.Marshal(base)
+	_ = json.Unmarshal(raw, &doc)
+	doc["$id"] = schematest.ID(string(f) + ".submitted-event.schema.json")
+	doc["title"] = fmt.Sprintf("vocals-bridge %s submitted CloudEvent, v1, structured JSON mode", f)
+	doc["description"] = fmt.Sprintf("The body of the message the bridge publishes on <prefix>_tasks.<task_id>.submitted when it starts tracking a %s task (the prefix defaults to %s).", f, f)
+	props := doc["properties"].(map[string]any)
+	props["id"].(map[string]any)["description"] = fmt.Sprintf("UUIDv5 of \"%s/<task_id>/submitted\": the same however often the task is announced; also the Nats-Msg-Id.", f)
+	props["type"] = map[string]any{"const": f.SubmittedType()}
 	return doc
 }
 

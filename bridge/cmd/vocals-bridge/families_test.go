@@ -1,8 +1,11 @@
 package main_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -162,4 +165,85 @@ func streamInfo(t *testing.T, url, stream string) *jetstream.StreamInfo {
 		t.Fatal(err)
 	}
 	return s.CachedInfo()
+}
+
+// Every family's tasks go through the submit proxy to the simulator,
+// which never calls back (or fails and never calls back); the bridge
+// recovers each terminal stage by polling the family's details endpoint
+// with its vocabulary, once, with origin poll, and publishes the
+// submitted event under the family's task subjects.
+func TestBinaryEveryFamilyRecoveredByPolling(t *testing.T) {
+	t.Parallel()
+	_, simURL := startSim(t, nil)
+	p := start(t, t.TempDir(), trackingEnv(t, simURL)...)
+	type task struct {
+		f     family.Family
+		stage event.Stage
+	}
+	tasks := map[string]task{}
+	for _, f := range family.All() {
+		for fault, stage := range map[string]event.Stage{"never": event.StageComplete, "fail=501,never": event.StageError} {
+			req := addVocals(fault)
+			delete(req, "callBackUrl")
+			body, _ := json.Marshal(req)
+			hr, _ := http.NewRequest(http.MethodPost, p.submit+f.Submit, bytes.NewReader(body))
+			hr.Header.Set("Content-Type", "application/json")
+			resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(hr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			var ans struct{ Data struct{ TaskID string } }
+			if json.Unmarshal(raw, &ans) != nil || ans.Data.TaskID == "" || resp.Header.Get("Vocals-Tracked") != "true" {
+				t.Fatalf("%s: submit HTTP %d %s (tracked %q)", f.Name, resp.StatusCode, raw, resp.Header.Get("Vocals-Tracked"))
+			}
+			tasks[ans.Data.TaskID] = task{f, stage}
+		}
+	}
+	done := func() bool {
+		n := 0
+		for _, m := range streamMessages(t, p.natsURL, ">") {
+			if strings.HasSuffix(m.Subject, ".complete") || strings.HasSuffix(m.Subject, ".error") {
+				n++
+			}
+		}
+		return n >= len(tasks)
+	}
+	eventually(t, "a terminal event for every family's tasks", 60*time.Second, done)
+	eventually(t, "tracking to end", 10*time.Second, func() bool { return metric(t, p, "vocals_bridge_tracking_tasks") == 0 })
+	seen := map[string]int{}
+	for _, m := range streamMessages(t, p.natsURL, ">") {
+		seen[m.Subject]++
+		e, err := consumer.Decode(m.Subject, m.Header, m.Data)
+		if strings.HasSuffix(m.Subject, ".submitted") {
+			fam := event.Family(strings.TrimSuffix(strings.SplitN(m.Subject, ".", 2)[0], "_tasks"))
+			name := string(fam) + ".submitted-event.schema.json"
+			if fam == event.FamilyVocals {
+				name = "submitted-event.schema.json"
+			}
+			schematest.ValidateFamilyEvent(t, name, m.Data)
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", m.Subject, err)
+			continue
+		}
+		task, ok := tasks[e.CloudEvent.Subject()]
+		// A poll may also find a music task at text or first on its way.
+		passing := task.f.Name.Staged() && (e.Stage == event.StageText || e.Stage == event.StageFirst)
+		if !ok || e.Family != task.f.Name || e.Stage != task.stage && !passing || e.Origin() != event.OriginPoll {
+			t.Errorf("%s: %s %s from %s, want %s %s from poll", m.Subject, e.Family, e.Stage, e.Origin(), task.f.Name, task.stage)
+		}
+		schematest.ValidateFamilyEvent(t, filepath.Base(e.Family.EventSchemaPath()), m.Data)
+	}
+	for id, task := range tasks {
+		subject := string(task.f.Name) + "." + id + "." + string(task.stage)
+		if seen[subject] != 1 {
+			t.Errorf("%s: %d events on %s", task.f.Name, seen[subject], subject)
+		}
+		if seen[string(task.f.Name)+"_tasks."+id+".submitted"] != 1 {
+			t.Errorf("%s: no submitted event for %s", task.f.Name, id)
+		}
+	}
 }

@@ -47,7 +47,7 @@ func TestSimulatorAndBridgeAgree(t *testing.T) {
 		t.Run(spelling, func(t *testing.T) {
 			t.Parallel()
 			d := &decoded{stage: map[string]event.Stage{}}
-					recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				body, _ := io.ReadAll(r.Body)
 				f, _ := family.Get(event.Family(r.URL.Path[len("/callbacks/"):]))
 				p, err := f.Kind.Peek(body)
