@@ -16,7 +16,7 @@
 #                against the golden events
 #   make schemas copy schemas/ into the binary's embedded copy
 #   make demo    the provider simulator, the bridge with task tracking and a
-#                tail of the events: four tasks, lost callbacks recovered
+#                tail of the events: five families, lost callbacks recovered
 #   make clean   remove bin/, ./data and ./data-demo
 #   make help    this text
 
@@ -82,8 +82,10 @@ schemas:
 
 # The simulator runs at 1/20 of real time with stages 1.5 s apart; the bridge
 # (ports 18080-18082, NATS 14222, so `make run` can stay up) polls tasks 8 s
-# after submission. Four tasks: normal, all callbacks lost, complete lost,
-# failed with 531. tail exits after their nine events; logs in data-demo/.
+# after submission. Four add-vocals tasks (normal, all callbacks lost,
+# complete lost, failed with 531), a generate task with its stages, lyrics,
+# a WAV conversion whose callback is lost and stem separation. tail exits
+# after their fifteen events; logs in data-demo/.
 DEMO_ENV := VOCALS_BRIDGE_DATA_DIR=data-demo VOCALS_BRIDGE_HTTP_ADDR=127.0.0.1:18080 \
 	VOCALS_BRIDGE_ADMIN_ADDR=127.0.0.1:18081 VOCALS_BRIDGE_EMBEDDED_NATS_ADDR=127.0.0.1:14222 \
 	VOCALS_BRIDGE_WEBHOOK_HMAC_KEY=demo-hmac-key VOCALS_BRIDGE_TRACKING_ENABLED=true \
@@ -103,8 +105,12 @@ demo: build
 	./bin/vocals-bridge probe http://127.0.0.1:18081/readyz; \
 	echo "== submitting four tasks through the bridge's submit proxy"; \
 	./bin/sunosim submit -api http://127.0.0.1:18082 -n 4 -faults ";never;drop=complete;fail=531"; \
-	echo "== events, as they reach the stream (the lost ones come from polls):"; \
-	timeout 60 ./bin/vocals-bridge tail --nats-url nats://127.0.0.1:14222 --all --max 9; \
+	./bin/sunosim submit -api http://127.0.0.1:18082 -family generate; \
+	./bin/sunosim submit -api http://127.0.0.1:18082 -family lyrics; \
+	./bin/sunosim submit -api http://127.0.0.1:18082 -family wav -faults never; \
+	./bin/sunosim submit -api http://127.0.0.1:18082 -family stems; \
+	echo "== events of every family, as they reach the stream (the lost ones come from polls):"; \
+	timeout 60 ./bin/vocals-bridge tail --nats-url nats://127.0.0.1:14222 --all --max 15; \
 	echo "== done; logs in data-demo/"
 
 clean:

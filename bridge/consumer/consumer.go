@@ -48,6 +48,10 @@ type Event struct {
 	common  event.Common
 }
 
+// Common is what e's data shares with every family's: task id, stage,
+// callback type, code and message.
+func (e Event) Common() event.Common { return e.common }
+
 // DataOf returns e's data as T, and false when e's family has another
 // data type.
 func DataOf[T any](e Event) (T, bool) {

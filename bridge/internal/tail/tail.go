@@ -31,7 +31,8 @@ func Run(ctx context.Context, args, environ []string, out, errOut io.Writer) err
 	file := fs.String("config", "", "the bridge's YAML configuration file, for where its events are")
 	url := fs.String("nats-url", "", "NATS server(s), comma-separated (default: the bridge's nats_url, or its embedded server)")
 	stream := fs.String("stream", "", "stream name (default: the bridge's stream)")
-	prefix := fs.String("subject-prefix", "", "subject prefix (default: the bridge's subject_prefix)")
+	prefix := fs.String("subject-prefix", "", "add-vocals subject prefix (default: the bridge's subject_prefix)")
+	families := fs.String("families", "", "comma-separated families to show (vocals, generate, lyrics, ...); empty for every family the bridge has on")
 	stages := fs.String("stages", "", "comma-separated stages to show (text, first, complete, error); empty for all")
 	task := fs.String("task", "", "show only this task id")
 	all := fs.Bool("all", false, "start from the oldest stored event instead of new ones")
@@ -63,7 +64,7 @@ func Run(ctx context.Context, args, environ []string, out, errOut io.Writer) err
 	if *task != "" {
 		taskToken = *task
 	}
-	var filters []string
+	var show []event.Stage
 	for _, st := range strings.Split(*stages, ",") {
 		if st = strings.TrimSpace(st); st == "" {
 			continue
@@ -71,10 +72,39 @@ func Run(ctx context.Context, args, environ []string, out, errOut io.Writer) err
 		if !validStage(st) {
 			return fmt.Errorf("tail: unknown stage %q", st)
 		}
-		filters = append(filters, *prefix+"."+taskToken+"."+st)
+		show = append(show, event.Stage(st))
+	}
+	var fams []event.Family
+	for _, f := range strings.Split(*families, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		if !event.Family(f).Known() {
+			return fmt.Errorf("tail: unknown family %q", f)
+		}
+		fams = append(fams, event.Family(f))
+	}
+	if len(fams) == 0 {
+		for _, f := range bridge.Families() {
+			fams = append(fams, f.Name)
+		}
+	}
+	prefixes := bridge.Prefixes()
+	prefixes[event.FamilyVocals] = *prefix
+	var filters []string
+	for _, f := range fams {
+		if len(show) == 0 {
+			filters = append(filters, prefixes[f]+"."+taskToken+".*")
+			continue
+		}
+		for _, st := range show {
+			if f.HasStage(st) {
+				filters = append(filters, prefixes[f]+"."+taskToken+"."+string(st))
+			}
+		}
 	}
 	if len(filters) == 0 {
-		filters = []string{*prefix + "." + taskToken + ".*"}
+		return errors.New("tail: none of the families has any of the stages")
 	}
 
 	nc, err := nats.Connect(*url, nats.Name("vocals-bridge tail"))
@@ -131,15 +161,45 @@ func validStage(s string) bool {
 	return false
 }
 
-// Line renders an event for a terminal: time, stage, task, code, origin,
-// then what the stage is about (tracks, or the failure).
+// Line renders an event for a terminal: time, family, stage, task, code,
+// origin, then what the stage is about (tracks, lyrics, URLs, or the
+// failure).
 func Line(e consumer.Event) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s  %-8s  %s  code=%d  from %s", e.CloudEvent.Time().UTC().Format(time.RFC3339), e.Stage, e.Data.TaskID,
-		e.Data.Code, e.Origin())
+	c := e.Common()
+	fmt.Fprintf(&b, "%s  %-16s  %-8s  %s  code=%d  from %s", e.CloudEvent.Time().UTC().Format(time.RFC3339), e.Family, e.Stage,
+		c.TaskID, c.Code, e.Origin())
 	if f, ok := e.Failure(); ok {
 		fmt.Fprintf(&b, " (%s) %q", f.Reason, f.Msg)
 		return b.String()
+	}
+	switch d := e.Payload.(type) {
+	case event.LyricsV1:
+		for _, l := range d.Lyrics {
+			fmt.Fprintf(&b, "\n    %q %s, %d characters", l.Title, l.Status, len([]rune(l.Text)))
+		}
+	case event.WavV1:
+		fmt.Fprintf(&b, "\n    %s", d.AudioWavURL)
+	case event.StemsV1:
+		for _, u := range []string{d.Stems.VocalURL, d.Stems.InstrumentalURL, d.Stems.BackingVocalsURL, d.Stems.DrumsURL, d.Stems.BassURL,
+			d.Stems.GuitarURL, d.Stems.KeyboardURL, d.Stems.PercussionURL, d.Stems.StringsURL, d.Stems.SynthURL, d.Stems.FxURL,
+			d.Stems.BrassURL, d.Stems.WoodwindsURL} {
+			if u != "" {
+				fmt.Fprintf(&b, "\n    %s", u)
+			}
+		}
+	case event.MIDIV1:
+		for _, in := range d.Instruments {
+			fmt.Fprintf(&b, "\n    %q %d notes", in.Name, len(in.Notes))
+		}
+	case event.VideoV1:
+		fmt.Fprintf(&b, "\n    %s", d.VideoURL)
+	case event.CoverImageV1:
+		for _, u := range d.Images {
+			fmt.Fprintf(&b, "\n    %s", u)
+		}
+	case event.VoiceV1:
+		fmt.Fprintf(&b, "\n    %s %s%q", d.Status, d.VoiceID, d.ValidateInfo)
 	}
 	for _, t := range e.Data.Tracks {
 		fmt.Fprintf(&b, "\n    %q", t.Title)
