@@ -142,7 +142,10 @@ func PeekWith(body []byte, lim Limits, lists []string) (Peeked, error) {
 			data = tok.String()
 		case depth == 2:
 			if k == '{' && isTaskID(data) && tok.Kind() == '"' {
-				id = "data." + data
+				id = "data.task_id" // a literal: no allocation per body
+				if data == "taskId" {
+					id = "data.taskId"
+				}
 			}
 		case slices.Contains(lists, data):
 			if k, n := dec.StackIndex(3); k == '[' && n > MaxTracks {
