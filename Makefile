@@ -45,6 +45,8 @@ fuzz:
 	$(GO) test ./bridge/internal/callback -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./bridge/internal/verify -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./bridge/internal/provider -run '^$$' -fuzz FuzzRecordInfo -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./bridge/internal/provider -run '^$$' -fuzz FuzzDetails -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./bridge/internal/family -run '^$$' -fuzz FuzzFamilies -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
 bench: build
 	$(GO) build -o bin/nats-server github.com/nats-io/nats-server/v2

@@ -41,20 +41,33 @@ func (c *Client) Details(ctx context.Context, f family.Family, taskID string) (P
 	if err != nil {
 		return Polled{}, err
 	}
+	p, code, msg, perr := readDetails(f, taskID, raw)
+	if resp.StatusCode != http.StatusOK || perr != nil {
+		return Polled{}, answerError(resp, code, msg, perr)
+	}
+	return p, nil
+}
+
+// readDetails reads a details answer of family f (not a music family) for
+// taskID: the envelope's code and msg always (when the body is JSON at
+// all), and what it says of the task when the code is 200.
+func readDetails(f family.Family, taskID string, raw []byte) (Polled, int, string, error) {
 	var env struct {
 		Code int                        `json:"code"`
 		Msg  string                     `json:"msg"`
 		Data map[string]json.RawMessage `json:"data"`
 	}
-	perr := json.Unmarshal(raw, &env)
-	if perr == nil && env.Code == 200 && env.Data == nil {
-		perr = errNoData
+	if err := json.Unmarshal(raw, &env); err != nil {
+		return Polled{}, 0, "", err
 	}
-	if resp.StatusCode != http.StatusOK || perr != nil || env.Code != 200 {
-		return Polled{}, answerError(resp, env.Code, env.Msg, perr)
+	switch {
+	case env.Code != 200:
+		return Polled{}, env.Code, env.Msg, fmt.Errorf("code %d", env.Code)
+	case env.Data == nil:
+		return Polled{}, env.Code, env.Msg, errNoData
 	}
-	refuse := func(format string, a ...any) (Polled, error) {
-		return Polled{}, &Error{Op: "record-info", HTTPStatus: resp.StatusCode, Code: env.Code, Msg: fmt.Sprintf(format, a...)}
+	refuse := func(format string, a ...any) (Polled, int, string, error) {
+		return Polled{}, env.Code, env.Msg, fmt.Errorf(format, a...)
 	}
 	var id string
 	if json.Unmarshal(env.Data["taskId"], &id) == nil && id != "" && id != taskID {
@@ -65,7 +78,7 @@ func (c *Client) Details(ctx context.Context, f family.Family, taskID string) (P
 	stage, ok := f.Status.Stage(status)
 	delivery := f.Status.Delivery != "" && strings.EqualFold(status, f.Status.Delivery)
 	if !ok && !delivery {
-		return p, nil
+		return p, env.Code, env.Msg, nil
 	}
 	members := f.Result.Members(env.Data)
 	members["record_status"], _ = json.Marshal(status)
@@ -94,7 +107,7 @@ func (c *Client) Details(ctx context.Context, f family.Family, taskID string) (P
 		return refuse("answer is inconsistent: status %s but a %s result", status, cb.Stage)
 	}
 	p.Callback, p.Stage = cb, true
-	return p, nil
+	return p, env.Code, env.Msg, nil
 }
 
 // scalar is a string or a number as written, trimmed; "" for anything else.

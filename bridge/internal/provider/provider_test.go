@@ -12,6 +12,7 @@ import (
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/family"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/provider"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/sunosim"
 )
@@ -200,6 +201,42 @@ func FuzzRecordInfo(f *testing.F) {
 		}
 		if (cb.Stage == event.StageError) == (cb.Code == callback.SuccessCode) {
 			t.Fatalf("stage %s with code %d", cb.Stage, cb.Code)
+		}
+	})
+}
+
+// FuzzDetails feeds arbitrary details answers to every family without
+// tracks: reading never panics, and a stage it finds is one of the
+// family's, for the polled task, with a failure code exactly when it is
+// error.
+func FuzzDetails(f *testing.F) {
+	f.Add(byte(0), `{"code":200,"data":{"taskId":"`+id+`","status":"SUCCESS","response":{"data":[{"text":"t"}]}}}`)
+	f.Add(byte(1), `{"code":200,"data":{"successFlag":"CALLBACK_EXCEPTION","response":{"audioWavUrl":""}}}`)
+	f.Add(byte(2), `{"code":200,"data":{"successFlag":"SUCCESS","response":{"vocalUrl":"v","drumsUrl":5}}}`)
+	f.Add(byte(3), `{"code":200,"data":{"successFlag":1,"midiData":{"instruments":[{"notes":[{"start":"x"}]}]}}}`)
+	f.Add(byte(5), `{"code":200,"data":{"successFlag":3,"errorCode":"413"}}`)
+	f.Add(byte(6), `{"code":200,"data":{"taskId":"`+id+`","status":"fail","errorCode":200}}`)
+	var fams []family.Family
+	for _, fam := range family.All() {
+		if !fam.Name.Tracks() {
+			fams = append(fams, fam)
+		}
+	}
+	f.Fuzz(func(t *testing.T, which byte, body string) {
+		fam := fams[int(which)%len(fams)]
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(body)) }))
+		defer srv.Close()
+		c, _ := provider.New(srv.URL, "k", time.Second)
+		p, err := c.Details(context.Background(), fam, id)
+		if err != nil || !p.Stage {
+			return
+		}
+		cb := p.Callback
+		if cb.TaskID != id || cb.Family != fam.Name || !fam.Name.HasStage(cb.Stage) {
+			t.Fatalf("%s: callback %+v", fam.Name, cb)
+		}
+		if (cb.Stage == event.StageError) == (cb.Code == callback.SuccessCode) {
+			t.Fatalf("%s: stage %s with code %d", fam.Name, cb.Stage, cb.Code)
 		}
 	})
 }
