@@ -108,15 +108,18 @@ func TestBinaryEveryFamily(t *testing.T) {
 }
 
 // A family that is off has no route; a renamed one publishes under its
-// prefix; the stream captures exactly the enabled families' subjects.
+// prefix; the stream captures exactly the enabled families' subjects; the
+// token works in both forms on every route; a refused callback's dead
+// letter names its family.
 func TestBinaryFamilySettings(t *testing.T) {
 	t.Parallel()
 	p := start(t, t.TempDir(),
 		"VOCALS_BRIDGE_DISABLED_FAMILIES=midi, video",
-		"VOCALS_BRIDGE_FAMILY_SUBJECT_PREFIXES=lyrics=songtext,stems=audio.stems")
+		"VOCALS_BRIDGE_FAMILY_SUBJECT_PREFIXES=lyrics=songtext,stems=audio.stems",
+		"VOCALS_BRIDGE_CALLBACK_TOKEN=fam-token")
 	midi, _ := family.Get(event.FamilyMIDI)
 	ex, _ := midi.Example("s", event.StageComplete)
-	if r := postWith(t, p.public+midi.Path(), ex.For("off1"), nil); r.status != http.StatusNotFound {
+	if r := postWith(t, p.public+midi.Path()+"?token=fam-token", ex.For("off1"), nil); r.status != http.StatusNotFound {
 		t.Errorf("a disabled family answered %d", r.status)
 	}
 	for name, subject := range map[event.Family]string{
@@ -125,9 +128,22 @@ func TestBinaryFamilySettings(t *testing.T) {
 	} {
 		f, _ := family.Get(name)
 		ex, _ := f.Example("s", event.StageComplete)
-		if r := postWith(t, p.public+f.Path(), ex.For("on1"), nil); r.status != http.StatusOK || r.a.Subject != subject {
+		if r := postWith(t, p.public+f.Path(), ex.For("on1"), nil); r.status != http.StatusUnauthorized {
+			t.Errorf("%s without the token: %d", name, r.status)
+		}
+		if r := postWith(t, p.public+f.Path()+"?token=fam-token", ex.For("on1"), nil); r.status != http.StatusOK || r.a.Subject != subject {
 			t.Errorf("%s: %d %+v, want %s", name, r.status, r.a, subject)
 		}
+		if r := postWith(t, p.public+f.Path()+"/fam-token", ex.For("on1"), nil); r.status != http.StatusOK || !r.a.Duplicate {
+			t.Errorf("%s with the token in the path: %d %+v, want a duplicate", name, r.status, r.a)
+		}
+	}
+	if r := postWith(t, p.public+"/callbacks/lyrics?token=fam-token", []byte(`{"code":200,"data":{"taskId":"a","task_id":"b"}}`), nil); r.status != http.StatusBadRequest || r.a.Reason != "conflicting_task_id" {
+		t.Errorf("two task ids: %d %+v", r.status, r.a)
+	}
+	eventually(t, "the dead letter", 10*time.Second, func() bool { return len(streamMessagesIn(t, p.natsURL, "VOCALS_DLQ", ">")) == 1 })
+	if dl := streamMessagesIn(t, p.natsURL, "VOCALS_DLQ", ">")[0]; dl.Header.Get("Vocals-Family") != "lyrics" || dl.Subject != "vocals_dlq.conflicting_task_id" {
+		t.Errorf("dead letter %s with headers %v", dl.Subject, dl.Header)
 	}
 	_, metrics := get(t, p.admin+"/metrics")
 	if strings.Contains(metrics, `family="midi"`) || !strings.Contains(metrics, `family="wav"`) {

@@ -78,6 +78,11 @@ func hostile(task string) map[string][]byte {
 		"one huge string":   []byte(head + `"x":"` + fill("ab") + `"}}`),
 		"many track extras": []byte(head + `"data":[{` + keys("t") + `}]}}`),
 		"many small arrays": []byte(head + `"x":[` + fill("[],") + `[]]}}`),
+		// MIDI's limits are the loosest: many empty notes, and many notes
+		// just under them.
+		"midi empty notes": []byte(`{"code":200,"msg":"m","task_id":"` + task + `","data":{"instruments":[{"notes":[` + fill("{},") + `{}]}]}}`),
+		"midi notes": []byte(`{"code":200,"msg":"m","task_id":"` + task + `","data":{"instruments":[{"notes":[` +
+			strings.Repeat(`{"pitch":1,"start":2},`, 45_000) + `{}]}]}}`),
 	}
 }
 
@@ -116,7 +121,11 @@ func TestHostileBodiesBoundMemory(t *testing.T) {
 									header["X-Webhook-Signature"] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 								}
 							}
-							req, _ := http.NewRequest(http.MethodPost, p.public+"/callbacks/vocals", bytes.NewReader(body))
+							route := "/callbacks/vocals"
+							if strings.HasPrefix(name, "midi") {
+								route = "/callbacks/midi"
+							}
+							req, _ := http.NewRequest(http.MethodPost, p.public+route, bytes.NewReader(body))
 							req.Header.Set("Content-Type", "application/json")
 							req.Header.Set("X-Request-Id", fmt.Sprintf("r%d%s%d", round, strings.ReplaceAll(name, " ", ""), i))
 							for k, v := range header {

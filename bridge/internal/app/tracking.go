@@ -109,7 +109,7 @@ func (a *App) runTracking(ctx context.Context) {
 	host, _ := os.Hostname()
 	rec := reconcile.New(store, a.tracking.provider, a.builder, a.sink, a.pub, reconcile.Config{
 		Replica: fmt.Sprintf("%s/%d", host, os.Getpid()), PollAfter: cfg.TrackingPollAfter,
-		Interval: cfg.TrackingPollInterval, Deadline: cfg.TrackingDeadline, StuckAfter: cfg.TrackingStuckAfter,
+		Interval: cfg.TrackingPollInterval, Deadline: cfg.TrackingDeadline, Deadlines: cfg.FamilyDeadlines(), StuckAfter: cfg.TrackingStuckAfter,
 		Rate: cfg.TrackingPollRate, MaxBackoff: max(10*time.Minute, cfg.TrackingPollInterval),
 	}, log, reconcile.Hooks{
 		Polled:    func(r string) { m.TrackingPolls.WithLabelValues(r).Inc() },

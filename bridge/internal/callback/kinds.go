@@ -48,9 +48,10 @@ var (
 	// Stems: data.vocal_removal_info or data.vocal_separation_info.
 	Stems = &Kind{Name: "stems", Limits: DefaultLimits, decode: decodeStems}
 	// MIDI: data.instruments with their notes; data.state complete on
-	// success. A song has thousands of notes of four members each: the
-	// body limit bounds it rather than the member count.
-	MIDI = &Kind{Name: "midi", Limits: Limits{Members: 400_000, Items: 200_000}, Lists: []string{"instruments"}, decode: decodeMIDI}
+	// success. A song has thousands of notes of four members each; an
+	// event holds about 20,000 before it outgrows a 1 MiB max_payload, so
+	// 50,000 elements leave room without letting a body cost much more.
+	MIDI = &Kind{Name: "midi", Limits: Limits{Members: 200_000, Items: 50_000}, Lists: []string{"instruments"}, decode: decodeMIDI}
 	// Video: data.video_url.
 	Video = &Kind{Name: "video", Limits: DefaultLimits, decode: decodeVideo}
 	// CoverImage: data.images.

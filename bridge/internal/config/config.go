@@ -161,6 +161,9 @@ type Config struct {
 	TrackingPollInterval    time.Duration `yaml:"tracking_poll_interval"`
 	TrackingPollRate        float64       `yaml:"tracking_poll_rate"`
 	TrackingDeadline        time.Duration `yaml:"tracking_deadline"`
+	// TrackingFamilyDeadlines overrides TrackingDeadline per family
+	// ("lyrics=10m,video=2h").
+	TrackingFamilyDeadlines string        `yaml:"tracking_family_deadlines"`
 	TrackingStuckAfter      time.Duration `yaml:"tracking_stuck_after"`
 	ProviderBaseURL         string        `yaml:"provider_base_url"`
 	ProviderAPIKey          string        `yaml:"provider_api_key"`
@@ -531,6 +534,15 @@ func (c Config) validateTracking() error {
 	if c.TrackingDeadline <= c.TrackingPollAfter {
 		return bad("tracking_deadline", "%s must be longer than tracking_poll_after %s", c.TrackingDeadline, c.TrackingPollAfter)
 	}
+	deadlines, err := family.Durations(c.TrackingFamilyDeadlines)
+	if err != nil {
+		return bad("tracking_family_deadlines", "%v", err)
+	}
+	for f, d := range deadlines {
+		if d <= c.TrackingPollAfter {
+			return bad("tracking_family_deadlines", "%s: %s must be longer than tracking_poll_after %s", f, d, c.TrackingPollAfter)
+		}
+	}
 	if c.TrackingStuckAfter <= 0 {
 		return bad("tracking_stuck_after", "must be positive")
 	}
@@ -645,6 +657,12 @@ func (c Config) Families() []family.Family {
 func (c Config) Prefixes() map[event.Family]string {
 	p, _ := family.Prefixes(c.SubjectPrefix, c.FamilySubjectPrefixes) // validated with the config
 	return p
+}
+
+// FamilyDeadlines are the per-family tracking deadlines.
+func (c Config) FamilyDeadlines() map[event.Family]time.Duration {
+	d, _ := family.Durations(c.TrackingFamilyDeadlines) // validated with the config
+	return d
 }
 
 // validFamilies checks the family settings: known names, valid prefixes,

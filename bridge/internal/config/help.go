@@ -55,7 +55,7 @@ var Groups = []Group{
 	{"Dead letters", []string{"deadletter_enabled", "deadletter_stream", "deadletter_subject_prefix", "deadletter_max_body", "deadletter_max_bytes", "deadletter_queue_bytes"}},
 	{"Verification", []string{"webhook_hmac_key", "webhook_hmac_key_file", "standard_webhook_secret", "callback_token", "signature_tolerance", "replay_cache_size", "allowed_cidrs", "trusted_proxies"}},
 	{"Limits", []string{"body_limit", "rate_limit", "rate_burst", "max_reads_per_source", "body_min_rate", "body_read_grace", "max_in_flight"}},
-	{"Tracking", []string{"tracking_enabled", "tracking_bucket", "tracking_announce_subject", "tracking_poll_after", "tracking_poll_interval", "tracking_poll_rate", "tracking_deadline", "tracking_stuck_after", "provider_base_url", "provider_api_key", "provider_api_key_file", "provider_timeout", "submit_addr", "submit_callback_url"}},
+	{"Tracking", []string{"tracking_enabled", "tracking_bucket", "tracking_announce_subject", "tracking_poll_after", "tracking_poll_interval", "tracking_poll_rate", "tracking_deadline", "tracking_family_deadlines", "tracking_stuck_after", "provider_base_url", "provider_api_key", "provider_api_key_file", "provider_timeout", "submit_addr", "submit_callback_url"}},
 	{"Logs", []string{"log_level", "log_format"}},
 }
 
@@ -121,6 +121,7 @@ var help = map[string]string{
 	"tracking_poll_interval":    "then one poll per task per interval (at least 1s)",
 	"tracking_poll_rate":        "record-info requests per second from one replica",
 	"tracking_deadline":         "no terminal stage this long after tracking: an error event with origin timeout",
+	"tracking_family_deadlines": "tracking_deadline per family, family=duration comma-separated (lyrics=10m,video=2h)",
 	"tracking_stuck_after":      "tracked this long: counted in vocals_bridge_tracking_stuck_tasks",
 	"provider_base_url":         "the provider API's base URL (for record-info and the submit proxy)",
 	"provider_api_key":          "the provider API key (Bearer); never logged",

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
@@ -146,6 +147,29 @@ func Names() string {
 		names[i] = string(f.Name)
 	}
 	return strings.Join(names, ", ")
+}
+
+// Durations parses "family=duration,...", such as "lyrics=10m,video=2h".
+func Durations(list string) (map[event.Family]time.Duration, error) {
+	out := map[event.Family]time.Duration{}
+	for _, item := range strings.Split(list, ",") {
+		if item = strings.TrimSpace(item); item == "" {
+			continue
+		}
+		name, val, ok := strings.Cut(item, "=")
+		if !ok {
+			return nil, fmt.Errorf("%q is not family=duration", item)
+		}
+		if _, known := Get(event.Family(name)); !known {
+			return nil, fmt.Errorf("%q is not a family (%s)", name, Names())
+		}
+		d, err := time.ParseDuration(val)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("%s: %q is not a positive duration", name, val)
+		}
+		out[event.Family(name)] = d
+	}
+	return out, nil
 }
 
 // Prefixes parses "family=prefix,..." over the defaults: each family's

@@ -3,6 +3,7 @@ package family_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -207,5 +208,44 @@ func wantEq[T comparable](t *testing.T, got, want T) {
 	t.Helper()
 	if got != want {
 		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+// The family settings' lists, parsed; a name that is not a family, or a
+// malformed item, is an error that says so.
+func TestSettingLists(t *testing.T) {
+	tests := map[string]struct {
+		parse func() (any, error)
+		want  string // fmt of the result, or "error"
+	}{
+		"none off":    {func() (any, error) { f, err := family.Enabled(""); return len(f), err }, "16"},
+		"two off":     {func() (any, error) { f, err := family.Enabled(" midi,video "); return len(f), err }, "14"},
+		"unknown off": {func() (any, error) { return family.Enabled("mp4") }, "error"},
+		"prefix renamed": {func() (any, error) {
+			p, err := family.Prefixes("v", "lyrics=songtext")
+			return p["lyrics"] + " " + p["vocals"] + " " + p["wav"], err
+		}, "songtext v wav"},
+		"vocals renamed":   {func() (any, error) { return family.Prefixes("v", "vocals=x") }, "error"},
+		"prefix malformed": {func() (any, error) { return family.Prefixes("v", "lyrics") }, "error"},
+		"deadlines": {func() (any, error) {
+			d, err := family.Durations("lyrics=10m, video=2h")
+			return d["lyrics"].String() + " " + d["video"].String(), err
+		}, "10m0s 2h0m0s"},
+		"deadline zero":    {func() (any, error) { return family.Durations("lyrics=0s") }, "error"},
+		"deadline unknown": {func() (any, error) { return family.Durations("songs=1h") }, "error"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, err := tc.parse()
+			if tc.want == "error" {
+				if err == nil {
+					t.Fatalf("no error, got %v", got)
+				}
+				return
+			}
+			if err != nil || fmt.Sprint(got) != tc.want {
+				t.Fatalf("got %v, %v; want %s", got, err, tc.want)
+			}
+		})
 	}
 }

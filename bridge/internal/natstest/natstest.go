@@ -110,7 +110,8 @@ func subjectMatches(filter, subject string) bool {
 }
 
 // Tracking sets the server up as the bridge does with tracking on: the
-// stream VOCALS capturing vocals.> and vocals_tasks.>, a structured-mode
+// stream VOCALS capturing vocals.>, vocals_tasks.> and every other
+// family's <family>.> and <family>_tasks.>, a structured-mode
 // publisher on it, and the task bucket TASKS with its index running until
 // the test ends.
 func (s *Server) Tracking(t testing.TB) (*publish.JetStream, *track.Store) {
@@ -122,8 +123,12 @@ func (s *Server) Tracking(t testing.TB) (*publish.JetStream, *track.Store) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	if err := publish.EnsureStream(ctx, pub.JS(), publish.StreamSpec{Name: "VOCALS", SubjectPrefix: "vocals",
-		TaskSubjectPrefix: "vocals_tasks", Replicas: 1, MaxAge: time.Hour, Duplicates: time.Minute}); err != nil {
+	spec := publish.StreamSpec{Name: "VOCALS", SubjectPrefix: "vocals",
+		TaskSubjectPrefix: "vocals_tasks", Replicas: 1, MaxAge: time.Hour, Duplicates: time.Minute}
+	for _, f := range event.Families()[1:] {
+		spec.MorePrefixes = append(spec.MorePrefixes, string(f), event.TaskPrefix(string(f)))
+	}
+	if err := publish.EnsureStream(ctx, pub.JS(), spec); err != nil {
 		t.Fatal(err)
 	}
 	store, err := track.Open(ctx, pub.JS(), track.BucketSpec{Name: "TASKS", Replicas: 1, TTL: time.Hour}, zaptest.NewLogger(t))

@@ -44,10 +44,12 @@ type Stream interface {
 
 // Config are the reconciler's timings and limits.
 type Config struct {
-	Replica    string        // names this replica in the bucket
-	PollAfter  time.Duration // first poll this long after a task is tracked
-	Interval   time.Duration // between polls of one task
-	Deadline   time.Duration // tracked this long without a terminal stage: timeout
+	Replica   string        // names this replica in the bucket
+	PollAfter time.Duration // first poll this long after a task is tracked
+	Interval  time.Duration // between polls of one task
+	Deadline  time.Duration // tracked this long without a terminal stage: timeout
+	// Deadlines overrides Deadline for the families it names.
+	Deadlines  map[event.Family]time.Duration
 	StuckAfter time.Duration // tracked this long: counted as stuck
 	Rate       float64       // record-info requests per second from this replica
 	MaxBackoff time.Duration // longest wait after failed polls
@@ -201,7 +203,7 @@ func (r *Reconciler) handle(ctx context.Context, e track.Entry) {
 		r.end(ctx, log, t.TaskID, "stream")
 		return
 	}
-	expired := now.Sub(t.TrackedAt) >= r.cfg.Deadline
+	expired := now.Sub(t.TrackedAt) >= r.deadline(fam.Name)
 	info, err := r.poller.Details(ctx, fam, t.TaskID)
 	if err != nil {
 		r.pollFailed(ctx, log, claimed, err, expired)
@@ -323,7 +325,7 @@ func (r *Reconciler) timeout(ctx context.Context, log *zap.Logger, fam family.Fa
 	}
 	cb, err := fam.Callback(claimed.TaskID, TimeoutCode,
 		fmt.Sprintf("timeout: no terminal stage within %s of tracking the task (last record-info status: %s)",
-			r.cfg.Deadline, status), nil)
+			r.deadline(fam.Name), status), nil)
 	if err == nil {
 		err = r.publish(ctx, log, cb, nil, event.OriginTimeout)
 	}
@@ -331,8 +333,16 @@ func (r *Reconciler) timeout(ctx context.Context, log *zap.Logger, fam family.Fa
 		log.Error("publishing a timeout; retrying at the next poll", zap.Error(err))
 		return
 	}
-	log.Warn("task timed out", zap.Duration("deadline", r.cfg.Deadline), zap.String("last_status", status))
+	log.Warn("task timed out", zap.Duration("deadline", r.deadline(fam.Name)), zap.String("last_status", status))
 	r.end(ctx, log, claimed.TaskID, "timeout")
+}
+
+// deadline is how long a task of family f may go without a terminal stage.
+func (r *Reconciler) deadline(f event.Family) time.Duration {
+	if d, ok := r.cfg.Deadlines[f]; ok {
+		return d
+	}
+	return r.cfg.Deadline
 }
 
 // familyOf is a tracked task's family; tasks tracked before there were

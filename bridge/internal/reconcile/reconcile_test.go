@@ -15,6 +15,7 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/family"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natstest"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/provider"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
@@ -52,12 +53,17 @@ func (r *rig) run(t *testing.T, interval time.Duration) { r.runWithDeadline(t, i
 
 func (r *rig) runWithDeadline(t *testing.T, interval, deadline time.Duration) {
 	t.Helper()
+	r.runWithDeadlines(t, interval, deadline, nil)
+}
+
+func (r *rig) runWithDeadlines(t *testing.T, interval, deadline time.Duration, deadlines map[event.Family]time.Duration) {
+	t.Helper()
 	client, err := provider.New(r.simURL, "k", 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec := reconcile.New(r.store, client, r.builder, deliver.New(r.pub, nil, 5*time.Second, nil), r.pub, reconcile.Config{
-		Replica: "test", Interval: interval, Deadline: deadline, StuckAfter: time.Hour, Rate: 100, MaxBackoff: time.Minute,
+		Replica: "test", Interval: interval, Deadline: deadline, Deadlines: deadlines, StuckAfter: time.Hour, Rate: 100, MaxBackoff: time.Minute,
 	}, zaptest.NewLogger(t), reconcile.Hooks{Finished: func(id, how string) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -166,4 +172,48 @@ func TestLastPollBeforeTimeoutWins(t *testing.T) {
 	if len(msgs) != 1 || msgs[0].Subject != "vocals."+id+".complete" || !strings.Contains(string(msgs[0].Data), `"origin":"poll"`) {
 		t.Errorf("stored %d messages, first on %v", len(msgs), msgs)
 	}
+}
+
+// A family's own deadline ends its stuck tasks with a timeout event in
+// the family's shape, under its subject, while other families' tasks of
+// the same age are still polled.
+func TestFamilyDeadline(t *testing.T) {
+	r := newRig(t)
+	client, _ := provider.New(r.simURL, "k", 5*time.Second)
+	ids := map[event.Family]string{}
+	for _, f := range []family.Family{mustFamily(t, event.FamilyLyrics), mustFamily(t, event.FamilyVocals)} {
+		body, _ := json.Marshal(map[string]string{"uploadUrl": "u", "prompt": "p", "title": "t", "style": "s",
+			"negativeTags": "n", f.CallbackField: "http://127.0.0.1:1/cb", sunosim.FaultField: "stuck"})
+		a, err := client.Submit(context.Background(), f.Submit, body, "")
+		if err != nil || a.TaskID == "" {
+			t.Fatalf("submit: %+v %v", a, err)
+		}
+		ids[f.Name] = a.TaskID
+		then := time.Now().Add(-20 * time.Minute)
+		if _, err := r.store.Add(context.Background(), track.Task{TaskID: a.TaskID, Family: string(f.Name), TrackedAt: then, NextPoll: then}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.runWithDeadlines(t, time.Second, time.Hour, map[event.Family]time.Duration{event.FamilyLyrics: 10 * time.Minute})
+	waitFor(t, "the lyrics task to time out", func() bool { return r.endedHow(ids[event.FamilyLyrics]) != "" })
+	if how := r.endedHow(ids[event.FamilyLyrics]); how != "timeout" {
+		t.Fatalf("lyrics task ended %q, want timeout", how)
+	}
+	msgs := natstest.Messages(t, r.pub.JS(), "VOCALS", "lyrics."+ids[event.FamilyLyrics]+".>")
+	if len(msgs) != 1 || !strings.HasSuffix(msgs[0].Subject, ".error") || !strings.Contains(string(msgs[0].Data), `"origin":"timeout"`) ||
+		!strings.Contains(string(msgs[0].Data), `"lyrics":[]`) || !strings.Contains(string(msgs[0].Data), `"code":408`) {
+		t.Fatalf("stored %v", msgs)
+	}
+	if how := r.endedHow(ids[event.FamilyVocals]); how != "" {
+		t.Errorf("the vocals task, within its hour, ended %q", how)
+	}
+}
+
+func mustFamily(t *testing.T, name event.Family) family.Family {
+	t.Helper()
+	f, ok := family.Get(name)
+	if !ok {
+		t.Fatalf("no family %s", name)
+	}
+	return f
 }
