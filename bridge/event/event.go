@@ -172,7 +172,7 @@ const (
 type SubmittedV1 struct {
 	TaskID string `json:"task_id"`
 	Via    string `json:"via"`
-	// Request is the add-vocals request as forwarded, without callBackUrl;
+	// Request is the submitted request as forwarded, without callBackUrl;
 	// absent when the task was announced without one.
 	Request map[string]json.RawMessage `json:"request,omitempty"`
 }

@@ -1,4 +1,4 @@
-// Command vocals-bridge receives Suno add-vocals callbacks over HTTP and
+// Command vocals-bridge receives the Suno API's callbacks, of every family, over HTTP and
 // publishes each as a CloudEvent to NATS JetStream. See README.md.
 //
 //	vocals-bridge [--config FILE] [--<key> VALUE ...]   run the bridge

@@ -1,6 +1,7 @@
 // Command failurestats is an example analytics subscriber: it follows
-// vocals.*.error, counts failures by provider code, and exposes the counts
-// as Prometheus metrics.
+// every family's failures (vocals.*.error, lyrics.*.error, ...), counts
+// them by family and provider code, and exposes the counts as Prometheus
+// metrics.
 //
 //	go run ./bridge/examples/failurestats --nats-url nats://127.0.0.1:4222 --listen :9102
 package main
@@ -35,8 +36,8 @@ type stats struct {
 func newStats(reg prometheus.Registerer) *stats {
 	s := &stats{failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "vocals_failures_total",
-		Help: "Failed add-vocals tasks, by provider code and its meaning.",
-	}, []string{"code", "reason"})}
+		Help: "Failed tasks, by family, provider code and its meaning.",
+	}, []string{"family", "code", "reason"})}
 	reg.MustRegister(s.failures)
 	return s
 }
@@ -47,7 +48,7 @@ func (s *stats) handle(_ context.Context, e consumer.Event) error {
 	if !ok {
 		return consumer.Term(errors.New("not a failure event"))
 	}
-	s.failures.WithLabelValues(strconv.Itoa(f.Code), f.Reason).Inc()
+	s.failures.WithLabelValues(string(e.Family), strconv.Itoa(f.Code), f.Reason).Inc()
 	return nil
 }
 
@@ -80,8 +81,9 @@ func main() {
 		log.Fatal(err)
 	}
 	err = consumer.Consume(ctx, js, consumer.Options{
-		Durable: *durable,
-		Stages:  []event.Stage{event.StageError},
+		Durable:  *durable,
+		Families: event.Families(),
+		Stages:   []event.Stage{event.StageError},
 	}, s.handle)
 	if err != nil {
 		log.Fatal(err)

@@ -31,8 +31,16 @@ func TestCountsFailuresByCode(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := testutil.ToFloat64(s.failures.WithLabelValues("531", "failed_refunded")); got != 2 {
+	if got := testutil.ToFloat64(s.failures.WithLabelValues("vocals", "531", "failed_refunded")); got != 2 {
 		t.Fatalf("counted %v, want 2", got)
+	}
+	wav := `{"specversion":"1.0","id":"3","source":"/s","type":"com.sunoapi.wav.error.v1","datacontenttype":"application/json",
+		"data":{"task_id":"t","stage":"error","callback_type":"","code":500,"code_reason":"server_error","msg":"m","audio_wav_url":""}}`
+	if err := s.handle(context.Background(), decode(t, wav)); err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(s.failures.WithLabelValues("wav", "500", "server_error")); got != 1 {
+		t.Fatalf("counted %v wav failures, want 1", got)
 	}
 	complete := `{"specversion":"1.0","id":"2","source":"/s","type":"com.sunoapi.vocals.complete.v1","datacontenttype":"application/json",
 		"data":{"task_id":"t","stage":"complete","callback_type":"complete","code":200,"code_reason":"success","msg":"","tracks":[]}}`

@@ -1,7 +1,7 @@
 // Package provider is the bridge's client of the provider's API: it
-// forwards add-vocals submissions and reads a task's state with
-// record-info, turning that state into the callback it stands for.
-// Answers are untrusted bytes and are parsed defensively.
+// forwards every family's submissions and reads a task's state from its
+// family's details endpoint, turning that state into the callback it
+// stands for. Answers are untrusted bytes and are parsed defensively.
 package provider
 
 import (
