@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/consumer"
@@ -165,18 +164,9 @@ func TestBinaryFamilySettings(t *testing.T) {
 
 func streamInfo(t *testing.T, url, stream string) *jetstream.StreamInfo {
 	t.Helper()
-	nc, err := nats.Connect(url, nats.MaxReconnects(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s, err := js.Stream(ctx, stream)
+	s, err := jetStreamAt(t, url).Stream(ctx, stream)
 	if err != nil {
 		t.Fatal(err)
 	}

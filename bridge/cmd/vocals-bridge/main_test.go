@@ -222,16 +222,22 @@ func streamMessages(t *testing.T, url, filter string) []*jetstream.RawStreamMsg 
 
 func streamMessagesIn(t *testing.T, url, stream, filter string) []*jetstream.RawStreamMsg {
 	t.Helper()
+	return natstest.Messages(t, jetStreamAt(t, url), stream, filter)
+}
+
+// jetStreamAt connects to url for the rest of the test.
+func jetStreamAt(t *testing.T, url string) jetstream.JetStream {
+	t.Helper()
 	nc, err := nats.Connect(url, nats.MaxReconnects(0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
+	t.Cleanup(nc.Close)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return natstest.Messages(t, js, stream, filter)
+	return js
 }
 
 func TestBinaryWithEmbeddedNATS(t *testing.T) {

@@ -65,30 +65,40 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var pretty bytes.Buffer
-			if err := json.Indent(&pretty, msg.Body, "", "  "); err != nil {
-				t.Fatal(err)
-			}
-			pretty.WriteByte('\n')
-			golden := filepath.Join(goldens, name)
-			if *update {
-				if err := os.WriteFile(golden, pretty.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test ./bridge/event -update to create it)", err)
-			}
-			if !bytes.Equal(pretty.Bytes(), want) {
-				t.Errorf("event differs from %s:\n%s", golden, pretty.Bytes())
-			}
+			want := matchGolden(t, msg.Body, filepath.Join(goldens, name))
 			schematest.ValidateEvent(t, want)
 			if want := event.Subject("vocals", cb.TaskID, cb.Stage); msg.Subject != want {
 				t.Errorf("subject %q, want %q", msg.Subject, want)
 			}
 		})
 	}
+}
+
+// matchGolden compares body, indented, with the golden file (rewriting it
+// first with -update) and returns the golden bytes.
+func matchGolden(t *testing.T, body []byte, golden string) []byte {
+	t.Helper()
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, body, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	pretty.WriteByte('\n')
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, pretty.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./bridge/internal/build -update to create it)", err)
+	}
+	if !bytes.Equal(pretty.Bytes(), want) {
+		t.Errorf("event differs from %s:\n%s", golden, pretty.Bytes())
+	}
+	return want
 }
 
 func TestIDIsDeterministicPerTaskAndStage(t *testing.T) {
@@ -390,27 +400,7 @@ func TestFamilyGolden(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				var pretty bytes.Buffer
-				if err := json.Indent(&pretty, msg.Body, "", "  "); err != nil {
-					t.Fatal(err)
-				}
-				pretty.WriteByte('\n')
-				golden := filepath.Join(goldens, string(f.Name), ex.Name+".json")
-				if *update {
-					if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-						t.Fatal(err)
-					}
-					if err := os.WriteFile(golden, pretty.Bytes(), 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatalf("%v (run go test ./bridge/internal/build -run TestFamilyGolden -update to create it)", err)
-				}
-				if !bytes.Equal(pretty.Bytes(), want) {
-					t.Errorf("event differs from %s:\n%s", golden, pretty.Bytes())
-				}
+				want := matchGolden(t, msg.Body, filepath.Join(goldens, string(f.Name), ex.Name+".json"))
 				schematest.ValidateFamilyEvent(t, filepath.Base(f.Name.EventSchemaPath()), want)
 			})
 		}

@@ -206,12 +206,16 @@ type envelope[D any] struct {
 	Extra       map[string]stdjson.RawMessage `json:",embed"`
 }
 
-// ids are the members every family's data object may carry.
-type ids struct {
-	TaskID       *string `json:"task_id"`
-	TaskIDCamel  *string `json:"taskId"`
-	CallbackType string  `json:"callbackType"`
+// base is what every family's data object has: the task id members (Peek
+// read them already), the callback type, and the members not modelled.
+type base struct {
+	TaskID       *string                       `json:"task_id"`
+	TaskIDCamel  *string                       `json:"taskId"`
+	CallbackType string                        `json:"callbackType"`
+	Extra        map[string]stdjson.RawMessage `json:",embed"`
 }
+
+func (b *base) fields() *base { return b }
 
 // Decode parses an add-vocals callback body: Peek, then Peeked.Decode.
 func Decode(body []byte) (Callback, error) {

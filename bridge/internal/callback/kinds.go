@@ -3,6 +3,7 @@ package callback
 import (
 	stdjson "encoding/json"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -42,22 +43,22 @@ var (
 	// failure.
 	MusicOneShot = &Kind{Name: "music-one-shot", Limits: DefaultLimits, Lists: musicLists, decode: decodeMusic(oneShotMusicStage)}
 	// Lyrics: items in data.data or data.lyricsData.
-	Lyrics = &Kind{Name: "lyrics", Limits: DefaultLimits, Lists: []string{"data", "lyricsData"}, decode: decodeLyrics}
+	Lyrics = &Kind{Name: "lyrics", Limits: DefaultLimits, Lists: []string{"data", "lyricsData"}, decode: oneShot(nil, lyricsData)}
 	// WAV: data.audioWavUrl or data.audio_wav_url.
-	WAV = &Kind{Name: "wav", Limits: DefaultLimits, decode: decodeWAV}
+	WAV = &Kind{Name: "wav", Limits: DefaultLimits, decode: oneShot(nil, wavData)}
 	// Stems: data.vocal_removal_info or data.vocal_separation_info.
-	Stems = &Kind{Name: "stems", Limits: DefaultLimits, decode: decodeStems}
+	Stems = &Kind{Name: "stems", Limits: DefaultLimits, decode: oneShot(nil, stemsData)}
 	// MIDI: data.instruments with their notes; data.state complete on
 	// success. A song has thousands of notes of four members each; an
 	// event holds about 20,000 before it outgrows a 1 MiB max_payload, so
 	// 50,000 elements leave room without letting a body cost much more.
-	MIDI = &Kind{Name: "midi", Limits: Limits{Members: 200_000, Items: 50_000}, Lists: []string{"instruments"}, decode: decodeMIDI}
+	MIDI = &Kind{Name: "midi", Limits: Limits{Members: 200_000, Items: 50_000}, Lists: []string{"instruments"}, decode: oneShot(midiFailed, midiData)}
 	// Video: data.video_url.
-	Video = &Kind{Name: "video", Limits: DefaultLimits, decode: decodeVideo}
+	Video = &Kind{Name: "video", Limits: DefaultLimits, decode: oneShot(nil, videoData)}
 	// CoverImage: data.images.
-	CoverImage = &Kind{Name: "cover-image", Limits: DefaultLimits, Lists: []string{"images"}, decode: decodeCoverImage}
+	CoverImage = &Kind{Name: "cover-image", Limits: DefaultLimits, Lists: []string{"images"}, decode: oneShot(nil, coverImageData)}
 	// Voice: data.status and its results, for the three voice families.
-	Voice = &Kind{Name: "voice", Limits: DefaultLimits, decode: decodeVoice}
+	Voice = &Kind{Name: "voice", Limits: DefaultLimits, decode: oneShot(voiceFailed, voiceData)}
 )
 
 // failureWord reports the callbackType and status words that mean failure.
@@ -70,9 +71,8 @@ func failureWord(s string) bool {
 }
 
 type wireMusic struct {
-	ids
-	Tracks []Track                       `json:"data"`
-	Extra  map[string]stdjson.RawMessage `json:",embed"`
+	base
+	Tracks []Track `json:"data"`
 }
 
 func decodeMusic(stage func(code int, d *wireMusic) (event.Stage, error)) func(Peeked, event.Family) (Callback, error) {
@@ -81,10 +81,7 @@ func decodeMusic(stage func(code int, d *wireMusic) (event.Stage, error)) func(P
 		if err != nil {
 			return Callback{}, err
 		}
-		d := w.Data
-		if d == nil {
-			d = &wireMusic{}
-		}
+		d := orZero(w.Data)
 		if cb.Stage, err = stage(cb.Code, d); err != nil {
 			return Callback{}, err
 		}
@@ -123,28 +120,32 @@ func oneShotMusicStage(code int, d *wireMusic) (event.Stage, error) {
 		Detail: fmt.Sprintf("%q is not complete or error", truncate(d.CallbackType, 40))}
 }
 
-// oneShot is the stage of a family with complete and error only: error
-// for any code but 200 and for a failure word, complete otherwise.
-func oneShot(cb *Callback, d *ids, failed bool) {
-	if d != nil {
-		cb.CallbackType = d.CallbackType
+// oneShot decodes the body of a family with complete and error only into
+// the family's event data, which data makes from the common fields, the
+// extras and the wire data. The stage is error for any code but 200, for
+// a failure word as callbackType and when failed says so; else complete.
+func oneShot[W any, P interface {
+	*W
+	fields() *base
+}](failed func(*W) bool, data func(event.Common, event.Extras, *W) any) func(Peeked, event.Family) (Callback, error) {
+	return func(p Peeked, fam event.Family) (Callback, error) {
+		w, cb, err := unmarshal[W](p, fam)
+		if err != nil {
+			return Callback{}, err
+		}
+		d := orZero(w.Data)
+		b := P(d).fields()
+		cb.CallbackType, cb.Extra, cb.Stage = b.CallbackType, b.Extra, event.StageComplete
+		if cb.Code != SuccessCode || failureWord(cb.CallbackType) || failed != nil && failed(d) {
+			cb.Stage = event.StageError
+		}
+		c := event.Common{
+			TaskID: cb.TaskID, Stage: string(cb.Stage), CallbackType: cb.CallbackType,
+			Code: cb.Code, CodeReason: event.CodeReason(cb.Code), Msg: cb.Msg,
+		}
+		cb.Data = data(c, event.Extras{Extra: b.Extra, EnvelopeExtra: cb.EnvelopeExtra}, d)
+		return cb, nil
 	}
-	cb.Stage = event.StageComplete
-	if cb.Code != SuccessCode || failed || failureWord(cb.CallbackType) {
-		cb.Stage = event.StageError
-	}
-}
-
-// common is the event.Common of a decoded callback.
-func common(cb Callback) event.Common {
-	return event.Common{
-		TaskID: cb.TaskID, Stage: string(cb.Stage), CallbackType: cb.CallbackType,
-		Code: cb.Code, CodeReason: event.CodeReason(cb.Code), Msg: cb.Msg,
-	}
-}
-
-func extras(cb Callback, data map[string]stdjson.RawMessage) event.Extras {
-	return event.Extras{Extra: data, EnvelopeExtra: cb.EnvelopeExtra}
 }
 
 type wireLyric struct {
@@ -157,106 +158,72 @@ type wireLyric struct {
 }
 
 type wireLyrics struct {
-	ids
-	Data       []wireLyric                   `json:"data"`
-	LyricsData []wireLyric                   `json:"lyricsData"`
-	Extra      map[string]stdjson.RawMessage `json:",embed"`
+	base
+	Data       []wireLyric `json:"data"`
+	LyricsData []wireLyric `json:"lyricsData"`
 }
 
-func decodeLyrics(p Peeked, fam event.Family) (Callback, error) {
-	w, cb, err := unmarshal[wireLyrics](p, fam)
-	if err != nil {
-		return Callback{}, err
-	}
-	d := orZero(w.Data)
-	oneShot(&cb, &d.ids, false)
-	data := event.LyricsV1{Common: common(cb), Extras: extras(cb, d.Extra), Lyrics: []event.LyricV1{}}
+func lyricsData(c event.Common, x event.Extras, d *wireLyrics) any {
+	data := event.LyricsV1{Common: c, Extras: x, Lyrics: []event.LyricV1{}}
 	for _, l := range append(d.Data, d.LyricsData...) {
 		data.Lyrics = append(data.Lyrics, event.LyricV1{
 			Text: l.Text, Title: l.Title, Status: l.Status, Extra: l.Extra,
 			ErrorMessage: first(l.ErrorMessage, l.ErrorMessageCamel),
 		})
 	}
-	cb.Data, cb.Extra = data, d.Extra
-	return cb, nil
+	return data
 }
 
 type wireWAV struct {
-	ids
-	AudioWavURL      *string                       `json:"audioWavUrl"`
-	AudioWavURLSnake *string                       `json:"audio_wav_url"`
-	Extra            map[string]stdjson.RawMessage `json:",embed"`
+	base
+	AudioWavURL      *string `json:"audioWavUrl"`
+	AudioWavURLSnake *string `json:"audio_wav_url"`
 }
 
-func decodeWAV(p Peeked, fam event.Family) (Callback, error) {
-	w, cb, err := unmarshal[wireWAV](p, fam)
-	if err != nil {
-		return Callback{}, err
-	}
-	d := orZero(w.Data)
-	oneShot(&cb, &d.ids, false)
-	cb.Data = event.WavV1{Common: common(cb), Extras: extras(cb, d.Extra), AudioWavURL: first(d.AudioWavURL, d.AudioWavURLSnake)}
-	cb.Extra = d.Extra
-	return cb, nil
+func wavData(c event.Common, x event.Extras, d *wireWAV) any {
+	return event.WavV1{Common: c, Extras: x, AudioWavURL: first(d.AudioWavURL, d.AudioWavURLSnake)}
 }
 
+// wireStemURLs reads the provider's stem object into the event's own
+// type; its members not modelled go to Extra.
 type wireStemURLs struct {
-	OriginURL        string                        `json:"origin_url"`
-	VocalURL         string                        `json:"vocal_url"`
-	InstrumentalURL  string                        `json:"instrumental_url"`
-	BackingVocalsURL string                        `json:"backing_vocals_url"`
-	DrumsURL         string                        `json:"drums_url"`
-	BassURL          string                        `json:"bass_url"`
-	GuitarURL        string                        `json:"guitar_url"`
-	KeyboardURL      string                        `json:"keyboard_url"`
-	PercussionURL    string                        `json:"percussion_url"`
-	StringsURL       string                        `json:"strings_url"`
-	SynthURL         string                        `json:"synth_url"`
-	FxURL            string                        `json:"fx_url"`
-	BrassURL         string                        `json:"brass_url"`
-	WoodwindsURL     string                        `json:"woodwinds_url"`
-	Extra            map[string]stdjson.RawMessage `json:",embed"`
+	event.StemURLsV1
+	Extra map[string]stdjson.RawMessage `json:",embed"`
 }
 
 type wireStems struct {
-	ids
-	Removal    *wireStemURLs                 `json:"vocal_removal_info"`
-	Separation *wireStemURLs                 `json:"vocal_separation_info"`
-	Extra      map[string]stdjson.RawMessage `json:",embed"`
+	base
+	Removal    *wireStemURLs `json:"vocal_removal_info"`
+	Separation *wireStemURLs `json:"vocal_separation_info"`
 }
 
-func decodeStems(p Peeked, fam event.Family) (Callback, error) {
-	w, cb, err := unmarshal[wireStems](p, fam)
-	if err != nil {
-		return Callback{}, err
-	}
-	d := orZero(w.Data)
-	oneShot(&cb, &d.ids, false)
+func stemsData(c event.Common, x event.Extras, d *wireStems) any {
 	// The pages name the object either way; should both come, the first
-	// fills the URLs and the second only what the first left empty.
-	s := event.StemURLsV1{}
-	for _, u := range []*wireStemURLs{d.Removal, d.Separation} {
+	// gives the URLs and the second only those the first left empty.
+	var s event.StemURLsV1
+	for _, u := range []*wireStemURLs{d.Separation, d.Removal} {
 		if u == nil {
 			continue
 		}
-		for dst, src := range map[*string]string{
-			&s.OriginURL: u.OriginURL, &s.VocalURL: u.VocalURL, &s.InstrumentalURL: u.InstrumentalURL,
-			&s.BackingVocalsURL: u.BackingVocalsURL, &s.DrumsURL: u.DrumsURL, &s.BassURL: u.BassURL,
-			&s.GuitarURL: u.GuitarURL, &s.KeyboardURL: u.KeyboardURL, &s.PercussionURL: u.PercussionURL,
-			&s.StringsURL: u.StringsURL, &s.SynthURL: u.SynthURL, &s.FxURL: u.FxURL, &s.BrassURL: u.BrassURL,
-			&s.WoodwindsURL: u.WoodwindsURL,
-		} {
-			if *dst == "" {
-				*dst = src
-			}
-		}
-		if s.Extra == nil {
-			s.Extra = u.Extra
+		next := u.StemURLsV1
+		next.Extra = u.Extra
+		fill(&next, s)
+		s = next
+	}
+	return event.StemsV1{Common: c, Extras: x, Stems: s}
+}
+
+// fill sets the empty string fields of *dst to src's.
+func fill(dst *event.StemURLsV1, src event.StemURLsV1) {
+	d, v := reflect.ValueOf(dst).Elem(), reflect.ValueOf(src)
+	for i := range d.NumField() {
+		if f := d.Field(i); f.Kind() == reflect.String && f.String() == "" {
+			f.SetString(v.Field(i).String())
 		}
 	}
-	cb.Data = event.StemsV1{Common: common(cb), Extras: extras(cb, d.Extra), Stems: s}
-	cb.Extra = d.Extra
-	return cb, nil
+	if dst.Extra == nil {
+		dst.Extra = src.Extra
+	}
 }
 
 // number is a JSON number or a string holding one, as MIDI note times
@@ -298,20 +265,15 @@ type wireInstrument struct {
 }
 
 type wireMIDI struct {
-	ids
-	State       string                        `json:"state"`
-	Instruments []wireInstrument              `json:"instruments"`
-	Extra       map[string]stdjson.RawMessage `json:",embed"`
+	base
+	State       string           `json:"state"`
+	Instruments []wireInstrument `json:"instruments"`
 }
 
-func decodeMIDI(p Peeked, fam event.Family) (Callback, error) {
-	w, cb, err := unmarshal[wireMIDI](p, fam)
-	if err != nil {
-		return Callback{}, err
-	}
-	d := orZero(w.Data)
-	oneShot(&cb, &d.ids, d.State != "" && d.State != string(event.StageComplete))
-	data := event.MIDIV1{Common: common(cb), Extras: extras(cb, d.Extra), State: d.State, Instruments: []event.InstrumentV1{}}
+func midiFailed(d *wireMIDI) bool { return d.State != "" && d.State != string(event.StageComplete) }
+
+func midiData(c event.Common, x event.Extras, d *wireMIDI) any {
+	data := event.MIDIV1{Common: c, Extras: x, State: d.State, Instruments: []event.InstrumentV1{}}
 	for _, in := range d.Instruments {
 		notes := make([]event.NoteV1, len(in.Notes))
 		for i, n := range in.Notes {
@@ -319,75 +281,47 @@ func decodeMIDI(p Peeked, fam event.Family) (Callback, error) {
 		}
 		data.Instruments = append(data.Instruments, event.InstrumentV1{Name: in.Name, Notes: notes, Extra: in.Extra})
 	}
-	cb.Data, cb.Extra = data, d.Extra
-	return cb, nil
+	return data
 }
 
 type wireVideo struct {
-	ids
-	VideoURL *string                       `json:"video_url"`
-	Extra    map[string]stdjson.RawMessage `json:",embed"`
+	base
+	VideoURL *string `json:"video_url"`
 }
 
-func decodeVideo(p Peeked, fam event.Family) (Callback, error) {
-	w, cb, err := unmarshal[wireVideo](p, fam)
-	if err != nil {
-		return Callback{}, err
-	}
-	d := orZero(w.Data)
-	oneShot(&cb, &d.ids, false)
-	cb.Data = event.VideoV1{Common: common(cb), Extras: extras(cb, d.Extra), VideoURL: first(d.VideoURL)}
-	cb.Extra = d.Extra
-	return cb, nil
+func videoData(c event.Common, x event.Extras, d *wireVideo) any {
+	return event.VideoV1{Common: c, Extras: x, VideoURL: first(d.VideoURL)}
 }
 
 type wireCoverImage struct {
-	ids
-	Images []string                      `json:"images"`
-	Extra  map[string]stdjson.RawMessage `json:",embed"`
+	base
+	Images []string `json:"images"`
 }
 
-func decodeCoverImage(p Peeked, fam event.Family) (Callback, error) {
-	w, cb, err := unmarshal[wireCoverImage](p, fam)
-	if err != nil {
-		return Callback{}, err
-	}
-	d := orZero(w.Data)
-	oneShot(&cb, &d.ids, false)
-	images := append([]string{}, d.Images...)
-	cb.Data = event.CoverImageV1{Common: common(cb), Extras: extras(cb, d.Extra), Images: images}
-	cb.Extra = d.Extra
-	return cb, nil
+func coverImageData(c event.Common, x event.Extras, d *wireCoverImage) any {
+	return event.CoverImageV1{Common: c, Extras: x, Images: append([]string{}, d.Images...)}
 }
 
 type wireVoice struct {
-	ids
-	Status       string                        `json:"status"`
-	ErrorCode    *number                       `json:"errorCode"`
-	ErrorMessage string                        `json:"errorMessage"`
-	ValidateInfo jsontext.Value                `json:"validateInfo"`
-	VoiceID      string                        `json:"voiceId"`
-	Extra        map[string]stdjson.RawMessage `json:",embed"`
+	base
+	Status       string         `json:"status"`
+	ErrorCode    *number        `json:"errorCode"`
+	ErrorMessage string         `json:"errorMessage"`
+	ValidateInfo jsontext.Value `json:"validateInfo"`
+	VoiceID      string         `json:"voiceId"`
 }
 
-func decodeVoice(p Peeked, fam event.Family) (Callback, error) {
-	w, cb, err := unmarshal[wireVoice](p, fam)
-	if err != nil {
-		return Callback{}, err
-	}
-	d := orZero(w.Data)
-	oneShot(&cb, &d.ids, failureWord(d.Status))
-	data := event.VoiceV1{
-		Common: common(cb), Extras: extras(cb, d.Extra),
-		Status: d.Status, ErrorMessage: d.ErrorMessage, VoiceID: d.VoiceID,
-	}
+func voiceFailed(d *wireVoice) bool { return failureWord(d.Status) }
+
+func voiceData(c event.Common, x event.Extras, d *wireVoice) any {
+	data := event.VoiceV1{Common: c, Extras: x, Status: d.Status, ErrorMessage: d.ErrorMessage, VoiceID: d.VoiceID}
 	if d.ErrorCode != nil {
-		c := int(*d.ErrorCode)
-		data.ErrorCode = &c
+		code := int(*d.ErrorCode)
+		data.ErrorCode = &code
 	}
 	// The pages show the phrase as a string; any other value is kept as sent.
 	if len(d.ValidateInfo) > 0 {
-		if err := stdjson.Unmarshal(d.ValidateInfo, &data.ValidateInfo); err != nil || d.ValidateInfo.Kind() != '"' {
+		if d.ValidateInfo.Kind() != '"' || stdjson.Unmarshal(d.ValidateInfo, &data.ValidateInfo) != nil {
 			data.ValidateInfo = ""
 			if data.Extra == nil {
 				data.Extra = map[string]stdjson.RawMessage{}
@@ -395,8 +329,7 @@ func decodeVoice(p Peeked, fam event.Family) (Callback, error) {
 			data.Extra["validateInfo"] = stdjson.RawMessage(d.ValidateInfo)
 		}
 	}
-	cb.Data, cb.Extra = data, data.Extra
-	return cb, nil
+	return data
 }
 
 // orZero is *d, or a zero D for a body whose data is absent or null.

@@ -152,24 +152,14 @@ func Names() string {
 // Durations parses "family=duration,...", such as "lyrics=10m,video=2h".
 func Durations(list string) (map[event.Family]time.Duration, error) {
 	out := map[event.Family]time.Duration{}
-	for _, item := range strings.Split(list, ",") {
-		if item = strings.TrimSpace(item); item == "" {
-			continue
-		}
-		name, val, ok := strings.Cut(item, "=")
-		if !ok {
-			return nil, fmt.Errorf("%q is not family=duration", item)
-		}
-		if _, known := Get(event.Family(name)); !known {
-			return nil, fmt.Errorf("%q is not a family (%s)", name, Names())
-		}
+	return out, pairs(list, "duration", func(f event.Family, val string) error {
 		d, err := time.ParseDuration(val)
 		if err != nil || d <= 0 {
-			return nil, fmt.Errorf("%s: %q is not a positive duration", name, val)
+			return fmt.Errorf("%s: %q is not a positive duration", f, val)
 		}
-		out[event.Family(name)] = d
-	}
-	return out, nil
+		out[f] = d
+		return nil
+	})
 }
 
 // Prefixes parses "family=prefix,..." over the defaults: each family's
@@ -180,21 +170,32 @@ func Prefixes(vocalsPrefix, list string) (map[event.Family]string, error) {
 		out[f.Name] = string(f.Name)
 	}
 	out[event.FamilyVocals] = vocalsPrefix
+	return out, pairs(list, "prefix", func(f event.Family, prefix string) error {
+		if f == event.FamilyVocals {
+			return fmt.Errorf("add-vocals' prefix is subject_prefix")
+		}
+		out[f] = prefix
+		return nil
+	})
+}
+
+// pairs calls set for each item of a "family=value,..." list, refusing an
+// item without "=" and a name that is not a family.
+func pairs(list, what string, set func(event.Family, string) error) error {
 	for _, item := range strings.Split(list, ",") {
 		if item = strings.TrimSpace(item); item == "" {
 			continue
 		}
-		name, prefix, ok := strings.Cut(item, "=")
+		name, val, ok := strings.Cut(item, "=")
 		if !ok {
-			return nil, fmt.Errorf("%q is not family=prefix", item)
+			return fmt.Errorf("%q is not family=%s", item, what)
 		}
 		if _, known := Get(event.Family(name)); !known {
-			return nil, fmt.Errorf("%q is not a family (%s)", name, Names())
+			return fmt.Errorf("%q is not a family (%s)", name, Names())
 		}
-		if event.Family(name) == event.FamilyVocals {
-			return nil, fmt.Errorf("add-vocals' prefix is subject_prefix")
+		if err := set(event.Family(name), val); err != nil {
+			return err
 		}
-		out[event.Family(name)] = prefix
 	}
-	return out, nil
+	return nil
 }
