@@ -82,7 +82,7 @@ func hostile(task string) map[string][]byte {
 		// just under them.
 		"midi empty notes": []byte(`{"code":200,"msg":"m","task_id":"` + task + `","data":{"instruments":[{"notes":[` + fill("{},") + `{}]}]}}`),
 		"midi notes": []byte(`{"code":200,"msg":"m","task_id":"` + task + `","data":{"instruments":[{"notes":[` +
-			strings.Repeat(`{"pitch":1,"start":2},`, 45_000) + `{}]}]}}`),
+			strings.Repeat(`{"pitch":1,"start":2},`, 20_000) + `{}]}]}}`),
 	}
 }
 

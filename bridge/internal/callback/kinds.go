@@ -49,10 +49,11 @@ var (
 	// Stems: data.vocal_removal_info or data.vocal_separation_info.
 	Stems = &Kind{Name: "stems", Limits: DefaultLimits, decode: oneShot(nil, stemsData)}
 	// MIDI: data.instruments with their notes; data.state complete on
-	// success. A song has thousands of notes of four members each; an
-	// event holds about 20,000 before it outgrows a 1 MiB max_payload, so
-	// 50,000 elements leave room without letting a body cost much more.
-	MIDI = &Kind{Name: "midi", Limits: Limits{Members: 200_000, Items: 50_000}, Lists: []string{"instruments"}, decode: oneShot(midiFailed, midiData)}
+	// success. A song has a few thousand notes of four members each; an
+	// event holds about 20,000 before it outgrows a 1 MiB max_payload.
+	// 25,000 elements leave room while eight such bodies at once stay
+	// within the memory bound of the others.
+	MIDI = &Kind{Name: "midi", Limits: Limits{Members: 100_000, Items: 25_000}, Lists: []string{"instruments"}, decode: oneShot(midiFailed, midiData)}
 	// Video: data.video_url.
 	Video = &Kind{Name: "video", Limits: DefaultLimits, decode: oneShot(nil, videoData)}
 	// CoverImage: data.images.
