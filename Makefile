@@ -12,6 +12,8 @@
 #   make lint    gofmt and go vet
 #   make lint-deploy  offline checks of Dockerfile, Compose, Helm chart,
 #                alert rules and dashboard (module bridge/deploycheck)
+#   make trace-check  a callback's trace through the bridge and a consumer,
+#                read back from a real Jaeger (module bridge/tracecheck)
 #   make lint-schemas  the JSON Schemas with a standard validator (ajv, from npm)
 #                against the golden events
 #   make schemas copy schemas/ into the binary's embedded copy
@@ -26,10 +28,10 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 30s
 ARGS     ?=
 
-.PHONY: help build run test fuzz bench bench-smoke lint lint-deploy lint-schemas schemas demo clean
+.PHONY: help build run test fuzz bench bench-smoke lint lint-deploy trace-check lint-schemas schemas demo clean
 
 help:
-	@sed -n '3,21p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,23p' Makefile | sed 's/^# \{0,1\}//'
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/vocals-bridge ./bridge/cmd/vocals-bridge
@@ -67,6 +69,11 @@ lint:
 # bridge does not depend on them.
 lint-deploy:
 	cd bridge/deploycheck && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+# Jaeger is built from its Go module (bridge/tracecheck's tool) on the first
+# run, a few minutes; the build cache keeps it.
+trace-check:
+	cd bridge/tracecheck && $(GO) vet ./... && $(GO) test -count=1 -timeout 20m ./...
 
 AJV := bin/ajv/node_modules/.bin/ajv validate --spec=draft2020 -c ./bin/ajv/node_modules/ajv-formats
 lint-schemas:

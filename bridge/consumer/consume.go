@@ -7,6 +7,11 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 )
@@ -155,7 +160,13 @@ func handle(ctx context.Context, msg jetstream.Msg, backoff []time.Duration, h H
 		_ = msg.Term()
 		return
 	}
+	ctx, span := startProcess(ctx, e)
 	err = h(ctx, e)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
 	var term termError
 	switch {
 	case err == nil:
@@ -169,4 +180,30 @@ func handle(ctx context.Context, msg jetstream.Msg, backoff []time.Duration, h H
 		}
 		_ = msg.NakWithDelay(backoff[min(n, len(backoff))-1])
 	}
+}
+
+// startProcess starts the consumer span of handling e: a child of the
+// producer's context the event carries (the CloudEvents distributed
+// tracing extension), and linked to it, so the handler's own spans join
+// the trace. It uses the global tracer provider: the service's own.
+func startProcess(ctx context.Context, e Event) (context.Context, trace.Span) {
+	carrier := propagation.MapCarrier{}
+	for _, k := range []string{"traceparent", "tracestate"} {
+		if v, ok := e.CloudEvent.Extensions()[k].(string); ok {
+			carrier[k] = v
+		}
+	}
+	ctx = propagation.TraceContext{}.Extract(ctx, carrier)
+	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer)}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: sc}))
+	}
+	ctx, span := otel.Tracer("github.com/vocals-bridge/vocals-bridge/bridge/consumer").Start(ctx, "process "+string(e.Family), opts...)
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("messaging.system", "nats"), attribute.String("messaging.operation.type", "process"),
+			attribute.String("messaging.destination.name", e.Subject), attribute.String("messaging.message.id", e.CloudEvent.ID()),
+			attribute.String("vocals.family", string(e.Family)), attribute.String("vocals.stage", string(e.Stage)),
+			attribute.String("vocals.task_id", e.CloudEvent.Subject()))
+	}
+	return ctx, span
 }

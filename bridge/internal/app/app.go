@@ -49,6 +49,8 @@ type App struct {
 	listeners      map[string]*httpapi.Listener
 	stopping       atomic.Bool // SIGTERM came: readiness is 503
 
+	version string
+
 	closers []func() // in the order acquired; Close runs them backwards
 }
 
@@ -58,7 +60,7 @@ type App struct {
 // the streams, the pipeline, and the listeners. It fails, naming the
 // cause, if any step fails, and then releases what the earlier ones took.
 func New(ctx context.Context, cfg config.Config, log *zap.Logger, version string) (_ *App, err error) {
-	a := &App{cfg: cfg, log: log, reg: prometheus.NewRegistry(), listeners: map[string]*httpapi.Listener{}}
+	a := &App{cfg: cfg, log: log, reg: prometheus.NewRegistry(), listeners: map[string]*httpapi.Listener{}, version: version}
 	a.metrics = metrics.New(a.reg, version)
 	var names []event.Family
 	for _, f := range cfg.Families() {
@@ -74,7 +76,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, version string
 		return nil, fmt.Errorf("app: data dir: %w", err)
 	}
 	for _, step := range []func(context.Context) error{
-		a.openSpool, a.connect, a.openDeadLetters, a.setupAtStart, a.pipeline, a.listen,
+		a.traces, a.openSpool, a.connect, a.openDeadLetters, a.setupAtStart, a.pipeline, a.listen,
 	} {
 		if err := step(ctx); err != nil {
 			return nil, err

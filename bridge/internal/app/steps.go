@@ -22,11 +22,32 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/provider"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/spool"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/tracing"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/verify"
 )
 
 // The steps of New, in order. Each one that acquires something adds how
 // to release it.
+
+// traces sets OpenTelemetry up from the OTEL_* variables; the last spans
+// are flushed when the app closes.
+func (a *App) traces(ctx context.Context) error {
+	shutdown, err := tracing.Setup(ctx, a.version)
+	if err != nil {
+		return fmt.Errorf("app: tracing: %w", err)
+	}
+	if tracing.Enabled() {
+		a.log.Info("tracing on: exporting spans over OTLP")
+	}
+	a.onClose(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := shutdown(sctx); err != nil {
+			a.log.Warn("flushing spans", zap.Error(err))
+		}
+	})
+	return nil
+}
 
 func (a *App) openSpool(context.Context) error {
 	if !a.cfg.SpoolEnabled {

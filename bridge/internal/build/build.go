@@ -17,6 +17,7 @@ import (
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/tracing"
 )
 
 // Message is a built event ready to publish: the structured-mode CloudEvent
@@ -26,9 +27,13 @@ type Message struct {
 	ID      string // CloudEvent id and Nats-Msg-Id
 	Family  event.Family
 	Subject string
-	Stage   event.Stage
-	TaskID  string
-	Body    []byte // application/cloudevents+json
+	// Trace is the event's traceparent and tracestate, also sent as NATS
+	// headers; none when the callback came without one and the bridge
+	// records no spans.
+	Trace  tracing.Context
+	Stage  event.Stage
+	TaskID string
+	Body   []byte // application/cloudevents+json
 }
 
 // Builder turns decoded callbacks into Messages. It is safe for concurrent use.
@@ -156,9 +161,10 @@ func (b *Builder) Build(cb callback.Callback, body []byte) (Message, error) {
 }
 
 // BuildHashed is Build for a caller that has already hashed the body
-// (bodySum is its SHA-256), as the callback handler has for verification.
-func (b *Builder) BuildHashed(cb callback.Callback, bodySum [sha256.Size]byte) (Message, error) {
-	return b.build(cb, bodySum, event.OriginCallback)
+// (bodySum is its SHA-256), as the callback handler has for verification,
+// and whose trace the event carries on.
+func (b *Builder) BuildHashed(tr tracing.Context, cb callback.Callback, bodySum [sha256.Size]byte) (Message, error) {
+	return b.build(tr, cb, bodySum, event.OriginCallback)
 }
 
 // BuildFrom is Build for a stage learned another way: from a record-info
@@ -166,10 +172,15 @@ func (b *Builder) BuildHashed(cb callback.Callback, bodySum [sha256.Size]byte) (
 // same as the callback's would be, so whichever reaches the stream second
 // is a duplicate.
 func (b *Builder) BuildFrom(cb callback.Callback, body []byte, origin event.Origin) (Message, error) {
-	return b.build(cb, sha256.Sum256(body), origin)
+	return b.build(tracing.Context{}, cb, sha256.Sum256(body), origin)
 }
 
-func (b *Builder) build(cb callback.Callback, bodySum [sha256.Size]byte, origin event.Origin) (Message, error) {
+// BuildTraced is BuildFrom for a stage learned within a trace (a poll).
+func (b *Builder) BuildTraced(tr tracing.Context, cb callback.Callback, body []byte, origin event.Origin) (Message, error) {
+	return b.build(tr, cb, sha256.Sum256(body), origin)
+}
+
+func (b *Builder) build(tr tracing.Context, cb callback.Callback, bodySum [sha256.Size]byte, origin event.Origin) (Message, error) {
 	t, ok := b.families[cb.Family]
 	if !ok || !cb.Family.HasStage(cb.Stage) {
 		return Message{}, fmt.Errorf("build: family %q has no stage %q", cb.Family, cb.Stage)
@@ -183,10 +194,12 @@ func (b *Builder) build(cb callback.Callback, bodySum [sha256.Size]byte, origin 
 	if cb.Data != nil { // a family with its own data type
 		out, err = encode(b, &envelope[any]{
 			ID: id, Type: typ, Subject: cb.TaskID, DataSchema: t.dataSchema, Data: cb.Data, BodySHA256: sum, Origin: origin,
+			TraceParent: tr.Parent, TraceState: tr.State,
 		})
 	} else {
 		out, err = encode(b, &envelope[event.DataV1]{
 			ID: id, Type: typ, Subject: cb.TaskID, DataSchema: t.dataSchema, Data: b.Data(cb), BodySHA256: sum, Origin: origin,
+			TraceParent: tr.Parent, TraceState: tr.State,
 		})
 	}
 	if err != nil {
@@ -196,6 +209,7 @@ func (b *Builder) build(cb callback.Callback, bodySum [sha256.Size]byte, origin 
 		ID:      id,
 		Family:  cb.Family,
 		Subject: event.Subject(t.prefix, cb.TaskID, cb.Stage),
+		Trace:   tr,
 		Stage:   cb.Stage,
 		TaskID:  cb.TaskID,
 		Body:    out,
@@ -217,6 +231,22 @@ type envelope[T any] struct {
 	Data            T            `json:"data"`
 	BodySHA256      string       `json:"bodysha256,omitempty"`
 	Origin          event.Origin `json:"origin,omitempty"`
+	// The CloudEvents distributed-tracing extension.
+	TraceParent string `json:"traceparent,omitempty"`
+	TraceState  string `json:"tracestate,omitempty"`
+}
+
+// TraceOf reads the trace context a structured event carries, as a
+// spooled one is read back.
+func TraceOf(body []byte) tracing.Context {
+	var e struct {
+		TraceParent string `json:"traceparent"`
+		TraceState  string `json:"tracestate"`
+	}
+	if !bytes.Contains(body, []byte(`"traceparent"`)) || json.Unmarshal(body, &e) != nil {
+		return tracing.Context{}
+	}
+	return tracing.Context{Parent: e.TraceParent, State: e.TraceState}
 }
 
 // encodeOptions sort map keys and escape U+2028 and U+2029, as

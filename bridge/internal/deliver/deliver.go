@@ -10,10 +10,14 @@ import (
 	"fmt"
 	"time"
 
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/backoff"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/spool"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/tracing"
 )
 
 // Outcome says where an event ended up.
@@ -86,7 +90,7 @@ func (d *Deliverer) Deliver(ctx context.Context, m build.Message) (Result, error
 			return Result{Outcome: Duplicate, Spooled: true}, nil
 		}
 		if d.sp.Len() > 0 {
-			return d.spool(m, Result{})
+			return d.spool(ctx, m, Result{})
 		}
 	}
 	start := time.Now()
@@ -103,27 +107,42 @@ func (d *Deliverer) Deliver(ctx context.Context, m build.Message) (Result, error
 		return r, err
 	}
 	r.PublishErr = err
-	return d.spool(m, r)
+	return d.spool(ctx, m, r)
 }
 
 // publish tries until the timeout while the stream is leaderless (an
 // election takes a few seconds in a cluster, longer than the client's own
 // retries), and once for any other failure: a disconnected client fails at
 // once, and that event belongs in the spool without waiting.
-func (d *Deliverer) publish(ctx context.Context, m build.Message) (publish.Result, error) {
+func (d *Deliverer) publish(ctx context.Context, m build.Message) (res publish.Result, err error) {
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
+	_, span := StartPublish(ctx, m)
+	defer func() { tracing.End(span, err) }()
 	wait := backoff.Backoff{Min: 25 * time.Millisecond, Max: 500 * time.Millisecond}
 	for {
-		res, err := d.pub.Publish(ctx, m)
+		res, err = d.pub.Publish(ctx, m)
 		if err == nil || !errors.Is(err, publish.ErrRetrySoon) || !wait.Sleep(ctx) {
 			return res, err
 		}
 	}
 }
 
-func (d *Deliverer) spool(m build.Message, r Result) (Result, error) {
-	err := d.sp.Append(m)
+// StartPublish starts the producer span of publishing m (messaging
+// conventions: system nats, the subject, the message id).
+func StartPublish(ctx context.Context, m build.Message) (context.Context, trace.Span) {
+	ctx, span := tracing.Tracer().Start(ctx, "publish", trace.WithSpanKind(trace.SpanKindProducer))
+	if span.IsRecording() {
+		span.SetAttributes(tracing.MessagingNATS, semconv.MessagingOperationTypeSend, semconv.MessagingDestinationName(m.Subject),
+			semconv.MessagingMessageID(m.ID), tracing.TaskID.String(m.TaskID), tracing.Stage.String(string(m.Stage)))
+	}
+	return ctx, span
+}
+
+func (d *Deliverer) spool(ctx context.Context, m build.Message, r Result) (_ Result, err error) {
+	_, span := tracing.Tracer().Start(ctx, "spool append")
+	defer func() { tracing.End(span, err) }()
+	err = d.sp.Append(m)
 	switch {
 	case errors.Is(err, spool.ErrAlreadySpooled):
 		r.Outcome, r.Spooled = Duplicate, true

@@ -8,8 +8,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/backoff"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/spool"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/tracing"
 )
 
 // DrainHooks let the caller count what the drainer does.
@@ -65,9 +67,15 @@ func (d *Drainer) Run(ctx context.Context) {
 			continue
 		}
 
-		pctx, cancel := context.WithTimeout(ctx, d.Timeout)
+		// The drain continues the trace the callback started.
+		m.Trace = build.TraceOf(m.Body)
+		sctx, span := tracing.Tracer().Start(m.Trace.Into(ctx), "drain")
+		pctx, cancel := context.WithTimeout(sctx, d.Timeout)
+		_, pspan := StartPublish(pctx, m)
 		_, err = d.Publisher.Publish(pctx, m)
 		cancel()
+		tracing.End(pspan, err)
+		tracing.End(span, err)
 		switch {
 		case err == nil:
 			if rerr := d.Spool.Remove(e); rerr != nil {

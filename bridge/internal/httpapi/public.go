@@ -21,6 +21,10 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
@@ -30,6 +34,7 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/family"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/metrics"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/tracing"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/verify"
 )
 
@@ -86,7 +91,7 @@ func NewPublic(d PublicDeps) *echo.Echo {
 	e := newEcho(d.Log, d.Metrics, "public")
 	h := &callbackHandler{d: d, g: newGate(d.Guard, d.Metrics)}
 	for _, f := range d.Families {
-		serve := func(c echo.Context) error { return h.serve(c, f) }
+		serve := func(c echo.Context) error { return h.traced(c, f) }
 		e.POST(f.Path(), serve)
 		if d.Verifier != nil && d.Verifier.TokenRequired() {
 			// The token may be the last path segment, for providers whose
@@ -130,6 +135,29 @@ type errReadTimeout struct{ err error }
 
 func (e errReadTimeout) Error() string { return "body did not arrive in time: " + e.err.Error() }
 func (e errReadTimeout) Unwrap() error { return e.err }
+
+// traced runs serve inside the request's server span, continuing the
+// trace of an incoming traceparent. Its attributes name the route, never
+// the path: a token may be in it.
+func (h *callbackHandler) traced(c echo.Context, f family.Family) error {
+	req := c.Request()
+	ctx := tracing.Propagator.Extract(req.Context(), propagation.HeaderCarrier(req.Header))
+	ctx, span := tracing.Tracer().Start(ctx, "POST "+f.Path(), trace.WithSpanKind(trace.SpanKindServer))
+	if span.IsRecording() {
+		span.SetAttributes(semconv.HTTPRequestMethodPost, semconv.HTTPRoute(f.Path()), tracing.Family.String(string(f.Name)))
+	}
+	c.SetRequest(req.WithContext(ctx))
+	err := h.serve(c, f)
+	if span.IsRecording() {
+		status := c.Response().Status
+		span.SetAttributes(semconv.HTTPResponseStatusCode(status))
+		if status >= 500 {
+			span.SetStatus(codes.Error, http.StatusText(status))
+		}
+	}
+	span.End()
+	return err
+}
 
 func (h *callbackHandler) serve(c echo.Context, f family.Family) error {
 	start := time.Now()
@@ -184,18 +212,34 @@ func (h *callbackHandler) serve(c echo.Context, f family.Family) error {
 	if err == nil {
 		sum = sha256.Sum256(body)
 	}
+	ctx := req.Context()
 	if err == nil && h.d.Verifier != nil {
 		vreq.Body, vreq.BodySum, vreq.TaskID = body, sum, peeked.TaskID
-		err = h.d.Verifier.Verify(vreq)
+		if h.d.Verifier.Enabled() {
+			_, span := tracing.Tracer().Start(ctx, "verify")
+			err = h.d.Verifier.Verify(vreq)
+			tracing.End(span, err)
+		} else {
+			err = h.d.Verifier.Verify(vreq)
+		}
 	}
 	if err == nil {
+		_, span := tracing.Tracer().Start(ctx, "decode")
 		cb, err = f.Kind.Decode(peeked, fam)
+		tracing.End(span, err)
 	}
+	server := trace.SpanFromContext(ctx)
 	if err != nil {
+		if server.IsRecording() {
+			server.SetAttributes(tracing.Outcome.String(metrics.OutcomeRejected))
+		}
 		return h.reject(c, fam, log, rid, ip, err, start, body, size)
 	}
+	if server.IsRecording() {
+		server.SetAttributes(tracing.TaskID.String(cb.TaskID), tracing.Stage.String(string(cb.Stage)))
+	}
 
-	msg, err := h.d.Builder.BuildHashed(cb, sum)
+	msg, err := h.d.Builder.BuildHashed(tracing.From(ctx), cb, sum)
 	if err != nil {
 		log.Error("building event", rid, zap.String("family", string(fam)), zap.String("task_id", cb.TaskID), zap.Error(err))
 		h.d.Metrics.CallbacksReceived.WithLabelValues(string(fam), string(cb.Stage), metrics.OutcomeFailed).Inc()
@@ -205,7 +249,7 @@ func (h *callbackHandler) serve(c echo.Context, f family.Family) error {
 	// The answer depends only on the broker and the disk, not on the
 	// provider staying connected: a vanished client must not abort a
 	// delivery half-way.
-	res, err := h.d.Sink.Deliver(context.WithoutCancel(req.Context()), msg)
+	res, err := h.d.Sink.Deliver(context.WithoutCancel(ctx), msg)
 	if errors.Is(err, deliver.ErrEventTooLarge) {
 		return h.reject(c, fam, log, rid, ip, err, start, body, size)
 	}
@@ -222,6 +266,9 @@ func (h *callbackHandler) serve(c echo.Context, f family.Family) error {
 		h.d.Metrics.PublishDuration.WithLabelValues(pubOutcome).Observe(res.Published.Seconds())
 	}
 	h.d.Metrics.CallbacksReceived.WithLabelValues(string(fam), string(cb.Stage), outcome).Inc()
+	if server.IsRecording() {
+		server.SetAttributes(tracing.Outcome.String(outcome))
+	}
 	fields := []zap.Field{
 		rid,
 		zap.String("family", string(fam)),

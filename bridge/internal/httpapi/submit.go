@@ -4,10 +4,14 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/family"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/metrics"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/tracing"
 )
 
 // NewSubmit returns the submit listener's handler: the provider's submit
@@ -22,7 +26,15 @@ func NewSubmit(log *zap.Logger, m *metrics.Metrics, families []family.Family, pr
 			c.Response().Header().Set("Retry-After", "5")
 			return c.JSON(http.StatusServiceUnavailable, errorBody("tracking_not_ready", "task tracking is starting; retry shortly"))
 		}
-		p.ServeHTTP(c.Response(), c.Request())
+		req := c.Request()
+		ctx := tracing.Propagator.Extract(req.Context(), propagation.HeaderCarrier(req.Header))
+		ctx, span := tracing.Tracer().Start(ctx, "POST "+req.URL.Path, trace.WithSpanKind(trace.SpanKindServer))
+		p.ServeHTTP(c.Response(), req.WithContext(ctx))
+		if span.IsRecording() {
+			span.SetAttributes(semconv.HTTPRequestMethodPost, semconv.HTTPRoute(req.URL.Path),
+				semconv.HTTPResponseStatusCode(c.Response().Status))
+		}
+		span.End()
 		return nil
 	}
 	for _, f := range families {

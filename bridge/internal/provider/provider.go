@@ -16,6 +16,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/tracing"
 )
 
 // Paths of the provider's API.
@@ -131,7 +137,16 @@ func (c *Client) do(ctx context.Context, op, method, target string, body io.Read
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Authorization", auth)
+	ctx, span := tracing.Tracer().Start(ctx, method+" "+op, trace.WithSpanKind(trace.SpanKindClient))
+	defer span.End()
+	tracing.Propagator.Inject(ctx, propagation.HeaderCarrier(req.Header))
 	resp, err := c.http.Do(req)
+	if span.IsRecording() {
+		span.SetAttributes(semconv.HTTPRequestMethodKey.String(method), semconv.URLPath(req.URL.Path))
+		if resp != nil {
+			span.SetAttributes(semconv.HTTPResponseStatusCode(resp.StatusCode))
+		}
+	}
 	if err != nil {
 		return nil, nil, &Error{Op: op, Err: redact(err)}
 	}

@@ -140,6 +140,14 @@ func (p *JetStream) Publish(ctx context.Context, m build.Message) (Result, error
 		msg.Data = m.Body
 		msg.Header.Set("Content-Type", event.ContentType)
 	}
+	// The trace context as a header too, for NATS-level tooling that does
+	// not read CloudEvents.
+	if m.Trace.Parent != "" {
+		msg.Header.Set("traceparent", m.Trace.Parent)
+		if m.Trace.State != "" {
+			msg.Header.Set("tracestate", m.Trace.State)
+		}
+	}
 	// No retries inside the client: the caller retries within its deadline.
 	ack, err := p.js.PublishMsg(ctx, msg, jetstream.WithMsgID(m.ID), jetstream.WithExpectStream(p.stream), jetstream.WithRetryAttempts(0))
 	if err == nil {

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
@@ -27,6 +28,7 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/family"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/provider"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/tracing"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/track"
 )
 
@@ -204,6 +206,11 @@ func (r *Reconciler) handle(ctx context.Context, e track.Entry) {
 		return
 	}
 	expired := now.Sub(t.TrackedAt) >= r.deadline(fam.Name)
+	ctx, span := tracing.Tracer().Start(ctx, "poll "+string(fam.Name), trace.WithSpanKind(trace.SpanKindClient))
+	if span.IsRecording() {
+		span.SetAttributes(tracing.Family.String(string(fam.Name)), tracing.TaskID.String(t.TaskID))
+	}
+	defer span.End()
 	info, err := r.poller.Details(ctx, fam, t.TaskID)
 	if err != nil {
 		r.pollFailed(ctx, log, claimed, err, expired)
@@ -241,7 +248,7 @@ func (r *Reconciler) handle(ctx context.Context, e track.Entry) {
 
 // publish builds and delivers a stage learned without its callback.
 func (r *Reconciler) publish(ctx context.Context, log *zap.Logger, cb callback.Callback, body []byte, origin event.Origin) error {
-	msg, err := r.builder.BuildFrom(cb, body, origin)
+	msg, err := r.builder.BuildTraced(tracing.From(ctx), cb, body, origin)
 	if err != nil {
 		return fmt.Errorf("reconcile: %w", err)
 	}

@@ -89,6 +89,26 @@ spec:
             resourceFieldRef:
               resource: limits.memory
         {{- end }}
+        {{- with .Values.otel }}
+        {{- if .endpoint }}
+        - name: OTEL_EXPORTER_OTLP_ENDPOINT
+          value: {{ .endpoint | quote }}
+        - name: OTEL_EXPORTER_OTLP_PROTOCOL
+          value: {{ .protocol | default "http/protobuf" | quote }}
+        - name: OTEL_SERVICE_NAME
+          value: {{ .serviceName | default "vocals-bridge" | quote }}
+        - name: OTEL_TRACES_SAMPLER
+          value: {{ .sampler | default "parentbased_always_on" | quote }}
+        {{- with .samplerArg }}
+        - name: OTEL_TRACES_SAMPLER_ARG
+          value: {{ . | quote }}
+        {{- end }}
+        {{- with .resourceAttributes }}
+        - name: OTEL_RESOURCE_ATTRIBUTES
+          value: {{ . | quote }}
+        {{- end }}
+        {{- end }}
+        {{- end }}
         - name: VOCALS_BRIDGE_WEBHOOK_HMAC_KEY
           valueFrom:
             secretKeyRef:

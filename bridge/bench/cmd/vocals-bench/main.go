@@ -154,6 +154,23 @@ func freeAddr() string {
 	return l.Addr().String()
 }
 
+// otlpSink answers every OTLP/HTTP export with success (an empty
+// ExportTraceServiceResponse is an empty protobuf body) and keeps nothing.
+func otlpSink() net.Listener {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	go func() {
+		_ = http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/x-protobuf")
+			w.WriteHeader(http.StatusOK)
+		}))
+	}()
+	return l
+}
+
 // target is a process under test.
 type target struct {
 	name string
@@ -472,7 +489,19 @@ func interleaved(o options, self, natsURL string, natsPid int, startBridge func(
 	}
 	defer lean.stop()
 	lean.broker = natsPid
-	targets := []*target{naive, ext, emb, lean}
+	// What tracing costs when on: the external bridge exporting every
+	// span (the default sampler samples every new trace) over OTLP/HTTP to
+	// a sink that discards them.
+	sink := otlpSink()
+	defer sink.Close()
+	traced, err := startBridge("bridge-external-traced-interleaved", "VOCALS_BRIDGE_NATS_URL="+natsURL,
+		"OTEL_EXPORTER_OTLP_ENDPOINT=http://"+sink.Addr().String())
+	if err != nil {
+		return nil, err
+	}
+	defer traced.stop()
+	traced.broker = natsPid
+	targets := []*target{naive, ext, emb, lean, traced}
 	runs := make([]interleavedRun, len(targets))
 	for i, t := range targets {
 		runs[i] = interleavedRun{name: strings.TrimSuffix(t.name, "-interleaved"), concurrency: c, p99: map[int][]float64{}}
@@ -825,7 +854,8 @@ func render(o options, results []measurement, inter []interleavedRun, broker, sy
 		fmt.Fprintf(&b, "\n## Interleaved: naive and the bridges taking turns (%d rounds, medians)\n\n", len(inter[0].closed))
 		b.WriteString("The runs above measure one target after another; a slow phase of the shared machine lands on whichever runs then. " +
 			"Here the targets run side by side and take turns, round after round, which makes these ratios the steadier ones. " +
-			"**bridge-external-lean** is the external bridge with Info logging and signature checks off: the difference is what those two features cost.\n\n")
+			"**bridge-external-lean** is the external bridge with Info logging and signature checks off: the difference is what those two features cost. " +
+			"**bridge-external-traced** is the external bridge with tracing on (OTLP/HTTP to a sink in the harness that discards the spans; the default sampler keeps every trace): the difference is what tracing costs.\n\n")
 		rates := slices.Sorted(maps.Keys(inter[0].p99))
 		fmt.Fprintf(&b, "| target | closed c=%d callbacks/s | CPU ms / 1k | broker CPU ms / 1k | / naive |", inter[0].concurrency)
 		for _, r := range rates {

@@ -1,0 +1,128 @@
+// Package tracing sets up OpenTelemetry for the bridge from the standard
+// OTEL_* variables and names the spans and attributes the bridge emits.
+//
+// Nothing is exported unless OTEL_EXPORTER_OTLP_ENDPOINT (or
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set; the W3C trace context is
+// propagated either way, so an event carries the provider's traceparent
+// even when the bridge records no spans of its own.
+package tracing
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Name is the instrumentation scope of every span the bridge starts.
+const Name = "github.com/vocals-bridge/vocals-bridge"
+
+// Attribute keys of the bridge's own (never bodies, signatures or tokens).
+const (
+	TaskID  = attribute.Key("vocals.task_id")
+	Stage   = attribute.Key("vocals.stage")
+	Family  = attribute.Key("vocals.family")
+	Outcome = attribute.Key("vocals.outcome")
+	Reason  = attribute.Key("vocals.reason")
+)
+
+// MessagingNATS is messaging.system for NATS, which semconv has no
+// constant for.
+var MessagingNATS = semconv.MessagingSystemKey.String("nats")
+
+// tracer comes from the global provider once: a tracer taken before Setup
+// delegates to the provider Setup installs.
+var tracer = otel.Tracer(Name)
+
+// Tracer is the bridge's tracer (a no-op one until Setup installs an
+// exporting provider).
+func Tracer() trace.Tracer { return tracer }
+
+// Propagator is the W3C trace context and baggage.
+var Propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+
+// Enabled reports whether the environment names an OTLP endpoint.
+func Enabled() bool {
+	return os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
+}
+
+// Setup installs the propagator and, when an endpoint is set, an OTLP
+// exporter (OTEL_EXPORTER_OTLP_PROTOCOL: http/protobuf, the default, or
+// grpc) behind a batching tracer provider whose sampler, resource and
+// limits come from the OTEL_* variables; service.name defaults to
+// vocals-bridge. The returned function flushes and stops it.
+func Setup(ctx context.Context, version string) (shutdown func(context.Context) error, err error) {
+	otel.SetTextMapPropagator(Propagator)
+	if !Enabled() {
+		return func(context.Context) error { return nil }, nil
+	}
+	var exp sdktrace.SpanExporter
+	protocol := os.Getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+	if protocol == "" {
+		protocol = os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL")
+	}
+	switch strings.TrimSpace(protocol) {
+	case "", "http/protobuf":
+		exp, err = otlptracehttp.New(ctx)
+	case "grpc":
+		exp, err = otlptracegrpc.New(ctx)
+	default:
+		return nil, errors.New("tracing: OTEL_EXPORTER_OTLP_PROTOCOL must be http/protobuf or grpc, not " + protocol)
+	}
+	if err != nil {
+		return nil, err
+	}
+	res, err := resource.Merge(
+		resource.NewSchemaless(semconv.ServiceName("vocals-bridge"), semconv.ServiceVersion(version)),
+		resource.Environment(), // OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES win
+	)
+	if err != nil {
+		return nil, err
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
+	otel.SetTracerProvider(tp)
+	return tp.Shutdown, nil
+}
+
+// Context is the W3C trace context of an event: traceparent and
+// tracestate, as the CloudEvents distributed-tracing extension carries
+// them. The zero Context is no trace.
+type Context struct {
+	Parent, State string
+}
+
+// From is the trace context of ctx's span (the caller's own when it
+// records, else the remote one it continues), or none.
+func From(ctx context.Context) Context {
+	var c propagation.MapCarrier = map[string]string{}
+	propagation.TraceContext{}.Inject(ctx, c)
+	return Context{Parent: c["traceparent"], State: c["tracestate"]}
+}
+
+// Into returns ctx continuing the trace of c (unchanged when c is none).
+func (c Context) Into(ctx context.Context) context.Context {
+	if c.Parent == "" {
+		return ctx
+	}
+	return propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{"traceparent": c.Parent, "tracestate": c.State})
+}
+
+// End ends span, marking it failed with err when there is one.
+func End(span trace.Span, err error) {
+	if err != nil && span.IsRecording() {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+}

@@ -1,0 +1,319 @@
+package tracecheck
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/consumer"
+)
+
+// free is a free loopback port.
+func free(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// build builds a program into the test's temporary directory: Jaeger from
+// the tool of the module in jaeger/, the bridge from the repository.
+func build(t *testing.T, dir, pkg string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Dir = dir
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building %s: %v\n%s", pkg, err, b)
+	}
+	return out
+}
+
+// start runs bin until the test ends, its output kept for a failure.
+func start(t *testing.T, bin string, env []string, args ...string) *bytes.Buffer {
+	t.Helper()
+	var out bytes.Buffer
+	var mu sync.Mutex
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	w := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) })
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			mu.Lock()
+			t.Logf("%s output:\n%s", filepath.Base(bin), out.String())
+			mu.Unlock()
+		}
+	})
+	return &out
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// waitHTTP waits until url answers 200.
+func waitHTTP(t *testing.T, url string, within time.Duration) {
+	t.Helper()
+	for end := time.Now().Add(within); ; time.Sleep(100 * time.Millisecond) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(end) {
+			t.Fatalf("%s did not answer within %s", url, within)
+		}
+	}
+}
+
+const jaegerConfig = `service:
+  extensions: [jaeger_storage, jaeger_query]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [batch]
+      exporters: [jaeger_storage_exporter]
+  telemetry:
+    metrics:
+      level: none
+extensions:
+  jaeger_query:
+    storage:
+      traces: memstore
+    http:
+      endpoint: 127.0.0.1:%d
+    grpc:
+      endpoint: 127.0.0.1:%d
+  jaeger_storage:
+    backends:
+      memstore:
+        memory:
+          max_traces: 1000
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:%d
+      http:
+        endpoint: 127.0.0.1:%d
+processors:
+  batch:
+    timeout: 100ms
+exporters:
+  jaeger_storage_exporter:
+    trace_storage: memstore
+`
+
+// jaegerTrace is what Jaeger's query API answers for one trace.
+type jaegerTrace struct {
+	Data []struct {
+		TraceID string `json:"traceID"`
+		Spans   []struct {
+			SpanID        string `json:"spanID"`
+			OperationName string `json:"operationName"`
+			ProcessID     string `json:"processID"`
+			References    []struct {
+				RefType string `json:"refType"`
+				SpanID  string `json:"spanID"`
+			} `json:"references"`
+		} `json:"spans"`
+		Processes map[string]struct {
+			ServiceName string `json:"serviceName"`
+		} `json:"processes"`
+	} `json:"data"`
+}
+
+// A callback posted with a traceparent becomes one trace in Jaeger, from
+// the provider's span through the bridge's HTTP span, its decode and its
+// publish, to the consumer's span and a span the handler starts: the
+// bridge exports over OTLP/HTTP, the consuming service over OTLP/gRPC.
+func TestTraceReachesJaeger(t *testing.T) {
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jaeger := build(t, "jaeger", "github.com/jaegertracing/jaeger/cmd/jaeger") // its own module
+	bridge := build(t, root, "./bridge/cmd/vocals-bridge")
+
+	ui, qgrpc, ogrpc, ohttp := free(t), free(t), free(t), free(t)
+	cfg := filepath.Join(t.TempDir(), "jaeger.yaml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(jaegerConfig, ui, qgrpc, ogrpc, ohttp)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start(t, jaeger, nil, "--config", cfg)
+	query := fmt.Sprintf("http://127.0.0.1:%d", ui)
+	waitHTTP(t, query+"/api/services", 60*time.Second)
+
+	public, admin, natsPort := free(t), free(t), free(t)
+	start(t, bridge, []string{
+		fmt.Sprintf("VOCALS_BRIDGE_HTTP_ADDR=127.0.0.1:%d", public),
+		fmt.Sprintf("VOCALS_BRIDGE_ADMIN_ADDR=127.0.0.1:%d", admin),
+		fmt.Sprintf("VOCALS_BRIDGE_EMBEDDED_NATS_ADDR=127.0.0.1:%d", natsPort),
+		"VOCALS_BRIDGE_DATA_DIR=" + t.TempDir(),
+		fmt.Sprintf("OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d", ohttp),
+		"OTEL_SERVICE_NAME=vocals-bridge",
+		"OTEL_BSP_SCHEDULE_DELAY=100",
+	})
+	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/readyz", admin), 30*time.Second)
+
+	// The consuming service's own tracer provider, exporting to Jaeger.
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(fmt.Sprintf("127.0.0.1:%d", ohttp)), otlptracehttp.WithInsecure())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := resource.NewSchemaless(semconv.ServiceName("mixer"))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp), sdktrace.WithResource(res))
+	otel.SetTracerProvider(tp)
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+
+	// The provider's side of the trace: a span id of its own.
+	const traceID, providerSpan = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+	body := `{"code":200,"msg":"All generated successfully.","data":{"callbackType":"complete","task_id":"traced1","data":[]}}`
+	req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/callbacks/vocals", public), strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("traceparent", "00-"+traceID+"-"+providerSpan+"-01")
+	req.Header.Set("tracestate", "provider=sim")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("callback answered %d %s", resp.StatusCode, answer)
+	}
+
+	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", natsPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan consumer.Event, 1)
+	cctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- consumer.Consume(cctx, js, consumer.Options{Durable: "mixer"}, func(hctx context.Context, e consumer.Event) error {
+			_, span := otel.Tracer("mixer").Start(hctx, "mix tracks") // the handler's own work
+			span.End()
+			select {
+			case got <- e:
+			default:
+			}
+			return nil
+		})
+	}()
+	var e consumer.Event
+	select {
+	case e = <-got:
+	case <-ctx.Done():
+		t.Fatal("no event consumed")
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if tp, _ := e.CloudEvent.Extensions()["traceparent"].(string); !strings.HasPrefix(tp, "00-"+traceID+"-") {
+		t.Fatalf("the event's traceparent is %q", tp)
+	}
+	if ts, _ := e.CloudEvent.Extensions()["tracestate"].(string); ts != "provider=sim" {
+		t.Errorf("the event's tracestate is %q", ts)
+	}
+
+	// Jaeger holds one trace: the bridge's spans under the provider's,
+	// the consumer's under the bridge's, the handler's under the consumer's.
+	var tr jaegerTrace
+	want := []string{"POST /callbacks/vocals", "decode", "publish", "process vocals", "mix tracks"}
+	for end := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		tr = jaegerTrace{}
+		if resp, err := http.Get(query + "/api/traces/" + traceID); err == nil {
+			_ = json.NewDecoder(resp.Body).Decode(&tr)
+			resp.Body.Close()
+		}
+		if len(tr.Data) == 1 && len(tr.Data[0].Spans) >= len(want) {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("Jaeger has %+v for trace %s, want the spans %v", tr, traceID, want)
+		}
+	}
+	byName := map[string]string{} // operation -> span id
+	parent := map[string]string{} // span id -> parent span id
+	service := map[string]string{}
+	for _, s := range tr.Data[0].Spans {
+		byName[s.OperationName] = s.SpanID
+		service[s.OperationName] = tr.Data[0].Processes[s.ProcessID].ServiceName
+		// Jaeger shows a span whose parent is also its link (the consumer's)
+		// as FOLLOWS_FROM, any other parent as CHILD_OF.
+		for _, r := range s.References {
+			if r.RefType == "CHILD_OF" || r.RefType == "FOLLOWS_FROM" {
+				parent[s.SpanID] = r.SpanID
+			}
+		}
+	}
+	for _, name := range want {
+		if byName[name] == "" {
+			t.Errorf("no span %q in the trace", name)
+		}
+	}
+	checks := []struct{ child, parent string }{
+		{"POST /callbacks/vocals", ""}, {"decode", "POST /callbacks/vocals"}, {"publish", "POST /callbacks/vocals"},
+		{"process vocals", "POST /callbacks/vocals"}, {"mix tracks", "process vocals"},
+	}
+	for _, c := range checks {
+		want := providerSpan
+		if c.parent != "" {
+			want = byName[c.parent]
+		}
+		if got := parent[byName[c.child]]; got != want {
+			t.Errorf("span %q is a child of %q, want %q (%s); the trace: %+v", c.child, got, want, c.parent, tr.Data[0].Spans)
+		}
+	}
+	if service["POST /callbacks/vocals"] != "vocals-bridge" || service["process vocals"] != "mixer" {
+		t.Errorf("services %v", service)
+	}
+	// What an operator sees: TRACECHECK_SCREENSHOT=file.png takes the
+	// trace's page in Jaeger's UI with a headless Chromium.
+	if shot := os.Getenv("TRACECHECK_SCREENSHOT"); shot != "" {
+		out, err := exec.CommandContext(ctx, "chromium", "--headless", "--no-sandbox", "--disable-gpu",
+			"--hide-scrollbars", "--window-size=1400,820", "--virtual-time-budget=8000",
+			"--screenshot="+shot, query+"/trace/"+traceID).CombinedOutput()
+		if err != nil {
+			t.Fatalf("screenshot: %v\n%s", err, out)
+		}
+	}
+}
