@@ -113,6 +113,8 @@ extensions:
       endpoint: 127.0.0.1:%d
     grpc:
       endpoint: 127.0.0.1:%d
+    ui:
+      assets_path: %q
   jaeger_storage:
     backends:
       memstore:
@@ -166,7 +168,10 @@ func TestTraceReachesJaeger(t *testing.T) {
 
 	ui, qgrpc, ogrpc, ohttp := free(t), free(t), free(t), free(t)
 	cfg := filepath.Join(t.TempDir(), "jaeger.yaml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(jaegerConfig, ui, qgrpc, ogrpc, ohttp)), 0o644); err != nil {
+	// Jaeger's Go module has no UI assets (its release build embeds them):
+	// TRACECHECK_UI_ASSETS names a jaeger-ui build to serve, for the
+	// screenshot.
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(jaegerConfig, ui, qgrpc, os.Getenv("TRACECHECK_UI_ASSETS"), ogrpc, ohttp)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	start(t, jaeger, nil, "--config", cfg)
@@ -310,7 +315,9 @@ func TestTraceReachesJaeger(t *testing.T) {
 	// trace's page in Jaeger's UI with a headless Chromium.
 	if shot := os.Getenv("TRACECHECK_SCREENSHOT"); shot != "" {
 		out, err := exec.CommandContext(ctx, "chromium", "--headless", "--no-sandbox", "--disable-gpu",
-			"--hide-scrollbars", "--window-size=1400,820", "--virtual-time-budget=8000",
+			"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+			"--user-data-dir="+t.TempDir(),
+			"--hide-scrollbars", "--window-size=1400,420", "--virtual-time-budget=8000",
 			"--screenshot="+shot, query+"/trace/"+traceID).CombinedOutput()
 		if err != nil {
 			t.Fatalf("screenshot: %v\n%s", err, out)
