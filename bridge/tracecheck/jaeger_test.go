@@ -154,10 +154,52 @@ type jaegerTrace struct {
 	} `json:"data"`
 }
 
+// providerSpan is the provider's side of every trace: a span id of its own.
+const providerSpan = "00f067aa0ba902b7"
+
+// postTraced posts a callback for task with the provider's traceparent in
+// trace traceID.
+func postTraced(t *testing.T, port int, task, traceID string) {
+	t.Helper()
+	body := `{"code":200,"msg":"All generated successfully.","data":{"callbackType":"complete","task_id":"` + task + `","data":[]}}`
+	req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/callbacks/vocals", port), strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("traceparent", "00-"+traceID+"-"+providerSpan+"-01")
+	req.Header.Set("tracestate", "provider=sim")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("callback answered %d %s", resp.StatusCode, answer)
+	}
+}
+
+// readTrace waits until Jaeger's query API holds the trace with at least
+// spans spans.
+func readTrace(t *testing.T, query, traceID string, spans int) jaegerTrace {
+	t.Helper()
+	for end := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		var tr jaegerTrace
+		if resp, err := http.Get(query + "/api/traces/" + traceID); err == nil {
+			_ = json.NewDecoder(resp.Body).Decode(&tr)
+			resp.Body.Close()
+		}
+		if len(tr.Data) == 1 && len(tr.Data[0].Spans) >= spans {
+			return tr
+		}
+		if time.Now().After(end) {
+			t.Fatalf("Jaeger has %+v for trace %s, want %d spans", tr, traceID, spans)
+		}
+	}
+}
+
 // A callback posted with a traceparent becomes one trace in Jaeger, from
 // the provider's span through the bridge's HTTP span, its decode and its
-// publish, to the consumer's span and a span the handler starts: the
-// bridge exports over OTLP/HTTP, the consuming service over OTLP/gRPC.
+// publish, to the consumer's span and a span the handler starts. One
+// bridge exports over OTLP/HTTP, another over OTLP/gRPC.
 func TestTraceReachesJaeger(t *testing.T) {
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
@@ -178,6 +220,23 @@ func TestTraceReachesJaeger(t *testing.T) {
 	query := fmt.Sprintf("http://127.0.0.1:%d", ui)
 	waitHTTP(t, query+"/api/services", 60*time.Second)
 
+	// Over gRPC first: a bridge that only has to show its server span.
+	grpcPublic, grpcAdmin := free(t), free(t)
+	start(t, bridge, []string{
+		fmt.Sprintf("VOCALS_BRIDGE_HTTP_ADDR=127.0.0.1:%d", grpcPublic),
+		fmt.Sprintf("VOCALS_BRIDGE_ADMIN_ADDR=127.0.0.1:%d", grpcAdmin),
+		fmt.Sprintf("VOCALS_BRIDGE_EMBEDDED_NATS_ADDR=127.0.0.1:%d", free(t)),
+		"VOCALS_BRIDGE_DATA_DIR=" + t.TempDir(),
+		fmt.Sprintf("OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d", ogrpc),
+		"OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
+		"OTEL_SERVICE_NAME=vocals-bridge-grpc",
+		"OTEL_BSP_SCHEDULE_DELAY=100",
+	})
+	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/readyz", grpcAdmin), 30*time.Second)
+	const grpcTrace = "5bf92f3577b34da6a3ce929d0e0e4737"
+	postTraced(t, grpcPublic, "traced0", grpcTrace)
+
+	// Over HTTP (the default): the whole way to a consumer.
 	public, admin, natsPort := free(t), free(t), free(t)
 	start(t, bridge, []string{
 		fmt.Sprintf("VOCALS_BRIDGE_HTTP_ADDR=127.0.0.1:%d", public),
@@ -202,22 +261,8 @@ func TestTraceReachesJaeger(t *testing.T) {
 	otel.SetTracerProvider(tp)
 	defer func() { _ = tp.Shutdown(context.Background()) }()
 
-	// The provider's side of the trace: a span id of its own.
-	const traceID, providerSpan = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
-	body := `{"code":200,"msg":"All generated successfully.","data":{"callbackType":"complete","task_id":"traced1","data":[]}}`
-	req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/callbacks/vocals", public), strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("traceparent", "00-"+traceID+"-"+providerSpan+"-01")
-	req.Header.Set("tracestate", "provider=sim")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	answer, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("callback answered %d %s", resp.StatusCode, answer)
-	}
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	postTraced(t, public, "traced1", traceID)
 
 	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", natsPort))
 	if err != nil {
@@ -259,23 +304,20 @@ func TestTraceReachesJaeger(t *testing.T) {
 		t.Errorf("the event's tracestate is %q", ts)
 	}
 
+	// The gRPC bridge's trace arrived too.
+	grpcSpans := map[string]string{} // operation -> service
+	tr0 := readTrace(t, query, grpcTrace, 3)
+	for _, s := range tr0.Data[0].Spans {
+		grpcSpans[s.OperationName] = tr0.Data[0].Processes[s.ProcessID].ServiceName
+	}
+	if grpcSpans["POST /callbacks/vocals"] != "vocals-bridge-grpc" || grpcSpans["publish"] == "" {
+		t.Errorf("the trace exported over gRPC: %+v", tr0)
+	}
+
 	// Jaeger holds one trace: the bridge's spans under the provider's,
 	// the consumer's under the bridge's, the handler's under the consumer's.
-	var tr jaegerTrace
 	want := []string{"POST /callbacks/vocals", "decode", "publish", "process vocals", "mix tracks"}
-	for end := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		tr = jaegerTrace{}
-		if resp, err := http.Get(query + "/api/traces/" + traceID); err == nil {
-			_ = json.NewDecoder(resp.Body).Decode(&tr)
-			resp.Body.Close()
-		}
-		if len(tr.Data) == 1 && len(tr.Data[0].Spans) >= len(want) {
-			break
-		}
-		if time.Now().After(end) {
-			t.Fatalf("Jaeger has %+v for trace %s, want the spans %v", tr, traceID, want)
-		}
-	}
+	tr := readTrace(t, query, traceID, len(want))
 	byName := map[string]string{} // operation -> span id
 	parent := map[string]string{} // span id -> parent span id
 	service := map[string]string{}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/family"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/provider"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/sunosim"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/tracing"
 )
 
 // fixed serves one canned answer, recording the request.
@@ -239,4 +241,34 @@ func FuzzDetails(f *testing.F) {
 			t.Fatalf("%s: stage %s with code %d", fam.Name, cb.Stage, cb.Code)
 		}
 	})
+}
+
+// The client hands its caller's trace context on to the provider's API in
+// traceparent, on submissions and on polls alike.
+func TestClientPropagatesTheTrace(t *testing.T) {
+	var (
+		mu   sync.Mutex
+		seen []string
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Get("traceparent"))
+		mu.Unlock()
+		_, _ = w.Write([]byte(`{"code":200,"msg":"ok","data":{"taskId":"` + id + `","status":"PENDING"}}`))
+	}))
+	defer srv.Close()
+	c, _ := provider.New(srv.URL, "k", time.Second)
+	const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	ctx := tracing.Context{Parent: parent}.Into(context.Background())
+	if _, err := c.Submit(ctx, provider.SubmitPath, []byte(`{}`), ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RecordInfo(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 2 || seen[0] != parent || seen[1] != parent {
+		t.Fatalf("the provider saw traceparent %q", seen)
+	}
 }
