@@ -131,7 +131,7 @@ func (d *Deliverer) publish(ctx context.Context, m build.Message) (res publish.R
 // StartPublish starts the producer span of publishing m (messaging
 // conventions: system nats, the subject, the message id).
 func StartPublish(ctx context.Context, m build.Message) (context.Context, trace.Span) {
-	ctx, span := tracing.Tracer().Start(ctx, "publish", trace.WithSpanKind(trace.SpanKindProducer))
+	ctx, span := tracing.Start(ctx, "publish", trace.WithSpanKind(trace.SpanKindProducer))
 	if span.IsRecording() {
 		span.SetAttributes(tracing.MessagingNATS, semconv.MessagingOperationTypeSend, semconv.MessagingDestinationName(m.Subject),
 			semconv.MessagingMessageID(m.ID), tracing.TaskID.String(m.TaskID), tracing.Stage.String(string(m.Stage)))
@@ -140,7 +140,7 @@ func StartPublish(ctx context.Context, m build.Message) (context.Context, trace.
 }
 
 func (d *Deliverer) spool(ctx context.Context, m build.Message, r Result) (_ Result, err error) {
-	_, span := tracing.Tracer().Start(ctx, "spool append")
+	_, span := tracing.Start(ctx, "spool append")
 	defer func() { tracing.End(span, err) }()
 	err = d.sp.Append(m)
 	switch {

@@ -69,7 +69,7 @@ func (d *Drainer) Run(ctx context.Context) {
 
 		// The drain continues the trace the callback started.
 		m.Trace = build.TraceOf(m.Body)
-		sctx, span := tracing.Tracer().Start(m.Trace.Into(ctx), "drain")
+		sctx, span := tracing.Start(m.Trace.Into(ctx), "drain")
 		pctx, cancel := context.WithTimeout(sctx, d.Timeout)
 		_, pspan := StartPublish(pctx, m)
 		_, err = d.Publisher.Publish(pctx, m)

@@ -141,8 +141,11 @@ func (e errReadTimeout) Unwrap() error { return e.err }
 // the path: a token may be in it.
 func (h *callbackHandler) traced(c echo.Context, f family.Family) error {
 	req := c.Request()
+	if !tracing.Active() && req.Header["Traceparent"] == nil {
+		return h.serve(c, f) // nothing to record and nothing to pass on
+	}
 	ctx := tracing.Propagator.Extract(req.Context(), propagation.HeaderCarrier(req.Header))
-	ctx, span := tracing.Tracer().Start(ctx, "POST "+f.Path(), trace.WithSpanKind(trace.SpanKindServer))
+	ctx, span := tracing.Start(ctx, "POST "+f.Path(), trace.WithSpanKind(trace.SpanKindServer))
 	if span.IsRecording() {
 		span.SetAttributes(semconv.HTTPRequestMethodPost, semconv.HTTPRoute(f.Path()), tracing.Family.String(string(f.Name)))
 	}
@@ -216,7 +219,7 @@ func (h *callbackHandler) serve(c echo.Context, f family.Family) error {
 	if err == nil && h.d.Verifier != nil {
 		vreq.Body, vreq.BodySum, vreq.TaskID = body, sum, peeked.TaskID
 		if h.d.Verifier.Enabled() {
-			_, span := tracing.Tracer().Start(ctx, "verify")
+			_, span := tracing.Start(ctx, "verify")
 			err = h.d.Verifier.Verify(vreq)
 			tracing.End(span, err)
 		} else {
@@ -224,7 +227,7 @@ func (h *callbackHandler) serve(c echo.Context, f family.Family) error {
 		}
 	}
 	if err == nil {
-		_, span := tracing.Tracer().Start(ctx, "decode")
+		_, span := tracing.Start(ctx, "decode")
 		cb, err = f.Kind.Decode(peeked, fam)
 		tracing.End(span, err)
 	}

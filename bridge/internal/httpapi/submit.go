@@ -28,7 +28,7 @@ func NewSubmit(log *zap.Logger, m *metrics.Metrics, families []family.Family, pr
 		}
 		req := c.Request()
 		ctx := tracing.Propagator.Extract(req.Context(), propagation.HeaderCarrier(req.Header))
-		ctx, span := tracing.Tracer().Start(ctx, "POST "+req.URL.Path, trace.WithSpanKind(trace.SpanKindServer))
+		ctx, span := tracing.Start(ctx, "POST "+req.URL.Path, trace.WithSpanKind(trace.SpanKindServer))
 		p.ServeHTTP(c.Response(), req.WithContext(ctx))
 		if span.IsRecording() {
 			span.SetAttributes(semconv.HTTPRequestMethodPost, semconv.HTTPRoute(req.URL.Path),

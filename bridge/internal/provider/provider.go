@@ -137,7 +137,7 @@ func (c *Client) do(ctx context.Context, op, method, target string, body io.Read
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Authorization", auth)
-	ctx, span := tracing.Tracer().Start(ctx, method+" "+op, trace.WithSpanKind(trace.SpanKindClient))
+	ctx, span := tracing.Start(ctx, method+" "+op, trace.WithSpanKind(trace.SpanKindClient))
 	defer span.End()
 	tracing.Propagator.Inject(ctx, propagation.HeaderCarrier(req.Header))
 	resp, err := c.http.Do(req)

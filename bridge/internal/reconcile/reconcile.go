@@ -206,7 +206,7 @@ func (r *Reconciler) handle(ctx context.Context, e track.Entry) {
 		return
 	}
 	expired := now.Sub(t.TrackedAt) >= r.deadline(fam.Name)
-	ctx, span := tracing.Tracer().Start(ctx, "poll "+string(fam.Name), trace.WithSpanKind(trace.SpanKindClient))
+	ctx, span := tracing.Start(ctx, "poll "+string(fam.Name), trace.WithSpanKind(trace.SpanKindClient))
 	if span.IsRecording() {
 		span.SetAttributes(tracing.Family.String(string(fam.Name)), tracing.TaskID.String(t.TaskID))
 	}

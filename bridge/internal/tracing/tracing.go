@@ -12,6 +12,7 @@ import (
 	"errors"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -48,6 +49,22 @@ var tracer = otel.Tracer(Name)
 // Tracer is the bridge's tracer (a no-op one until Setup installs an
 // exporting provider).
 func Tracer() trace.Tracer { return tracer }
+
+// active is set once Setup installed an exporting provider.
+var active atomic.Bool
+
+// Active reports whether spans are recorded and exported.
+func Active() bool { return active.Load() }
+
+// Start starts a span like Tracer().Start when tracing is active; when it
+// is not, it returns ctx and its own (non-recording) span without
+// allocating, so the callback path costs nothing with tracing off.
+func Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
+	if !active.Load() {
+		return ctx, trace.SpanFromContext(ctx)
+	}
+	return tracer.Start(ctx, name, opts...)
+}
 
 // Propagator is the W3C trace context and baggage.
 var Propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
@@ -92,6 +109,7 @@ func Setup(ctx context.Context, version string) (shutdown func(context.Context) 
 	}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
 	otel.SetTracerProvider(tp)
+	active.Store(true)
 	return tp.Shutdown, nil
 }
 
@@ -105,6 +123,9 @@ type Context struct {
 // From is the trace context of ctx's span (the caller's own when it
 // records, else the remote one it continues), or none.
 func From(ctx context.Context) Context {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return Context{}
+	}
 	var c propagation.MapCarrier = map[string]string{}
 	propagation.TraceContext{}.Inject(ctx, c)
 	return Context{Parent: c["traceparent"], State: c["tracestate"]}
