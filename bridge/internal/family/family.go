@@ -21,9 +21,9 @@ type Family struct {
 	Name event.Family
 	// Kind is the shape of its callback body.
 	Kind *callback.Kind
-	// TaskIDAt is where the provider's pages put the task id, the first
-	// place the simulator uses and the place the documentation names;
-	// decoding accepts data.task_id, data.taskId, task_id and taskId.
+	// TaskIDAt is where FAMILIES.md says the family puts the task id (one
+	// of the examples has it there); decoding accepts data.task_id,
+	// data.taskId, task_id and taskId, wherever it is.
 	TaskIDAt string
 	// Submit and Details are the provider's paths: the POST that creates
 	// a task and the GET ?taskId= that reports its state.
