@@ -147,6 +147,10 @@ type jaegerTrace struct {
 				RefType string `json:"refType"`
 				SpanID  string `json:"spanID"`
 			} `json:"references"`
+			Tags []struct {
+				Key   string `json:"key"`
+				Value any    `json:"value"`
+			} `json:"tags"`
 		} `json:"spans"`
 		Processes map[string]struct {
 			ServiceName string `json:"serviceName"`
@@ -157,12 +161,16 @@ type jaegerTrace struct {
 // providerSpan is the provider's side of every trace: a span id of its own.
 const providerSpan = "00f067aa0ba902b7"
 
+// token and secretMsg must never appear in a span: the URL token, and a
+// piece of the body.
+const token, secretMsg = "s3cret-callback-token", "body-words-not-for-spans"
+
 // postTraced posts a callback for task with the provider's traceparent in
 // trace traceID.
-func postTraced(t *testing.T, port int, task, traceID string) {
+func postTraced(t *testing.T, port int, path, task, traceID string) {
 	t.Helper()
-	body := `{"code":200,"msg":"All generated successfully.","data":{"callbackType":"complete","task_id":"` + task + `","data":[]}}`
-	req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/callbacks/vocals", port), strings.NewReader(body))
+	body := `{"code":200,"msg":"` + secretMsg + `","data":{"callbackType":"complete","task_id":"` + task + `","data":[]}}`
+	req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d%s", port, path), strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("traceparent", "00-"+traceID+"-"+providerSpan+"-01")
 	req.Header.Set("tracestate", "provider=sim")
@@ -234,7 +242,7 @@ func TestTraceReachesJaeger(t *testing.T) {
 	})
 	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/readyz", grpcAdmin), 30*time.Second)
 	const grpcTrace = "5bf92f3577b34da6a3ce929d0e0e4737"
-	postTraced(t, grpcPublic, "traced0", grpcTrace)
+	postTraced(t, grpcPublic, "/callbacks/vocals", "traced0", grpcTrace)
 
 	// Over HTTP (the default): the whole way to a consumer.
 	public, admin, natsPort := free(t), free(t), free(t)
@@ -245,6 +253,7 @@ func TestTraceReachesJaeger(t *testing.T) {
 		"VOCALS_BRIDGE_DATA_DIR=" + t.TempDir(),
 		fmt.Sprintf("OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d", ohttp),
 		"OTEL_SERVICE_NAME=vocals-bridge",
+		"VOCALS_BRIDGE_CALLBACK_TOKEN=" + token,
 		"OTEL_BSP_SCHEDULE_DELAY=100",
 	})
 	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/readyz", admin), 30*time.Second)
@@ -262,7 +271,7 @@ func TestTraceReachesJaeger(t *testing.T) {
 	defer func() { _ = tp.Shutdown(context.Background()) }()
 
 	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
-	postTraced(t, public, "traced1", traceID)
+	postTraced(t, public, "/callbacks/vocals/"+token, "traced1", traceID)
 
 	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", natsPort))
 	if err != nil {
@@ -318,6 +327,22 @@ func TestTraceReachesJaeger(t *testing.T) {
 	// the consumer's under the bridge's, the handler's under the consumer's.
 	want := []string{"POST /callbacks/vocals", "decode", "publish", "process vocals", "mix tracks"}
 	tr := readTrace(t, query, traceID, len(want))
+	// The spans name the route and the task, never the token or the body.
+	tags := map[string]string{}
+	for _, sp := range tr.Data[0].Spans {
+		for _, tag := range sp.Tags {
+			v := fmt.Sprint(tag.Value)
+			if strings.Contains(v, token) || strings.Contains(v, secretMsg) {
+				t.Errorf("span %q tag %s = %q", sp.OperationName, tag.Key, v)
+			}
+			if sp.OperationName == "POST /callbacks/vocals" {
+				tags[tag.Key] = v
+			}
+		}
+	}
+	if tags["vocals.task_id"] != "traced1" || tags["http.route"] != "/callbacks/vocals" || tags["vocals.outcome"] != "published" {
+		t.Errorf("the server span's tags %v", tags)
+	}
 	byName := map[string]string{} // operation -> span id
 	parent := map[string]string{} // span id -> parent span id
 	service := map[string]string{}

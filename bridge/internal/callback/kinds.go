@@ -15,7 +15,6 @@ import (
 // Kind is one shape of callback body, shared by the families that send it:
 // its limits, the lists it models, and how it decodes into a Callback.
 type Kind struct {
-	Name   string
 	Limits Limits
 	Lists  []string // members of data holding at most MaxTracks elements
 	decode func(Peeked, event.Family) (Callback, error)
@@ -37,29 +36,29 @@ var (
 	// error, or failed for error); any other code is error whatever the
 	// callbackType says (kept as sent, and may be missing, so that no
 	// failure report is refused).
-	Music = &Kind{Name: "music", Limits: DefaultLimits, Lists: musicLists, decode: decodeMusic(stagedStage)}
+	Music = &Kind{Limits: DefaultLimits, Lists: musicLists, decode: decodeMusic(stagedStage)}
 	// MusicOneShot is Music for replace-section: complete or error only
 	// (a missing callbackType is complete), and a data.error string is a
 	// failure.
-	MusicOneShot = &Kind{Name: "music-one-shot", Limits: DefaultLimits, Lists: musicLists, decode: decodeMusic(oneShotMusicStage)}
+	MusicOneShot = &Kind{Limits: DefaultLimits, Lists: musicLists, decode: decodeMusic(oneShotMusicStage)}
 	// Lyrics: items in data.data or data.lyricsData.
-	Lyrics = &Kind{Name: "lyrics", Limits: DefaultLimits, Lists: []string{"data", "lyricsData"}, decode: oneShot(nil, lyricsData)}
+	Lyrics = &Kind{Limits: DefaultLimits, Lists: []string{"data", "lyricsData"}, decode: oneShot(nil, lyricsData)}
 	// WAV: data.audioWavUrl or data.audio_wav_url.
-	WAV = &Kind{Name: "wav", Limits: DefaultLimits, decode: oneShot(nil, wavData)}
+	WAV = &Kind{Limits: DefaultLimits, decode: oneShot(nil, wavData)}
 	// Stems: data.vocal_removal_info or data.vocal_separation_info.
-	Stems = &Kind{Name: "stems", Limits: DefaultLimits, decode: oneShot(nil, stemsData)}
+	Stems = &Kind{Limits: DefaultLimits, decode: oneShot(nil, stemsData)}
 	// MIDI: data.instruments with their notes; data.state complete on
 	// success. A song has a few thousand notes of four members each; an
 	// event holds about 20,000 before it outgrows a 1 MiB max_payload.
 	// 25,000 elements leave room while eight such bodies at once stay
 	// within the memory bound of the others.
-	MIDI = &Kind{Name: "midi", Limits: Limits{Members: 100_000, Items: 25_000}, Lists: []string{"instruments"}, decode: oneShot(midiFailed, midiData)}
+	MIDI = &Kind{Limits: Limits{Members: 100_000, Items: 25_000}, Lists: []string{"instruments"}, decode: oneShot(midiFailed, midiData)}
 	// Video: data.video_url.
-	Video = &Kind{Name: "video", Limits: DefaultLimits, decode: oneShot(nil, videoData)}
+	Video = &Kind{Limits: DefaultLimits, decode: oneShot(nil, videoData)}
 	// CoverImage: data.images.
-	CoverImage = &Kind{Name: "cover-image", Limits: DefaultLimits, Lists: []string{"images"}, decode: oneShot(nil, coverImageData)}
+	CoverImage = &Kind{Limits: DefaultLimits, Lists: []string{"images"}, decode: oneShot(nil, coverImageData)}
 	// Voice: data.status and its results, for the three voice families.
-	Voice = &Kind{Name: "voice", Limits: DefaultLimits, decode: oneShot(voiceFailed, voiceData)}
+	Voice = &Kind{Limits: DefaultLimits, decode: oneShot(voiceFailed, voiceData)}
 )
 
 // failureWord reports the callbackType and status words that mean failure.

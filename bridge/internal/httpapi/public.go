@@ -233,9 +233,6 @@ func (h *callbackHandler) serve(c echo.Context, f family.Family) error {
 	}
 	server := trace.SpanFromContext(ctx)
 	if err != nil {
-		if server.IsRecording() {
-			server.SetAttributes(tracing.Outcome.String(metrics.OutcomeRejected))
-		}
 		return h.reject(c, fam, log, rid, ip, err, start, body, size)
 	}
 	if server.IsRecording() {
@@ -405,6 +402,9 @@ func (h *callbackHandler) reject(c echo.Context, fam event.Family, log *zap.Logg
 		status, reason = http.StatusRequestEntityTooLarge, "event_too_large"
 	default: // the client broke off or timed out while sending
 		reason = "unreadable_body"
+	}
+	if span := trace.SpanFromContext(c.Request().Context()); span.IsRecording() {
+		span.SetAttributes(tracing.Outcome.String(metrics.OutcomeRejected), tracing.Reason.String(reason))
 	}
 	h.d.Metrics.CallbacksRejected.WithLabelValues(string(fam), reason).Inc()
 	h.d.Metrics.CallbacksReceived.WithLabelValues(string(fam), metrics.StageUnknown, metrics.OutcomeRejected).Inc()
