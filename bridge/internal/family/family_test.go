@@ -272,3 +272,20 @@ func TestSettingLists(t *testing.T) {
 		})
 	}
 }
+
+// A family's callBackUrl is the add-vocals one with the family's route,
+// the token kept in either form; a URL without the route stays as it is.
+func TestCallbackURL(t *testing.T) {
+	lyrics, _ := family.Get(event.FamilyLyrics)
+	for in, want := range map[string]string{
+		"https://b.example/callbacks/vocals":             "https://b.example/callbacks/lyrics",
+		"https://b.example/callbacks/vocals?token=t":     "https://b.example/callbacks/lyrics?token=t",
+		"https://b.example/callbacks/vocals/t":           "https://b.example/callbacks/lyrics/t",
+		"https://b.example/hooks/suno":                   "https://b.example/hooks/suno",
+		"https://b.example/base/callbacks/vocals?token=": "https://b.example/base/callbacks/lyrics?token=",
+	} {
+		if got := lyrics.CallbackURL(in); got != want {
+			t.Errorf("CallbackURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
