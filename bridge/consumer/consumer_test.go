@@ -164,7 +164,21 @@ func TestConsumeStagesRedeliveryAndTerm(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	time.Sleep(300 * time.Millisecond) // room for any wrong redelivery
+	// Nothing can be redelivered once the server holds every message
+	// acknowledged (or terminated) and none still to deliver.
+	for {
+		info, err := js.Consumer(ctx, "VOCALS", "test")
+		if err == nil {
+			ci, err := info.Info(ctx)
+			if err == nil && ci.NumAckPending == 0 && ci.NumPending == 0 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the consumer still holds unacknowledged events: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	cancel()
 	if err := <-errc; err != nil {
 		t.Fatal(err)

@@ -250,7 +250,10 @@ func TestLateCallbackAfterPollIsNoDuplicate(t *testing.T) {
 	if d := v.Deliveries[0]; d.Status != 200 || d.Stage != "complete" {
 		t.Fatalf("late delivery %+v", d)
 	}
-	time.Sleep(200 * time.Millisecond) // room for a second delivery, which must not come
+	eventually(t, "the simulator done with the task", 20*time.Second, func() bool {
+		v, _ := sim.Task(task)
+		return v.Settled
+	})
 	if v, _ := sim.Task(task); len(v.Deliveries) != 1 {
 		t.Errorf("deliveries %+v: the bridge made the provider retry", v.Deliveries)
 	}

@@ -187,11 +187,7 @@ func (s *Sim) submit(w http.ResponseWriter, r *http.Request, fam Family) {
 	s.tasks[t.ID] = t
 	s.order = append(s.order, t.ID)
 	s.mu.Unlock()
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		s.run(t)
-	}()
+	s.spawn(t, func() { s.run(t) })
 	answer(w, http.StatusOK, 200, "success", map[string]string{"taskId": t.ID})
 }
 
@@ -211,6 +207,25 @@ func (s *Sim) sleep(d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// spawn runs f for task t in a goroutine of its own, counted in t.active
+// until it returns: run counts while it may still start a delivery, so a
+// task with none active will send nothing more.
+func (s *Sim) spawn(t *task, f func()) {
+	s.mu.Lock()
+	t.active++
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer func() {
+			s.mu.Lock()
+			t.active--
+			s.mu.Unlock()
+		}()
+		f()
+	}()
 }
 
 // run moves a task through its stages, starting a delivery at each.
@@ -244,11 +259,7 @@ func (s *Sim) run(t *task) {
 			copies = 2
 		}
 		for range copies {
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				s.deliver(t, stage, body)
-			}()
+			s.spawn(t, func() { s.deliver(t, stage, body) })
 		}
 	}
 }
@@ -359,11 +370,15 @@ func (s *Sim) recordInfo(w http.ResponseWriter, r *http.Request) {
 
 // TaskView is what the simulator did for one task.
 type TaskView struct {
-	ID          string
-	Status      string
-	Submitted   time.Time
-	Deliveries  []Delivery
-	Abandoned   []string    // stages given up after the last retry; none is tried again
+	ID         string
+	Status     string
+	Submitted  time.Time
+	Deliveries []Delivery
+	Abandoned  []string // stages given up after the last retry; none is tried again
+	// Settled: the simulator will send no more callbacks for the task (it
+	// is done moving it through its stages, and no callback is being
+	// sent or waiting for a retry).
+	Settled     bool
 	Polls       []time.Time // every record-info request, answered or not
 	PollErrors  int         // answered 500 by the pollerr fault
 	RateLimited int         // answered 429

@@ -26,6 +26,7 @@ type task struct {
 	Submitted   time.Time
 	Deliveries  []Delivery
 	Abandoned   []string // stages whose callback was given up after every retry
+	active      int      // goroutines of the task's still running; see Sim.spawn
 	Polls       []time.Time
 	PollErrors  int
 	RateLimited int
@@ -172,7 +173,7 @@ func (t *task) view() TaskView {
 		ID: t.ID, Status: t.status, Submitted: t.Submitted,
 		Deliveries: append([]Delivery(nil), t.Deliveries...), Abandoned: append([]string(nil), t.Abandoned...),
 		Polls:      append([]time.Time(nil), t.Polls...),
-		PollErrors: t.PollErrors, RateLimited: t.RateLimited,
+		PollErrors: t.PollErrors, RateLimited: t.RateLimited, Settled: t.active == 0,
 	}
 }
 
