@@ -1,9 +1,14 @@
 package main_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/consumer"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/schematest"
@@ -71,4 +76,68 @@ func TestBinaryCarriesTheTraceContext(t *testing.T) {
 			t.Errorf("an event without a trace carries one: %v %s", m.Header, m.Data)
 		}
 	})
+}
+
+// A task tracked within a trace (a submit request or an announcement
+// carrying a traceparent) gets a submitted event in that trace; one
+// tracked outside any trace gets none.
+func TestBinarySubmittedEventCarriesTheTrace(t *testing.T) {
+	t.Parallel()
+	const parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	_, simURL := startSim(t, nil)
+	p := start(t, t.TempDir(), trackingEnv(t, simURL, "VOCALS_BRIDGE_TRACKING_POLL_AFTER=1m")...)
+	submit := func(traceparent string) string {
+		body, _ := json.Marshal(addVocals("stuck"))
+		hr, _ := http.NewRequest(http.MethodPost, p.submit+"/api/v1/generate/add-vocals", bytes.NewReader(body))
+		hr.Header.Set("Content-Type", "application/json")
+		if traceparent != "" {
+			hr.Header.Set("traceparent", traceparent)
+		}
+		resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(hr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var ans struct{ Data struct{ TaskID string } }
+		if err := json.NewDecoder(resp.Body).Decode(&ans); err != nil || ans.Data.TaskID == "" || resp.Header.Get("Vocals-Tracked") != "true" {
+			t.Fatalf("submit: HTTP %d %v %+v", resp.StatusCode, err, ans)
+		}
+		return ans.Data.TaskID
+	}
+	traced, untraced := submit(parent), submit("")
+
+	nc, err := nats.Connect(p.natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	const announced = "announcedwithintrace"
+	m := nats.NewMsg("vocals_announce")
+	m.Data = []byte(announced)
+	m.Header.Set("traceparent", parent)
+	m.Header.Set("tracestate", "app=1")
+	if reply, err := nc.RequestMsg(m, 10*time.Second); err != nil || !strings.Contains(string(reply.Data), `"tracked":true`) {
+		t.Fatalf("announce: %v %s", err, replyData(reply))
+	}
+
+	for task, want := range map[string][2]string{traced: {parent, ""}, announced: {parent, "app=1"}, untraced: {"", ""}} {
+		msgs := streamMessages(t, p.natsURL, "vocals_tasks."+task+".submitted")
+		if len(msgs) != 1 {
+			t.Fatalf("%s: %d submitted events", task, len(msgs))
+		}
+		schematest.ValidateSubmitted(t, msgs[0].Data)
+		var e struct {
+			TraceParent string `json:"traceparent"`
+			TraceState  string `json:"tracestate"`
+		}
+		if err := json.Unmarshal(msgs[0].Data, &e); err != nil {
+			t.Fatal(err)
+		}
+		if got := [2]string{e.TraceParent, e.TraceState}; got != want {
+			t.Errorf("%s: event trace %q, want %q", task, got, want)
+		}
+		if got := msgs[0].Header.Get("traceparent"); got != want[0] {
+			t.Errorf("%s: traceparent header %q, want %q", task, got, want[0])
+		}
+	}
 }

@@ -273,8 +273,9 @@ func encode[T any](b *Builder, e *envelope[T]) ([]byte, error) {
 // the bridge started tracking, on event.TaskSubject of the family's prefix.
 // request is the request as forwarded (nil when the task was announced
 // without one); its callBackUrl (calBackUrl for voice-regenerate) is
-// dropped, since it may carry the callback token.
-func (b *Builder) Submitted(fam event.Family, taskID string, via event.Via, request stdjson.RawMessage) (Message, error) {
+// dropped, since it may carry the callback token. tr is the trace of the
+// submit request or announcement, carried as on every other event.
+func (b *Builder) Submitted(tr tracing.Context, fam event.Family, taskID string, via event.Via, request stdjson.RawMessage) (Message, error) {
 	t, ok := b.families[fam]
 	if !ok {
 		return Message{}, fmt.Errorf("build: unknown family %q", fam)
@@ -290,11 +291,14 @@ func (b *Builder) Submitted(fam event.Family, taskID string, via event.Via, requ
 		data.Request = fields
 	}
 	id := fam.ID(taskID, event.StageSubmitted)
-	out, err := encode(b, &envelope[event.SubmittedV1]{ID: id, Type: fam.SubmittedType(), Subject: taskID, DataSchema: t.submittedSchema, Data: data})
+	out, err := encode(b, &envelope[event.SubmittedV1]{
+		ID: id, Type: fam.SubmittedType(), Subject: taskID, DataSchema: t.submittedSchema, Data: data,
+		TraceParent: tr.Parent, TraceState: tr.State,
+	})
 	if err != nil {
 		return Message{}, err
 	}
 	return Message{
-		ID: id, Family: fam, Subject: event.TaskSubject(t.prefix, taskID), Stage: event.StageSubmitted, TaskID: taskID, Body: out,
+		ID: id, Family: fam, Subject: event.TaskSubject(t.prefix, taskID), Trace: tr, Stage: event.StageSubmitted, TaskID: taskID, Body: out,
 	}, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/family"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/schematest"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/tracing"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden from the current output")
@@ -247,20 +248,23 @@ func TestBuildFromKeepsIDAndRecordsOrigin(t *testing.T) {
 func TestSubmitted(t *testing.T) {
 	b := newBuilder(t, "UTC")
 	req := []byte(`{"title":"Song <1>","callBackUrl":"https://bridge.invalid/callbacks/vocals?token=s3cret","model":"V5"}`)
+	traced := tracing.Context{Parent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", State: "app=1"}
 	tests := []struct {
 		name    string
 		via     event.Via
 		request []byte
+		trace   tracing.Context
 		wantReq bool
 		wantErr bool
 	}{
-		{"proxy with request", event.ViaProxy, req, true, false},
-		{"announced without one", event.ViaAnnounce, nil, false, false},
-		{"request not an object", event.ViaProxy, []byte(`[1]`), false, true},
+		{"proxy with request", event.ViaProxy, req, tracing.Context{}, true, false},
+		{"proxy within a trace", event.ViaProxy, req, traced, true, false},
+		{"announced without one", event.ViaAnnounce, nil, tracing.Context{}, false, false},
+		{"request not an object", event.ViaProxy, []byte(`[1]`), tracing.Context{}, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, err := b.Submitted(event.FamilyVocals, "task1", tt.via, tt.request)
+			m, err := b.Submitted(tt.trace, event.FamilyVocals, "task1", tt.via, tt.request)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("error %v", err)
 			}
@@ -275,14 +279,19 @@ func TestSubmitted(t *testing.T) {
 				t.Errorf("callBackUrl leaked into the event: %s", m.Body)
 			}
 			var ev struct {
-				Type string
-				Data event.SubmittedV1
+				Type        string
+				Data        event.SubmittedV1
+				TraceParent string `json:"traceparent"`
+				TraceState  string `json:"tracestate"`
 			}
 			if err := json.Unmarshal(m.Body, &ev); err != nil {
 				t.Fatal(err)
 			}
 			if ev.Type != event.SubmittedType || ev.Data.Via != string(tt.via) || (ev.Data.Request != nil) != tt.wantReq {
 				t.Errorf("event %+v", ev)
+			}
+			if got := (tracing.Context{Parent: ev.TraceParent, State: ev.TraceState}); got != tt.trace || m.Trace != tt.trace {
+				t.Errorf("trace %+v in the event, %+v in the message, want %+v", got, m.Trace, tt.trace)
 			}
 			if tt.wantReq && string(ev.Data.Request["title"]) != `"Song <1>"` {
 				t.Errorf("request title %s", ev.Data.Request["title"])
@@ -318,7 +327,7 @@ func TestEncodingMatchesSDK(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, err := b.Submitted(event.FamilyVocals, "t1", event.ViaProxy, []byte(`{"title":`+strconvQuote(tt.title)+`}`))
+			s, err := b.Submitted(tracing.Context{}, event.FamilyVocals, "t1", event.ViaProxy, []byte(`{"title":`+strconvQuote(tt.title)+`}`))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -353,7 +362,7 @@ func strconvQuote(s string) string {
 // The submitted event of the contract's example (bridge/event/testdata,
 // checked there against the AsyncAPI catalog) is what the builder makes.
 func TestSubmittedGolden(t *testing.T) {
-	m, err := newBuilder(t, "UTC").Submitted(event.FamilyVocals, "task1", event.ViaProxy, []byte(`{"title":"t","callBackUrl":"https://x/callbacks/vocals/secret"}`))
+	m, err := newBuilder(t, "UTC").Submitted(tracing.Context{}, event.FamilyVocals, "task1", event.ViaProxy, []byte(`{"title":"t","callBackUrl":"https://x/callbacks/vocals/secret"}`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/tracing"
 )
 
 // AnnounceQueue is the queue group of the announce subscription: one
@@ -35,13 +37,18 @@ func Announce(nc *nats.Conn, subject string, tr *Tracker, timeout time.Duration,
 			created bool
 			err     error
 		)
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		// An announcement sent within a trace carries it in its headers,
+		// as the bridge's own events do; the submitted event goes on with it.
+		ctx := tracing.Context{Parent: m.Header.Get("traceparent"), State: m.Header.Get("tracestate")}.Into(context.Background())
+		ctx, span := tracing.Start(ctx, "announce "+string(fam), trace.WithSpanKind(trace.SpanKindConsumer))
+		ctx, cancel := context.WithTimeout(ctx, timeout)
 		if tr.Enabled(fam) {
 			created, err = tr.Track(ctx, fam, id, event.ViaAnnounce, nil)
 		} else {
 			err = fmt.Errorf("submit: %q is not an enabled family", fam)
 		}
 		cancel()
+		tracing.End(span, err)
 		reply := AnnounceReply{Tracked: err == nil, Created: created}
 		if err != nil {
 			reply.Error = err.Error()

@@ -13,6 +13,7 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/tracing"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/track"
 )
 
@@ -54,7 +55,7 @@ func (t *Tracker) Track(ctx context.Context, fam event.Family, taskID string, vi
 	if t.store.Tracked(taskID) {
 		return false, nil
 	}
-	msg, err := t.builder.Submitted(fam, taskID, via, request)
+	msg, err := t.builder.Submitted(tracing.From(ctx), fam, taskID, via, request)
 	if err != nil {
 		return false, err
 	}
