@@ -124,6 +124,7 @@ func TestClusterSurvivesLeaderAndBridgeLoss(t *testing.T) {
 	if testing.Short() {
 		t.Skip("cluster test")
 	}
+	t.Parallel()
 	cluster := startCluster(t)
 	env := []string{"VOCALS_BRIDGE_NATS_URL=" + cluster.urls, "VOCALS_BRIDGE_STREAM_REPLICAS=3", "VOCALS_BRIDGE_RATE_LIMIT=0"}
 	dataB := t.TempDir()

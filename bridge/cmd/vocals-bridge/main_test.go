@@ -21,12 +21,14 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natstest"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/schematest"
 )
 
-var binary, natsServer string
+// binary is built with the race detector, plainBinary without it.
+var binary, natsServer, plainBinary string
 
 // TestMain builds the real binary once; every test here runs it as a
 // separate process and talks to it over HTTP and NATS on loopback.
@@ -38,18 +40,29 @@ func TestMain(m *testing.M) {
 	}
 	binary = filepath.Join(dir, "vocals-bridge")
 	natsServer = filepath.Join(dir, "nats-server")
+	plainBinary = filepath.Join(dir, "vocals-bridge-plain")
+	// Built side by side: each build waits on its own link step.
+	var builds errgroup.Group
 	for _, args := range [][]string{
 		{"build", "-race", "-o", binary, "."},
 		// The fault tests need NATS as a separate process they can kill;
 		// it is built from the module go.mod pins, so nothing is installed.
 		{"build", "-o", natsServer, "github.com/nats-io/nats-server/v2"},
+		// The memory test measures a build without the race detector,
+		// whose shadow memory would dwarf what is measured.
+		{"build", "-o", plainBinary, "."},
 	} {
-		build := exec.Command("go", args...)
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "go", strings.Join(args, " "), err)
-			os.Exit(1)
-		}
+		builds.Go(func() error {
+			out, err := exec.Command("go", args...).CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+			}
+			return nil
+		})
+	}
+	if err := builds.Wait(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
