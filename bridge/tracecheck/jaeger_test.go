@@ -313,6 +313,26 @@ func TestTraceReachesJaeger(t *testing.T) {
 		t.Errorf("the event's tracestate is %q", ts)
 	}
 
+	// The latency histograms lead to the trace: an OpenMetrics scrape
+	// shows its id as the exemplar of the buckets it landed in.
+	req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/metrics", admin), nil)
+	req.Header.Set("Accept", "application/openmetrics-text; version=1.0.0")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scrape, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, metric := range []string{`vocals_bridge_http_request_duration_seconds_bucket{code="200",listener="public",route="/callbacks/vocals/:token"`, `vocals_bridge_publish_duration_seconds_bucket{outcome="published"`} {
+		found := false
+		for _, line := range strings.Split(string(scrape), "\n") {
+			found = found || strings.HasPrefix(line, metric) && strings.Contains(line, `# {trace_id="`+traceID+`"}`)
+		}
+		if !found {
+			t.Errorf("no bucket of %s} has the trace as its exemplar:\n%s", metric, scrape)
+		}
+	}
+
 	// The gRPC bridge's trace arrived too.
 	grpcSpans := map[string]string{} // operation -> service
 	tr0 := readTrace(t, query, grpcTrace, 3)

@@ -62,7 +62,7 @@ func NewAdmin(d AdminDeps) *echo.Echo {
 		}
 		return c.JSON(http.StatusOK, r)
 	})
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{})))
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{EnableOpenMetrics: true})))
 	if d.Pprof {
 		e.GET("/debug/pprof/*", echo.WrapHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			switch strings.TrimPrefix(r.URL.Path, "/debug/pprof/") {

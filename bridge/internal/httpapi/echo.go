@@ -83,8 +83,8 @@ func newEcho(log *zap.Logger, m *metrics.Metrics, listener string) *echo.Echo {
 				if route == "" || c.Response().Status == http.StatusNotFound {
 					route = "unmatched" // keeps scanner noise out of the label set
 				}
-				m.HTTPDuration.WithLabelValues(listener, route, strconv.Itoa(c.Response().Status)).
-					Observe(time.Since(start).Seconds())
+				metrics.Observe(c.Request().Context(), m.HTTPDuration.WithLabelValues(listener, route, strconv.Itoa(c.Response().Status)),
+					time.Since(start).Seconds())
 				return nil
 			}
 		},

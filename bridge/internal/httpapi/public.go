@@ -263,7 +263,7 @@ func (h *callbackHandler) serve(c echo.Context, f family.Family) error {
 		if res.PublishErr != nil || err != nil {
 			pubOutcome = metrics.OutcomeFailed
 		}
-		h.d.Metrics.PublishDuration.WithLabelValues(pubOutcome).Observe(res.Published.Seconds())
+		metrics.Observe(ctx, h.d.Metrics.PublishDuration.WithLabelValues(pubOutcome), res.Published.Seconds())
 	}
 	h.d.Metrics.CallbacksReceived.WithLabelValues(string(fam), string(cb.Stage), outcome).Inc()
 	if server.IsRecording() {

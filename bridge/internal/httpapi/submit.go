@@ -29,7 +29,9 @@ func NewSubmit(log *zap.Logger, m *metrics.Metrics, families []family.Family, pr
 		req := c.Request()
 		ctx := tracing.Propagator.Extract(req.Context(), propagation.HeaderCarrier(req.Header))
 		ctx, span := tracing.Start(ctx, "POST "+req.URL.Path, trace.WithSpanKind(trace.SpanKindServer))
-		p.ServeHTTP(c.Response(), req.WithContext(ctx))
+		req = req.WithContext(ctx)
+		c.SetRequest(req) // the duration's exemplar is this trace
+		p.ServeHTTP(c.Response(), req)
 		if span.IsRecording() {
 			span.SetAttributes(semconv.HTTPRequestMethodPost, semconv.HTTPRoute(req.URL.Path),
 				semconv.HTTPResponseStatusCode(c.Response().Status))

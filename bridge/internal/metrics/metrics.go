@@ -3,11 +3,27 @@
 package metrics
 
 import (
+	"context"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/tracing"
 )
+
+// Observe records v in o with the trace of ctx as its exemplar
+// (trace_id) when the bridge exports that trace, so that a slow bucket
+// leads to a trace; OpenMetrics scrapes show it.
+func Observe(ctx context.Context, o prometheus.Observer, v float64) {
+	if id := tracing.SampledTraceID(ctx); id != "" {
+		if eo, ok := o.(prometheus.ExemplarObserver); ok {
+			eo.ObserveWithExemplar(v, prometheus.Labels{"trace_id": id})
+			return
+		}
+	}
+	o.Observe(v)
+}
 
 // Namespace prefixes every metric name.
 const Namespace = "vocals_bridge"
@@ -100,7 +116,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		}, []string{"outcome"}),
 		HTTPDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: Namespace, Subsystem: "http", Name: "request_duration_seconds",
-			Help:    "HTTP request duration, by listener (public, admin), route and status code.",
+			Help:    "HTTP request duration, by listener (public, admin, submit), route and status code.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15},
 		}, []string{"listener", "route", "code"}),
 		NATSConnected: prometheus.NewGauge(prometheus.GaugeOpts{

@@ -1,6 +1,6 @@
 // Package reconcile closes the loop on callbacks that never arrive: it
-// polls the details endpoint of each tracked task's family that have not reached
-// a terminal stage, publishes what it learns with the ids the callbacks
+// polls each tracked task that has not reached a terminal stage at its
+// family's details endpoint, publishes what it learns with the ids the callbacks
 // would have had (so a late callback and a poll result are one event), and
 // ends tasks stuck past a deadline with a timeout error event.
 //

@@ -56,6 +56,18 @@ var active atomic.Bool
 // Active reports whether spans are recorded and exported.
 func Active() bool { return active.Load() }
 
+// SampledTraceID is the id of the trace ctx is in when the bridge exports
+// it (tracing is active and the trace sampled), for exemplars; "" else.
+func SampledTraceID(ctx context.Context) string {
+	if !active.Load() {
+		return ""
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsSampled() {
+		return sc.TraceID().String()
+	}
+	return ""
+}
+
 // Start starts a span like Tracer().Start when tracing is active; when it
 // is not, it returns ctx and its own (non-recording) span without
 // allocating, so the callback path costs nothing with tracing off.
