@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -87,20 +86,14 @@ func TestBinarySubmittedEventCarriesTheTrace(t *testing.T) {
 	_, simURL := startSim(t, nil)
 	p := start(t, t.TempDir(), trackingEnv(t, simURL, "VOCALS_BRIDGE_TRACKING_POLL_AFTER=1m")...)
 	submit := func(traceparent string) string {
-		body, _ := json.Marshal(addVocals("stuck"))
-		hr, _ := http.NewRequest(http.MethodPost, p.submit+"/api/v1/generate/add-vocals", bytes.NewReader(body))
-		hr.Header.Set("Content-Type", "application/json")
+		header := http.Header{}
 		if traceparent != "" {
-			hr.Header.Set("traceparent", traceparent)
+			header.Set("traceparent", traceparent)
 		}
-		resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(hr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
+		resp, raw := submitWith(t, p.submit, header, addVocals("stuck"))
 		var ans struct{ Data struct{ TaskID string } }
-		if err := json.NewDecoder(resp.Body).Decode(&ans); err != nil || ans.Data.TaskID == "" || resp.Header.Get("Vocals-Tracked") != "true" {
-			t.Fatalf("submit: HTTP %d %v %+v", resp.StatusCode, err, ans)
+		if err := json.Unmarshal(raw, &ans); err != nil || ans.Data.TaskID == "" || resp.Header.Get("Vocals-Tracked") != "true" {
+			t.Fatalf("submit: HTTP %d %v %s", resp.StatusCode, err, raw)
 		}
 		return ans.Data.TaskID
 	}

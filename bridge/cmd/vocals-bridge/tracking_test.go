@@ -75,12 +75,21 @@ func trackingEnv(t *testing.T, simURL string, extra ...string) []string {
 // submitVia posts an add-vocals request to the bridge's submit proxy.
 func submitVia(t *testing.T, proxy, auth string, req map[string]any) (*http.Response, []byte) {
 	t.Helper()
+	header := http.Header{}
+	if auth != "" {
+		header.Set("Authorization", auth)
+	}
+	return submitWith(t, proxy, header, req)
+}
+
+// submitWith posts an add-vocals submission with these headers besides
+// the Content-Type.
+func submitWith(t *testing.T, proxy string, header http.Header, req map[string]any) (*http.Response, []byte) {
+	t.Helper()
 	body, _ := json.Marshal(req)
 	hr, _ := http.NewRequest(http.MethodPost, proxy+"/api/v1/generate/add-vocals", bytes.NewReader(body))
+	hr.Header = header.Clone()
 	hr.Header.Set("Content-Type", "application/json")
-	if auth != "" {
-		hr.Header.Set("Authorization", auth)
-	}
 	resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(hr)
 	if err != nil {
 		t.Fatal(err)
