@@ -115,22 +115,17 @@ func submit(ctx context.Context, args []string, out io.Writer) error {
 			req[sunosim.FaultField] = f
 		}
 		body, _ := json.Marshal(req)
-		hr, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(*api, "/")+fam.Submit, bytes.NewReader(body))
-		if err != nil {
-			return err
-		}
-		hr.Header.Set("Content-Type", "application/json")
+		header := http.Header{"Content-Type": {"application/json"}}
 		if *key != "" {
-			hr.Header.Set("Authorization", "Bearer "+*key)
+			header.Set("Authorization", "Bearer "+*key)
 		}
-		resp, err := client.Do(hr)
+		// A bridge that is starting answers 503 with Retry-After.
+		status, answer, err := sunosim.Post(ctx, client, strings.TrimSuffix(*api, "/")+fam.Submit, header, body)
 		if err != nil {
 			return err
 		}
-		answer, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		resp.Body.Close()
 		fault, _ := req[sunosim.FaultField].(string)
-		fmt.Fprintf(out, "submitted %s %q (fault %q): HTTP %d %s\n", fam.Name, req["title"], fault, resp.StatusCode, bytes.TrimSpace(answer))
+		fmt.Fprintf(out, "submitted %s %q (fault %q): HTTP %d %s\n", fam.Name, req["title"], fault, status, bytes.TrimSpace(answer))
 	}
 	return nil
 }

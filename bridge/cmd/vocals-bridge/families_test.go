@@ -181,7 +181,7 @@ func streamInfo(t *testing.T, url, stream string) *jetstream.StreamInfo {
 func TestBinaryEveryFamilyRecoveredByPolling(t *testing.T) {
 	t.Parallel()
 	_, simURL := startSim(t, nil)
-	p := start(t, t.TempDir(), trackingEnv(t, simURL)...)
+	p := start(t, t.TempDir(), trackingEnv(t, simURL)...).waitReady(t)
 	type task struct {
 		f     family.Family
 		stage event.Stage

@@ -549,6 +549,18 @@ func TestOneLogLinePerCallback(t *testing.T) {
 	}
 }
 
+// waitReady waits until /readyz says "ready": NATS answers and everything
+// enabled serves (task tracking, and so the submit proxy, opens once NATS
+// answers, after the bridge logs that it started).
+func (p *proc) waitReady(t *testing.T) *proc {
+	t.Helper()
+	eventually(t, "readyz to say ready", 30*time.Second, func() bool {
+		code, body := get(t, p.admin+"/readyz")
+		return code == 200 && strings.Contains(body, `"status":"ready"`)
+	})
+	return p
+}
+
 // eventually polls cond every 100 ms for at most within.
 func eventually(t *testing.T, what string, within time.Duration, cond func() bool) {
 	t.Helper()

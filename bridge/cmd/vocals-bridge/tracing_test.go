@@ -84,7 +84,7 @@ func TestBinarySubmittedEventCarriesTheTrace(t *testing.T) {
 	t.Parallel()
 	const parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 	_, simURL := startSim(t, nil)
-	p := start(t, t.TempDir(), trackingEnv(t, simURL, "VOCALS_BRIDGE_TRACKING_POLL_AFTER=1m")...)
+	p := start(t, t.TempDir(), trackingEnv(t, simURL, "VOCALS_BRIDGE_TRACKING_POLL_AFTER=1m")...).waitReady(t)
 	submit := func(traceparent string) string {
 		header := http.Header{}
 		if traceparent != "" {

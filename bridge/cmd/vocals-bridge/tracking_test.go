@@ -180,7 +180,7 @@ func terminal(t *testing.T, natsURL string, tasks ...string) bool {
 func TestTrackingRecoversLostCallbacks(t *testing.T) {
 	t.Parallel()
 	_, simURL := startSim(t, nil)
-	p := start(t, t.TempDir(), trackingEnv(t, simURL, "VOCALS_BRIDGE_TRACKING_POLL_AFTER=5s")...)
+	p := start(t, t.TempDir(), trackingEnv(t, simURL, "VOCALS_BRIDGE_TRACKING_POLL_AFTER=5s")...).waitReady(t)
 	if p.submit == "" {
 		t.Fatal("no submit listener")
 	}
@@ -249,7 +249,7 @@ func TestTrackingRecoversLostCallbacks(t *testing.T) {
 func TestLateCallbackAfterPollIsNoDuplicate(t *testing.T) {
 	t.Parallel()
 	sim, simURL := startSim(t, nil)
-	p := start(t, t.TempDir(), trackingEnv(t, simURL)...)
+	p := start(t, t.TempDir(), trackingEnv(t, simURL)...).waitReady(t)
 	task := submitTask(t, p.submit, "skip,late=3s")
 	eventually(t, "the late callback", 20*time.Second, func() bool {
 		v, _ := sim.Task(task)
@@ -281,8 +281,8 @@ func TestTwoReplicasPollEachTaskOnce(t *testing.T) {
 	n := startNATS(t)
 	sim, simURL := startSim(t, nil)
 	replicas := []*proc{
-		startBridge(t, n, t.TempDir(), trackingEnv(t, simURL, "VOCALS_BRIDGE_TRACKING_POLL_AFTER=5s")...),
-		startBridge(t, n, t.TempDir(), trackingEnv(t, simURL, "VOCALS_BRIDGE_TRACKING_POLL_AFTER=5s")...),
+		startBridge(t, n, t.TempDir(), trackingEnv(t, simURL, "VOCALS_BRIDGE_TRACKING_POLL_AFTER=5s")...).waitReady(t),
+		startBridge(t, n, t.TempDir(), trackingEnv(t, simURL, "VOCALS_BRIDGE_TRACKING_POLL_AFTER=5s")...).waitReady(t),
 	}
 	nc, err := nats.Connect(n.url)
 	if err != nil {
@@ -369,7 +369,7 @@ func TestPollErrorsAndRateLimitsBackOff(t *testing.T) {
 		}
 		return false
 	})
-	p := start(t, t.TempDir(), trackingEnv(t, simURL)...)
+	p := start(t, t.TempDir(), trackingEnv(t, simURL)...).waitReady(t)
 	task := submitTask(t, p.submit, "never,pollerr=2")
 	eventually(t, "the complete event", 40*time.Second, func() bool { return terminal(t, p.natsURL, task) })
 
@@ -405,7 +405,7 @@ func TestStuckTaskTimesOut(t *testing.T) {
 	t.Parallel()
 	_, simURL := startSim(t, nil)
 	p := start(t, t.TempDir(), trackingEnv(t, simURL, "VOCALS_BRIDGE_TRACKING_DEADLINE=3s",
-		"VOCALS_BRIDGE_TRACKING_STUCK_AFTER=1s")...)
+		"VOCALS_BRIDGE_TRACKING_STUCK_AFTER=1s")...).waitReady(t)
 	task := submitTask(t, p.submit, "stuck")
 	eventually(t, "a stuck task counted", 10*time.Second, func() bool { return metric(t, p, "vocals_bridge_tracking_stuck_tasks") == 1 })
 	eventually(t, "the timeout", 20*time.Second, func() bool { return terminal(t, p.natsURL, task) })
@@ -425,7 +425,7 @@ func TestStuckTaskTimesOut(t *testing.T) {
 func TestAnnounce(t *testing.T) {
 	t.Parallel()
 	_, simURL := startSim(t, nil)
-	p := start(t, t.TempDir(), trackingEnv(t, simURL, "VOCALS_BRIDGE_TRACKING_POLL_AFTER=1m")...)
+	p := start(t, t.TempDir(), trackingEnv(t, simURL, "VOCALS_BRIDGE_TRACKING_POLL_AFTER=1m")...).waitReady(t)
 	nc, err := nats.Connect(p.natsURL)
 	if err != nil {
 		t.Fatal(err)
@@ -458,7 +458,7 @@ func TestAnnounce(t *testing.T) {
 func TestSubmitProxyNeverLeaksTheKey(t *testing.T) {
 	t.Parallel()
 	sim, simURL := startSim(t, nil)
-	p := start(t, t.TempDir(), trackingEnv(t, simURL)...)
+	p := start(t, t.TempDir(), trackingEnv(t, simURL)...).waitReady(t)
 
 	missingTitle := addVocals("")
 	delete(missingTitle, "title")

@@ -156,14 +156,19 @@ func (a *App) Run(ctx context.Context) error {
 	return errors.Join(runErr, shutdownErr)
 }
 
-// ready is "ready" when the connection is up and the stream answers,
-// "degraded" when it is not but the spool takes callbacks, else
-// "unavailable".
+// ready is "ready" when the connection is up, the stream answers and
+// everything enabled serves (task tracking and its submit proxy);
+// "degraded" while tracking starts, or when NATS is away but the spool
+// takes callbacks; else "unavailable".
 func (a *App) ready(ctx context.Context) httpapi.Readiness {
 	if a.stopping.Load() {
 		return httpapi.Readiness{Status: httpapi.Unavailable, Reason: "shutting down"}
 	}
 	err := a.pub.Check(ctx)
+	if err == nil && a.tracking != nil && !a.tracking.serving.Load() {
+		// Callbacks are stored, but the submit proxy still answers 503.
+		return httpapi.Readiness{Status: httpapi.Degraded, Reason: "task tracking is starting"}
+	}
 	if err == nil {
 		return httpapi.Readiness{Status: httpapi.Ready}
 	}

@@ -27,7 +27,10 @@ type tracking struct {
 	provider *provider.Client
 	store    atomic.Pointer[track.Store]
 	proxy    atomic.Pointer[submit.Proxy]
-	m        *metrics.Metrics
+	// serving is set once the store, the proxy and the announcement
+	// subscription (those enabled) are all up: readiness waits for it.
+	serving atomic.Bool
+	m       *metrics.Metrics
 }
 
 // Observe implements httpapi.TaskObserver: a terminal callback ends the
@@ -98,13 +101,19 @@ func (a *App) runTracking(ctx context.Context) {
 		})
 	}
 	if cfg.TrackingAnnounceSubject != "" {
-		sub, err := submit.Announce(a.nc, cfg.TrackingAnnounceSubject, tracker, cfg.PublishTimeout+5*time.Second, log)
-		if err != nil {
-			log.Error("subscribing to announcements", zap.String("subject", cfg.TrackingAnnounceSubject), zap.Error(err))
-		} else {
-			defer func() { _ = sub.Unsubscribe() }()
+		for {
+			sub, err := submit.Announce(a.nc, cfg.TrackingAnnounceSubject, tracker, cfg.PublishTimeout+5*time.Second, log)
+			if err == nil {
+				defer func() { _ = sub.Unsubscribe() }()
+				break
+			}
+			log.Error("subscribing to announcements; retrying", zap.String("subject", cfg.TrackingAnnounceSubject), zap.Error(err))
+			if !wait.Sleep(ctx) {
+				return
+			}
 		}
 	}
+	a.tracking.serving.Store(true)
 
 	host, _ := os.Hostname()
 	rec := reconcile.New(store, a.tracking.provider, a.builder, a.sink, a.pub, reconcile.Config{

@@ -17,8 +17,8 @@ import (
 
 // Readiness states.
 const (
-	Ready       = "ready"       // JetStream is connected and the stream answers
-	Degraded    = "degraded"    // JetStream is not usable, but callbacks are spooled durably
+	Ready       = "ready"       // JetStream is connected, the stream answers, everything enabled serves
+	Degraded    = "degraded"    // callbacks are accepted durably, but not all is well: JetStream is away (spooling) or tracking is starting
 	Unavailable = "unavailable" // callbacks would be answered 503
 )
 
