@@ -23,8 +23,11 @@ type Request func(i int64) (body []byte, header http.Header)
 // Result summarises a run.
 type Result struct {
 	Sent, OK, Errors int64
-	Elapsed          time.Duration
-	Latencies        []time.Duration // of successful requests, sorted
+	// Shed counts open-loop requests never sent because maxInFlight were
+	// outstanding; they are also among the Errors.
+	Shed      int64
+	Elapsed   time.Duration
+	Latencies []time.Duration // of successful requests, sorted
 }
 
 // Throughput is successful requests per second.
@@ -76,6 +79,7 @@ type recorder struct {
 	ok   atomic.Int64
 	errs atomic.Int64
 	sent atomic.Int64
+	shed atomic.Int64
 }
 
 func (r *recorder) add(ok bool, d time.Duration) {
@@ -91,7 +95,7 @@ func (r *recorder) add(ok bool, d time.Duration) {
 
 func (r *recorder) result(elapsed time.Duration) Result {
 	sort.Slice(r.lats, func(i, j int) bool { return r.lats[i] < r.lats[j] })
-	return Result{Sent: r.sent.Load(), OK: r.ok.Load(), Errors: r.errs.Load(), Elapsed: elapsed, Latencies: r.lats}
+	return Result{Sent: r.sent.Load(), OK: r.ok.Load(), Errors: r.errs.Load(), Shed: r.shed.Load(), Elapsed: elapsed, Latencies: r.lats}
 }
 
 // Closed runs workers that each post, wait for the answer, and post again,
@@ -146,6 +150,7 @@ func Open(url string, rate int, duration time.Duration, maxInFlight int, next Re
 		case sem <- struct{}{}:
 		default:
 			rec.errs.Add(1)
+			rec.shed.Add(1)
 			continue
 		}
 		body, h := next(i)
