@@ -75,9 +75,19 @@ func main() {
 // under load. GOMEMLIMIT (the Helm chart sets it) still caps the heap.
 const defaultGOGC = 400
 
+// defaultMemoryLimit is the runtime's soft memory limit when GOMEMLIMIT is
+// not set. GOGC=400 lets the heap grow to five times what is live; near
+// this limit the collector runs sooner instead, so a burst of large
+// bodies costs collections, not a peak that depends on when the last one
+// ran. The Helm chart sets GOMEMLIMIT to the container's limit.
+const defaultMemoryLimit = 192 << 20
+
 func run() error {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGOGC)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultMemoryLimit)
 	}
 	cfg, warnings, err := config.Load(os.Args[1:], os.Environ(), os.Stderr)
 	if err != nil {
