@@ -3,12 +3,13 @@
 //
 //	vocals-bridge [--config FILE] [--<key> VALUE ...]   run the bridge
 //	vocals-bridge tail [--stages complete,error] ...    follow the events
-//	vocals-bridge probe [URL]                           healthcheck (exit 0 on 200)
+//	vocals-bridge probe [--config FILE] [URL]           healthcheck (exit 0 on 200)
 //	vocals-bridge version | help
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -44,16 +45,9 @@ func main() {
 		fmt.Println("vocals-bridge", version)
 	case cmd == "help":
 		_, _, err = config.Load([]string{"--help"}, nil, os.Stdout)
-	case cmd == "probe" && len(os.Args) > 2 && strings.HasPrefix(os.Args[2], "-"):
-		fmt.Print("usage: vocals-bridge probe [URL]\n  GET URL (default: /readyz on the admin_addr the bridge's VOCALS_BRIDGE_* variables give);\n  exit 0 on 200 within 3 s, else 1\n")
 	case cmd == "probe":
-		// A container healthcheck: the runtime image has no shell or curl.
-		url := readyzURL(os.Environ())
-		if len(os.Args) > 2 {
-			url = os.Args[2]
-		}
-		err = probe(url)
-	case len(os.Args) > 1 && os.Args[1] == "tail":
+		err = probeCommand(os.Args[2:], os.Environ(), os.Stdout)
+	case cmd == "tail":
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 		err = tail.Run(ctx, os.Args[2:], os.Environ(), os.Stdout, os.Stderr)
 		stop()
@@ -89,7 +83,7 @@ func run() error {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(defaultMemoryLimit)
 	}
-	cfg, warnings, err := config.Load(os.Args[1:], os.Environ(), os.Stderr)
+	cfg, warnings, err := config.Load(os.Args[1:], os.Environ(), os.Stdout)
 	if err != nil {
 		return err
 	}
@@ -112,11 +106,48 @@ func run() error {
 	return a.Run(ctx)
 }
 
-// readyzURL is /readyz on the admin listener the bridge's variables name,
-// reached on loopback when it binds every interface.
-func readyzURL(environ []string) string {
-	cfg, _, _ := config.Load(nil, environ, io.Discard)
-	host, port, err := net.SplitHostPort(cfg.AdminAddr)
+const probeUsage = `usage: vocals-bridge probe [--config FILE] [--<setting> VALUE ...] [URL]
+  GET URL (default: /readyz on the admin_addr that the bridge's --config
+  file, VOCALS_BRIDGE_* variables and flags give); exit 0 when it answers
+  200 within 3 s, else 1
+`
+
+// probeCommand is a container healthcheck (the runtime image has no shell
+// or curl): it reads the configuration as the bridge does, asks /readyz
+// and says what it heard in one line.
+func probeCommand(args, environ []string, stdout io.Writer) error {
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" {
+			fmt.Fprint(stdout, probeUsage)
+			return flag.ErrHelp
+		}
+	}
+	cfg, rest, _, err := config.Parse(args, environ, io.Discard)
+	// A setting the probe does not use may be invalid; it needs only
+	// admin_addr, which must parse.
+	var cfgErr *config.Error
+	if err != nil && (!errors.As(err, &cfgErr) || cfgErr.Key == "admin_addr") {
+		return fmt.Errorf("probe: %w", err)
+	}
+	if len(rest) > 1 {
+		return fmt.Errorf("probe: unexpected argument %q; %s", rest[1], "usage: vocals-bridge probe [--config FILE] [URL]")
+	}
+	url := readyzURL(cfg.AdminAddr)
+	if len(rest) == 1 {
+		url = rest[0]
+	}
+	line, err := probe(url)
+	if err != nil {
+		return fmt.Errorf("probe: %w", err)
+	}
+	fmt.Fprintln(stdout, line)
+	return nil
+}
+
+// readyzURL is /readyz on the admin listener at addr, reached on loopback
+// when it binds every interface.
+func readyzURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		host, port = "127.0.0.1", "8081"
 	}
@@ -126,18 +157,22 @@ func readyzURL(environ []string) string {
 	return "http://" + net.JoinHostPort(host, port) + "/readyz"
 }
 
-// probe succeeds when url answers 200 within 3 seconds.
-func probe(url string) error {
+// probe succeeds when url answers 200 within 3 seconds, and returns a line
+// saying so with the readiness status it reported.
+func probe(url string) (string, error) {
 	client := &http.Client{Timeout: 3 * time.Second}
 	resp, err := client.Get(url)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer resp.Body.Close()
+	var r struct{ Status, Reason string }
+	_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&r)
+	said := strings.TrimSpace(strings.Join([]string{r.Status, r.Reason}, " "))
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s answered %s", url, resp.Status)
+		return "", fmt.Errorf("%s answered %s %s", url, resp.Status, said)
 	}
-	return nil
+	return strings.TrimSpace(fmt.Sprintf("ok: %s answered %s %s", url, resp.Status, said)), nil
 }
 
 // newLogger builds the zap logger. There is no sampling: every callback

@@ -481,8 +481,12 @@ func TestBinaryFinishesInFlightRequestOnSIGTERM(t *testing.T) {
 func TestProbeCommand(t *testing.T) {
 	t.Parallel()
 	p := start(t, t.TempDir())
-	if out, err := exec.Command(binary, "probe", p.admin+"/readyz").CombinedOutput(); err != nil {
+	out, err := exec.Command(binary, "probe", p.admin+"/readyz").Output()
+	if err != nil {
 		t.Fatalf("probe of a ready bridge: %v %s", err, out)
+	}
+	if want := "ok: " + p.admin + "/readyz answered 200 OK ready\n"; string(out) != want {
+		t.Errorf("probe said %q, want one line %q", out, want)
 	}
 	if out, err := exec.Command(binary, "probe", p.admin+"/nope").CombinedOutput(); err == nil {
 		t.Fatalf("probe of a 404 succeeded: %s", out)
@@ -516,6 +520,15 @@ func TestTailCommand(t *testing.T) {
 	}
 	if strings.Contains(text, " text ") || strings.Contains(text, " first ") {
 		t.Errorf("tail showed stages it was not asked for:\n%s", text)
+	}
+
+	// Fewer stored events than --max: tail prints them and says so.
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, binary, "tail", "--nats-url", p.natsURL, "--all", "--max", "10")
+	cmd.Stderr = &stderr
+	if out, err := cmd.Output(); err != nil || strings.Count(string(out), "from callback") != 4 ||
+		!strings.Contains(stderr.String(), "4 stored events, fewer than --max 10") {
+		t.Errorf("tail --all --max 10 with four events stored: %v\n%s%s", err, out, stderr.String())
 	}
 
 	out, err = exec.CommandContext(ctx, binary, "tail", "--nats-url", p.natsURL, "--all", "--json",
@@ -602,37 +615,54 @@ func TestShutdownDelayKeepsServingWhileNotReady(t *testing.T) {
 	}
 }
 
-// help, version and the subcommands' --help answer without running
-// anything; a mistyped flag gets a short usage, not every setting.
+// help, version and the subcommands' --help answer on stdout without
+// running anything; a mistyped flag or command fails, says so once on
+// stderr, and names the closest one.
 func TestCommandsExplainThemselves(t *testing.T) {
 	t.Parallel()
 	tests := map[string]struct {
-		args []string
-		ok   bool
-		want string
-		most int // lines at most; 0 for no bound
+		args   []string
+		ok     bool
+		stdout string // wanted on stdout
+		stderr string // wanted on stderr, once
+		most   int    // lines at most on stdout and stderr; 0 for no bound
 	}{
-		"version":      {[]string{"version"}, true, "vocals-bridge ", 1},
-		"--version":    {[]string{"--version"}, true, "vocals-bridge ", 1},
-		"help":         {[]string{"help"}, true, "-embedded-nats-sync-always", 0},
-		"--help":       {[]string{"--help"}, true, "-max-reads-per-source", 0},
-		"probe --help": {[]string{"probe", "--help"}, true, "usage: vocals-bridge probe", 3},
-		"tail --help":  {[]string{"tail", "--help"}, true, "-stages", 0},
-		"unknown flag": {[]string{"--no-such-setting", "1"}, false, "vocals-bridge help", 12},
+		"version":         {args: []string{"version"}, ok: true, stdout: "vocals-bridge ", most: 1},
+		"--version":       {args: []string{"--version"}, ok: true, stdout: "vocals-bridge ", most: 1},
+		"help":            {args: []string{"help"}, ok: true, stdout: "-embedded-nats-sync-always"},
+		"--help":          {args: []string{"--help"}, ok: true, stdout: "-spool-max-bytes"},
+		"probe --help":    {args: []string{"probe", "--help"}, ok: true, stdout: "usage: vocals-bridge probe", most: 4},
+		"tail --help":     {args: []string{"tail", "--help"}, ok: true, stdout: "-stages"},
+		"unknown flag":    {args: []string{"--no-such-setting", "1"}, stderr: `"vocals-bridge help" lists every setting`, most: 1},
+		"mistyped flag":   {args: []string{"--stream-replica", "3"}, stderr: "unknown flag --stream-replica (did you mean --stream-replicas?)", most: 1},
+		"mistyped cmd":    {args: []string{"tial"}, stderr: `unknown command "tial" (did you mean tail?); the commands are tail, probe`, most: 1},
+		"probe bad flag":  {args: []string{"probe", "--bogus"}, stderr: "unknown flag --bogus", most: 1},
+		"probe no config": {args: []string{"probe", "--config", "no-such-file.yaml"}, stderr: "reading no-such-file.yaml", most: 1},
+		"tail bad flag":   {args: []string{"tail", "--stage", "complete"}, stderr: "unknown flag --stage (did you mean --stages?)", most: 1},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			out, err := exec.CommandContext(ctx, binary, tc.args...).CombinedOutput()
+			var stdout, stderr bytes.Buffer
+			cmd := exec.CommandContext(ctx, binary, tc.args...)
+			cmd.Stdout, cmd.Stderr, cmd.Dir = &stdout, &stderr, t.TempDir()
+			err := cmd.Run()
 			if (err == nil) != tc.ok {
-				t.Fatalf("exit %v, want success %v:\n%s", err, tc.ok, out)
+				t.Fatalf("exit %v, want success %v:\n%s%s", err, tc.ok, stdout.String(), stderr.String())
 			}
-			if !strings.Contains(string(out), tc.want) {
-				t.Errorf("output lacks %q:\n%s", tc.want, out)
-			}
-			if lines := strings.Count(string(out), "\n"); tc.most > 0 && lines > tc.most {
-				t.Errorf("%d lines, want at most %d:\n%s", lines, tc.most, out)
+			for _, c := range []struct {
+				name, want, got string
+			}{{"stdout", tc.stdout, stdout.String()}, {"stderr", tc.stderr, stderr.String()}} {
+				if c.want == "" && c.got != "" && !tc.ok {
+					t.Errorf("%s: %q, want nothing", c.name, c.got)
+				}
+				if c.want != "" && strings.Count(c.got, c.want) != 1 {
+					t.Errorf("%s lacks %q once:\n%s", c.name, c.want, c.got)
+				}
+				if lines := strings.Count(c.got, "\n"); tc.most > 0 && lines > tc.most {
+					t.Errorf("%s: %d lines, want at most %d:\n%s", c.name, lines, tc.most, c.got)
+				}
 			}
 		})
 	}
@@ -660,5 +690,19 @@ func TestTailAndProbeReadTheBridgesConfiguration(t *testing.T) {
 	probe.Env = env
 	if out, err := probe.CombinedOutput(); err != nil {
 		t.Errorf("probe with the bridge's variables: %v\n%s", err, out)
+	}
+	// ... or from its --config file, as the bridge reads it.
+	file := filepath.Join(t.TempDir(), "bridge.yaml")
+	if err := os.WriteFile(file, []byte("admin_addr: "+strings.TrimPrefix(p.admin, "http://")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	probe = exec.CommandContext(ctx, binary, "probe", "--config", file)
+	probe.Env = []string{"VOCALS_BRIDGE_ADMIN_ADDR=127.0.0.1:1"} // the file is overridden by variables: not this one
+	if out, err := probe.CombinedOutput(); err == nil {
+		t.Errorf("probe read admin_addr from the file though a variable overrides it: %s", out)
+	}
+	probe = exec.CommandContext(ctx, binary, "probe", "--config", file)
+	if out, err := probe.CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "ok: "+p.admin) {
+		t.Errorf("probe --config: %v\n%s", err, out)
 	}
 }

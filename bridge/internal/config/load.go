@@ -83,45 +83,58 @@ func (s Setting) set(c *Config, raw string) error {
 	return nil
 }
 
-// ShortUsage is what a mistyped command line prints.
+// ShortUsage is what a mistyped command line points to, and the head of
+// --help.
 const ShortUsage = `usage:
   vocals-bridge [--config FILE] [--<setting> VALUE ...]   run the bridge
   vocals-bridge tail [--stages complete,error] [...]       follow the events (tail --help)
-  vocals-bridge probe [URL]                                healthcheck: exit 0 when URL answers 200
+  vocals-bridge probe [--config FILE] [URL]                healthcheck: exit 0 when /readyz answers 200
   vocals-bridge version                                    print the version
   vocals-bridge help                                       every setting
 `
 
+// Commands are the words that may follow vocals-bridge.
+var Commands = []string{"tail", "probe", "version", "help"}
+
 // Load builds the configuration from defaults, then the YAML file named by
 // --config (if any), then VOCALS_BRIDGE_* variables from environ, then flags
-// in args, and validates the result. Unknown YAML keys and flags are errors;
-// unknown VOCALS_BRIDGE_* variables only produce warnings, because Kubernetes
-// injects <SERVICE>_PORT-style variables for a service named vocals-bridge.
-func Load(args, environ []string, usage io.Writer) (Config, []string, error) {
+// in args, and validates the result. Unknown YAML keys and flags are errors
+// (a mistyped flag names the closest one); unknown VOCALS_BRIDGE_* variables
+// only produce warnings, because Kubernetes injects <SERVICE>_PORT-style
+// variables for a service named vocals-bridge. --help writes every setting
+// to helpOut and returns flag.ErrHelp.
+func Load(args, environ []string, helpOut io.Writer) (Config, []string, error) {
+	cfg, rest, warnings, err := Parse(args, environ, helpOut)
+	if err == nil && len(rest) > 0 {
+		err = fmt.Errorf("unknown command %q%s; the commands are %s", rest[0], Suggest(rest[0], Commands, "", ""), strings.Join(Commands, ", "))
+	}
+	return cfg, warnings, err
+}
+
+// Parse is Load for a command that takes arguments after the flags: it
+// returns them instead of refusing them.
+func Parse(args, environ []string, helpOut io.Writer) (Config, []string, []string, error) {
 	cfg := Default()
 	settings := Settings()
 
 	fs := flag.NewFlagSet("vocals-bridge", flag.ContinueOnError)
-	fs.SetOutput(usage)
+	fs.SetOutput(io.Discard) // errors are returned, help is written below
 	file := fs.String("config", "", "YAML configuration file (example: config/vocals-bridge.yaml)")
 	flagVals := make(map[string]*string, len(settings))
+	names := []string{"config"}
 	for _, s := range settings {
-		flagVals[s.Key] = fs.String(s.Flag, "", help[s.Key])
+		flagVals[s.Key] = fs.String(s.Flag, "", s.Key)
+		names = append(names, s.Flag)
 	}
-	// A mistyped flag gets a short usage; -h gets every setting.
-	fs.Usage = func() { fmt.Fprint(usage, ShortUsage) }
 	for _, a := range args {
 		if a == "-h" || a == "-help" || a == "--help" {
-			fmt.Fprint(usage, ShortUsage+"\n  --config FILE\n        a YAML file of settings (config/vocals-bridge.yaml lists every key); variables override it, flags override both\n")
-			PrintHelp(usage)
-			return cfg, nil, flag.ErrHelp
+			fmt.Fprint(helpOut, ShortUsage+"\n  --config FILE\n        a YAML file of settings (config/vocals-bridge.yaml lists every key); variables override it, flags override both\n")
+			PrintHelp(helpOut)
+			return cfg, nil, nil, flag.ErrHelp
 		}
 	}
 	if err := fs.Parse(args); err != nil {
-		return cfg, nil, err
-	}
-	if fs.NArg() > 0 {
-		return cfg, nil, fmt.Errorf("config: unexpected argument %q", fs.Arg(0))
+		return cfg, nil, nil, FlagError(err, names, `"vocals-bridge help" lists every setting`)
 	}
 
 	// Where each key got its value, so that an error found by Validate
@@ -130,7 +143,7 @@ func Load(args, environ []string, usage io.Writer) (Config, []string, error) {
 	if *file != "" {
 		keys, err := loadYAML(&cfg, *file)
 		if err != nil {
-			return cfg, nil, err
+			return cfg, nil, nil, err
 		}
 		for _, k := range keys {
 			source[k] = *file
@@ -153,7 +166,7 @@ func Load(args, environ []string, usage io.Writer) (Config, []string, error) {
 			continue
 		}
 		if err := s.set(&cfg, val); err != nil {
-			return cfg, warnings, &Error{Key: s.Key, Source: "env", Msg: err.Error()}
+			return cfg, nil, warnings, &Error{Key: s.Key, Source: "env", Msg: err.Error()}
 		}
 		source[s.Key] = "env"
 	}
@@ -171,14 +184,14 @@ func Load(args, environ []string, usage io.Writer) (Config, []string, error) {
 		}
 	})
 	if flagErr != nil {
-		return cfg, warnings, flagErr
+		return cfg, nil, warnings, flagErr
 	}
 	err := cfg.Validate()
 	var cfgErr *Error
 	if errors.As(err, &cfgErr) && cfgErr.Source == "" {
 		cfgErr.Source = source[cfgErr.Key]
 	}
-	return cfg, warnings, err
+	return cfg, fs.Args(), warnings, err
 }
 
 // loadYAML applies a flat map of scalar keys; every value goes through the

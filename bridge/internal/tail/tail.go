@@ -11,6 +11,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -27,7 +28,7 @@ import (
 // VOCALS_BRIDGE_* variables in environ), unless a flag says otherwise.
 func Run(ctx context.Context, args, environ []string, out, errOut io.Writer) error {
 	fs := flag.NewFlagSet("vocals-bridge tail", flag.ContinueOnError)
-	fs.SetOutput(errOut)
+	fs.SetOutput(io.Discard) // errors are returned; --help goes to out
 	file := fs.String("config", "", "the bridge's YAML configuration file, for where its events are")
 	url := fs.String("nats-url", "", "NATS server(s), comma-separated (default: the bridge's nats_url, or its embedded server)")
 	stream := fs.String("stream", "", "stream name (default: the bridge's stream)")
@@ -37,9 +38,21 @@ func Run(ctx context.Context, args, environ []string, out, errOut io.Writer) err
 	task := fs.String("task", "", "show only this task id")
 	all := fs.Bool("all", false, "start from the oldest stored event instead of new ones")
 	raw := fs.Bool("json", false, "print each event as its JSON CloudEvent")
-	max := fs.Int("max", 0, "exit after this many events (0: follow forever)")
+	max := fs.Int("max", 0, "exit after this many events (0: follow forever); with --all, also once the stored events are printed")
+	follow := fs.Bool("follow", false, "with --all and --max: after the stored events, wait for new ones until --max were printed")
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(out, "usage: vocals-bridge tail [flags]\n  follow the bridge's events, one line each")
+			fs.SetOutput(out)
+			fs.PrintDefaults()
+			return err
+		}
+		var names []string
+		fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+		return fmt.Errorf("tail: %w", config.FlagError(err, names, `"vocals-bridge tail --help" lists the flags`))
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("tail: unexpected argument %q; \"vocals-bridge tail --help\" lists the flags", fs.Arg(0))
 	}
 	var cfgArgs []string
 	if *file != "" {
@@ -124,30 +137,45 @@ func Run(ctx context.Context, args, environ []string, out, errOut io.Writer) err
 	if err != nil {
 		return fmt.Errorf("tail: %w", err)
 	}
-	for n := 0; *max == 0 || n < *max; {
-		msg, err := c.Next(jetstream.FetchContext(ctx))
+	// With --all and --max (and no --follow), stop at the end of what is
+	// stored, however few events that is.
+	toEnd := *all && *max > 0 && !*follow
+	fetch := jetstream.FetchContext(ctx)
+	if toEnd {
+		fetch = jetstream.FetchMaxWait(time.Second)
+	}
+	n := 0
+	for *max == 0 || n < *max {
+		msg, err := c.Next(fetch)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			if errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, nats.ErrTimeout) {
-				continue
+			if !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, nats.ErrTimeout) {
+				return fmt.Errorf("tail: %w", err)
 			}
-			return fmt.Errorf("tail: %w", err)
-		}
-		e, err := consumer.Decode(msg.Subject(), msg.Headers(), msg.Data())
-		if err != nil {
-			fmt.Fprintf(out, "%s  (not a vocals event: %v)\n", msg.Subject(), err)
-			n++
+			if info, err := c.Info(ctx); toEnd && err == nil && info.NumPending == 0 {
+				break
+			}
 			continue
 		}
-		if *raw {
+		e, err := consumer.Decode(msg.Subject(), msg.Headers(), msg.Data())
+		switch {
+		case err != nil:
+			fmt.Fprintf(out, "%s  (not a vocals event: %s)\n", clean(msg.Subject()), clean(err.Error()))
+		case *raw:
 			b, _ := e.CloudEvent.MarshalJSON()
 			fmt.Fprintln(out, string(b))
-		} else {
+		default:
 			fmt.Fprintln(out, Line(e))
 		}
 		n++
+		if meta, err := msg.Metadata(); toEnd && err == nil && meta.NumPending == 0 {
+			break
+		}
+	}
+	if toEnd && n < *max {
+		fmt.Fprintf(errOut, "tail: %d stored %s, fewer than --max %d (--follow waits for more)\n", n, plural(n, "event"), *max)
 	}
 	return nil
 }
@@ -163,61 +191,86 @@ func validStage(s string) bool {
 
 // Line renders an event for a terminal: time, family, stage, task, code,
 // origin, then what the stage is about (tracks, lyrics, URLs, or the
-// failure).
+// failure). Values from the event never bring a control character to
+// the terminal (clean; %q escapes them).
 func Line(e consumer.Event) string {
 	var b strings.Builder
 	c := e.Common()
 	fmt.Fprintf(&b, "%s  %-16s  %-8s  %s  code=%d  from %s", e.CloudEvent.Time().UTC().Format(time.RFC3339), e.Family, e.Stage,
-		c.TaskID, c.Code, e.Origin())
+		clean(c.TaskID), c.Code, clean(string(e.Origin())))
 	if f, ok := e.Failure(); ok {
-		fmt.Fprintf(&b, " (%s) %q", f.Reason, f.Msg)
+		fmt.Fprintf(&b, " (%s) %q", clean(f.Reason), f.Msg)
 		return b.String()
 	}
+	item := func(format string, a ...any) { fmt.Fprintf(&b, "\n    "+format, a...) }
 	switch d := e.Payload.(type) {
 	case event.LyricsV1:
 		for _, l := range d.Lyrics {
-			fmt.Fprintf(&b, "\n    %q %s, %d characters", l.Title, l.Status, len([]rune(l.Text)))
+			item("%q %s, %d characters", l.Title, clean(l.Status), len([]rune(l.Text)))
 		}
 	case event.WavV1:
-		fmt.Fprintf(&b, "\n    %s", d.AudioWavURL)
+		item("%s", clean(d.AudioWavURL))
 	case event.StemsV1:
 		for _, u := range []string{d.Stems.VocalURL, d.Stems.InstrumentalURL, d.Stems.BackingVocalsURL, d.Stems.DrumsURL, d.Stems.BassURL,
 			d.Stems.GuitarURL, d.Stems.KeyboardURL, d.Stems.PercussionURL, d.Stems.StringsURL, d.Stems.SynthURL, d.Stems.FxURL,
 			d.Stems.BrassURL, d.Stems.WoodwindsURL} {
 			if u != "" {
-				fmt.Fprintf(&b, "\n    %s", u)
+				item("%s", clean(u))
 			}
 		}
 	case event.MIDIV1:
 		for _, in := range d.Instruments {
-			fmt.Fprintf(&b, "\n    %q %d notes", in.Name, len(in.Notes))
+			item("%q %d %s", in.Name, len(in.Notes), plural(len(in.Notes), "note"))
 		}
 	case event.VideoV1:
-		fmt.Fprintf(&b, "\n    %s", d.VideoURL)
+		item("%s", clean(d.VideoURL))
 	case event.CoverImageV1:
 		for _, u := range d.Images {
-			fmt.Fprintf(&b, "\n    %s", u)
+			item("%s", clean(u))
 		}
 	case event.VoiceV1:
-		fmt.Fprintf(&b, "\n    %s %s%q", d.Status, d.VoiceID, d.ValidateInfo)
+		item("%s %s%q", clean(d.Status), clean(d.VoiceID), d.ValidateInfo)
 	}
+	// Tracks that show the same (a text stage's, before any audio) are one
+	// line with their count.
+	var shown []string
+	counts := map[string]int{}
 	for _, t := range e.Data.Tracks {
-		fmt.Fprintf(&b, "\n    %q", t.Title)
+		s := fmt.Sprintf("%q", t.Title)
 		if t.Duration != nil {
-			fmt.Fprintf(&b, " %.1fs", *t.Duration)
+			s += fmt.Sprintf(" %.1fs", *t.Duration)
 		}
-		if url := firstNonEmpty(t.AudioURL, t.StreamAudioURL); url != "" {
-			fmt.Fprintf(&b, " %s", url)
+		if url := cmp.Or(t.AudioURL, t.StreamAudioURL); url != "" {
+			s += " " + clean(url)
 		}
+		if counts[s]++; counts[s] == 1 {
+			shown = append(shown, s)
+		}
+	}
+	for _, s := range shown {
+		if n := counts[s]; n > 1 {
+			s += fmt.Sprintf(" (%d tracks)", n)
+		}
+		item("%s", s)
 	}
 	return b.String()
 }
 
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
+// clean replaces every control character (C0, DEL, C1: what a terminal
+// would act on) with U+FFFD, so event data cannot rewrite the screen.
+func clean(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '\uFFFD'
 		}
+		return r
+	}, s)
+}
+
+// plural is word, with an "s" unless n is 1.
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
 	}
-	return ""
+	return word + "s"
 }
