@@ -61,7 +61,8 @@ func startCluster(t *testing.T) *natsCluster {
 			}
 		}
 	})
-	// JetStream is usable once the cluster has a meta leader.
+	// The cluster is ready once an R3 stream can be placed on it: a meta
+	// leader alone is not enough while the peers are still joining.
 	nc, err := nats.Connect(c.urls)
 	if err != nil {
 		t.Fatal(err)
@@ -70,8 +71,11 @@ func startCluster(t *testing.T) *natsCluster {
 	js, _ := jetstream.New(nc)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_, err := js.AccountInfo(ctx)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "PLACEMENT", Subjects: []string{"placement.check"}, Replicas: 3})
+		if err == nil {
+			err = js.DeleteStream(ctx, "PLACEMENT")
+		}
 		cancel()
 		if err == nil {
 			return c

@@ -208,9 +208,11 @@ func TestRefused(t *testing.T) {
 		"bad configuration":  {&jetstream.APIError{Code: 400, ErrorCode: 10052, Description: "replicas > 1 not supported in non-clustered mode"}, true},
 		"stream name in use": {&jetstream.APIError{Code: 400, ErrorCode: 10058}, true},
 		"no leader":          {&jetstream.APIError{Code: 503, ErrorCode: 10008}, false},
-		"timeout":            {context.DeadlineExceeded, false},
-		"wrapped":            {fmt.Errorf("publish: creating stream: %w", &jetstream.APIError{Code: 400}), true},
-		"nil":                {nil, false},
+		// A cluster still forming answers 400 until its peers have joined.
+		"no suitable peers": {&jetstream.APIError{Code: 400, ErrorCode: 10005, Description: "no suitable peers for placement"}, false},
+		"timeout":           {context.DeadlineExceeded, false},
+		"wrapped":           {fmt.Errorf("publish: creating stream: %w", &jetstream.APIError{Code: 400}), true},
+		"nil":               {nil, false},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

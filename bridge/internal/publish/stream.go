@@ -134,8 +134,15 @@ func CheckStream(ctx context.Context, js jetstream.JetStream, s StreamSpec) ([]s
 
 // Refused reports whether err is the server refusing a request about a
 // stream (a 4xx API error, such as a configuration it does not accept):
-// asking again will not help, unlike a timeout or a missing leader.
+// asking again will not help, unlike a timeout or a missing leader. "No
+// suitable peers" is not a refusal: a cluster that is still forming, or
+// has a server down, places the stream once its peers are back.
 func Refused(err error) bool {
 	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.Code >= 400 && apiErr.Code < 500
+	return errors.As(err, &apiErr) && apiErr.Code >= 400 && apiErr.Code < 500 &&
+		apiErr.ErrorCode != errCodeClusterNoPeers
 }
+
+// errCodeClusterNoPeers is nats-server's JSClusterNoPeersErr ("no suitable
+// peers for placement"); nats.go names no constant for it.
+const errCodeClusterNoPeers jetstream.ErrorCode = 10005

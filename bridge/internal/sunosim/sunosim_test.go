@@ -7,7 +7,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -306,12 +308,18 @@ func TestFaults(t *testing.T) {
 				return v.Settled
 			})
 			sim.Close()
+			// Each delivery retries on its own schedule, as the provider's
+			// do, so stages 10 ms apart may arrive in either order on a busy
+			// machine: which were sent is the behaviour.
 			var stages []string
 			for _, g := range rc.all() {
 				stages = append(stages, g.body["data"].(map[string]any)["callbackType"].(string))
 			}
-			if fmt.Sprint(stages) != tt.wantStages {
-				t.Errorf("callbacks %v, want %s", stages, tt.wantStages)
+			want := strings.Fields(strings.Trim(tt.wantStages, "[]"))
+			slices.Sort(stages)
+			slices.Sort(want)
+			if !slices.Equal(stages, want) {
+				t.Errorf("callbacks %v, want %s in any order", stages, tt.wantStages)
 			}
 			_, info := recordInfo(t, srv.URL, "k", id)
 			data := info["data"].(map[string]any)
