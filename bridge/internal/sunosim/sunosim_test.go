@@ -48,12 +48,14 @@ func TestParseFault(t *testing.T) {
 	}
 }
 
-// receiver records callbacks and answers with the given statuses in turn
+// receiver records callbacks and answers each stage with its statuses in turn
 // (200 once they run out).
 type receiver struct {
-	mu       sync.Mutex
-	statuses []int
-	got      []received
+	mu sync.Mutex
+	// byStage answers a stage's callbacks with these statuses in turn,
+	// then 200.
+	byStage map[string][]int
+	got     []received
 }
 
 type received struct {
@@ -67,12 +69,13 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	raw, _ := io.ReadAll(r.Body)
 	var body map[string]any
 	_ = json.Unmarshal(raw, &body)
+	stage, _ := body["data"].(map[string]any)["callbackType"].(string)
 	rc.mu.Lock()
 	rc.got = append(rc.got, received{time.Now(), body, r.Header.Get("X-Webhook-Timestamp"), r.Header.Get("X-Webhook-Signature"),
 		r.Header.Get("Content-Type"), r.Header.Get("Authorization")})
 	status := 200
-	if len(rc.statuses) > 0 {
-		status, rc.statuses = rc.statuses[0], rc.statuses[1:]
+	if st := rc.byStage[stage]; len(st) > 0 {
+		status, rc.byStage[stage] = st[0], st[1:]
 	}
 	rc.mu.Unlock()
 	w.WriteHeader(status)
@@ -176,7 +179,8 @@ func TestSubmitValidatesAndAuthenticates(t *testing.T) {
 // signed; the first complete delivery fails twice and is retried on the
 // scaled 1- and 5-minute schedule; record-info follows the stages.
 func TestTimelineRetriesAndRecordInfo(t *testing.T) {
-	rc := &receiver{}
+	// text and first succeed; complete is refused twice, then taken.
+	rc := &receiver{byStage: map[string][]int{"complete": {500, 503}}}
 	cbSrv := httptest.NewServer(rc)
 	defer cbSrv.Close()
 	const scale = 0.0005 // 20 s gaps -> 10 ms; 1 min -> 30 ms; 5 min -> 150 ms
@@ -187,10 +191,6 @@ func TestTimelineRetriesAndRecordInfo(t *testing.T) {
 
 	_, out := submitTask(t, srv.URL, "k", validRequest(cbSrv.URL))
 	id := out["data"].(map[string]any)["taskId"].(string)
-	// text and first succeed; complete is refused twice, then taken.
-	rc.mu.Lock()
-	rc.statuses = []int{200, 200, 500, 503}
-	rc.mu.Unlock()
 	waitFor(t, "five deliveries", 10*time.Second, func() bool {
 		v, _ := sim.Task(id)
 		return len(v.Deliveries) == 5
@@ -211,13 +211,22 @@ func TestTimelineRetriesAndRecordInfo(t *testing.T) {
 			t.Errorf("timestamp %q", g.timestamp)
 		}
 	}
-	if want := "[text first complete complete complete]"; fmt.Sprint(stages) != want {
+	// Deliveries of different stages run on their own schedules, so only
+	// each stage's own are in order.
+	slices.Sort(stages)
+	if want := "[complete complete complete first text]"; fmt.Sprint(stages) != want {
 		t.Fatalf("stages %v, want %s", stages, want)
 	}
-	if gap := got[3].at.Sub(got[2].at); gap < time.Duration(float64(time.Minute)*scale) {
+	var completes []time.Time
+	for _, g := range got {
+		if g.body["data"].(map[string]any)["callbackType"] == "complete" {
+			completes = append(completes, g.at)
+		}
+	}
+	if gap := completes[1].Sub(completes[0]); gap < time.Duration(float64(time.Minute)*scale) {
 		t.Errorf("first retry after %s, before the scaled minute", gap)
 	}
-	if gap := got[4].at.Sub(got[3].at); gap < time.Duration(float64(5*time.Minute)*scale) {
+	if gap := completes[2].Sub(completes[1]); gap < time.Duration(float64(5*time.Minute)*scale) {
 		t.Errorf("second retry after %s, before the scaled five minutes", gap)
 	}
 	v, _ := sim.Task(id)
