@@ -117,6 +117,16 @@ func TestBinaryProviderSignature(t *testing.T) {
 		t.Fatalf("identical retry: %d %+v", r.status, r.a)
 	}
 
+	// The signature covers neither the route nor the body: the accepted
+	// add-vocals request, replayed byte for byte to another family's route,
+	// is refused there (every family reads a task id at data.task_id or
+	// task_id, so each would otherwise make an event of it).
+	for _, fam := range []string{"wav", "video", "midi", "lyrics", "stems", "cover-image", "voice", "generate"} {
+		if r := postWith(t, p.public+"/callbacks/"+fam, signedCallback("sig1", "complete"), hdr(ts, good)); r.status != 401 || r.a.Reason != "replay" {
+			t.Errorf("the vocals request replayed to /callbacks/%s: %d %q, want 401 replay", fam, r.status, r.a.Reason)
+		}
+	}
+
 	msgs := streamMessages(t, p.natsURL, ">")
 	if len(msgs) != 2 {
 		t.Fatalf("stream holds %d events, want the 2 validly signed ones", len(msgs))

@@ -174,7 +174,7 @@ func (h *callbackHandler) serve(c echo.Context, f family.Family) error {
 		return err
 	}
 
-	vreq := verify.Request{Header: req.Header, Token: c.Param("token"), Now: start}
+	vreq := verify.Request{Header: req.Header, Token: c.Param("token"), Route: string(fam), Now: start}
 	if vreq.Token == "" {
 		vreq.Token = c.QueryParam("token")
 	}

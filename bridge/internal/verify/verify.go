@@ -38,7 +38,7 @@ type Reason string
 const (
 	ReasonSignature Reason = "signature" // missing, malformed or wrong
 	ReasonStale     Reason = "stale"     // timestamp outside the tolerance
-	ReasonReplay    Reason = "replay"    // a used signature with another body
+	ReasonReplay    Reason = "replay"    // a used signature with another body or route
 	ReasonToken     Reason = "token"     // missing or wrong URL token
 )
 
@@ -86,7 +86,11 @@ type Request struct {
 	BodySum [sha256.Size]byte
 	TaskID  string // data.task_id of the decoded body
 	Token   string // from the URL; "" when none was given
-	Now     time.Time
+	// Route is the callback route (the family) the request came to. The
+	// provider's signature does not cover it, so a signature is good only
+	// for the route it was first accepted on.
+	Route string
+	Now   time.Time
 }
 
 // Verifier runs the configured checks. It is safe for concurrent use.
@@ -184,10 +188,25 @@ func (v *Verifier) Verify(r Request) error {
 	if r.BodySum == ([sha256.Size]byte{}) {
 		r.BodySum = sha256.Sum256(r.Body)
 	}
-	if !v.replays.use(sig, ts.Add(v.cfg.Tolerance), r.BodySum, r.Now) {
-		return refuse(ReasonReplay, "signature already used with a different body")
+	if !v.replays.use(sig, ts.Add(v.cfg.Tolerance), bound(r.Route, r.BodySum), r.Now) {
+		return refuse(ReasonReplay, "signature already used with a different body or on another route")
 	}
 	return nil
+}
+
+// bound is what a remembered signature may be used with again: the same
+// body on the same route (a plain retry of the provider's).
+func bound(route string, body [sha256.Size]byte) [sha256.Size]byte {
+	if route == "" {
+		return body
+	}
+	h := sha256.New()
+	h.Write([]byte(route))
+	h.Write([]byte{0})
+	h.Write(body[:])
+	var out [sha256.Size]byte
+	h.Sum(out[:0])
+	return out
 }
 
 // timestamp parses Unix seconds and checks the tolerance both ways, to the

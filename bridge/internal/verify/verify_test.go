@@ -126,6 +126,22 @@ func TestReplayWithChangedBody(t *testing.T) {
 	checkReason(t, req(`{"code":200,"callbackType":"complete"}`, now.Add(6*time.Minute)), verify.ReasonStale)
 }
 
+// Nor does it cover the route: a request accepted on one family's route
+// is refused on another's, byte for byte the same; a retry on its own
+// route passes.
+func TestReplayOnAnotherRoute(t *testing.T) {
+	v := newVerifier(t, verify.Config{ProviderKeys: [][]byte{[]byte("k")}})
+	ts := strconv.FormatInt(now.Unix(), 10)
+	h := headers(verify.HeaderTimestamp, ts, verify.HeaderSignature, providerSig("k", task, ts))
+	req := func(route string) error {
+		return v.Verify(verify.Request{Header: h, TaskID: task, Body: []byte(`{"code":200}`), Route: route, Now: now})
+	}
+	checkReason(t, req("vocals"), "")
+	checkReason(t, req("wav"), verify.ReasonReplay)
+	checkReason(t, req("lyrics"), verify.ReasonReplay)
+	checkReason(t, req("vocals"), "")
+}
+
 // The check and the replay cache follow one rule: a signature is accepted
 // while now is within the tolerance of its timestamp, and remembered for as
 // long. Before, the check accepted until ts+301 s in whole seconds while
