@@ -16,6 +16,7 @@ import (
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/releaseutil"
+	"helm.sh/helm/v3/pkg/strvals"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -33,15 +34,34 @@ var kubeVersion = &chartutil.KubeVersion{Version: "v1.30.0", Major: "1", Minor: 
 // (empty for the defaults) and returns the manifests by "Kind/name".
 func render(t *testing.T, valuesFile string) (map[string][]byte, string) {
 	t.Helper()
-	chrt, err := loader.Load(chartDir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	vals := map[string]any{}
 	if valuesFile != "" {
+		var err error
 		if vals, err = chartutil.ReadValuesFile(filepath.Join(chartDir, valuesFile)); err != nil {
 			t.Fatal(err)
 		}
+	}
+	return renderValues(t, valuesFile, vals)
+}
+
+// renderSet is render with --set arguments, parsed as helm parses them.
+func renderSet(t *testing.T, set ...string) map[string][]byte {
+	t.Helper()
+	vals := map[string]any{}
+	for _, s := range set {
+		if err := strvals.ParseInto(s, vals); err != nil {
+			t.Fatalf("--set %s: %v", s, err)
+		}
+	}
+	docs, _ := renderValues(t, strings.Join(set, " "), vals)
+	return docs
+}
+
+func renderValues(t *testing.T, name string, vals map[string]any) (map[string][]byte, string) {
+	t.Helper()
+	chrt, err := loader.Load(chartDir)
+	if err != nil {
+		t.Fatal(err)
 	}
 	install := action.NewInstall(&action.Configuration{})
 	install.KubeVersion = kubeVersion // the chart requires 1.25+; the SDK assumes 1.20
@@ -49,7 +69,7 @@ func render(t *testing.T, valuesFile string) (map[string][]byte, string) {
 	install.ReleaseName, install.Namespace = "hooks", "music"
 	rel, err := install.Run(chrt, vals)
 	if err != nil {
-		t.Fatalf("helm template %s: %v", valuesFile, err)
+		t.Fatalf("helm template %s: %v", name, err)
 	}
 	out := map[string][]byte{}
 	for _, doc := range releaseutil.SplitManifests(rel.Manifest) {
@@ -275,7 +295,7 @@ func TestHelmTemplateEverythingOn(t *testing.T) {
 	if dash.Labels["grafana_dashboard"] != "1" || !json.Valid([]byte(dash.Data["vocals-bridge.json"])) {
 		t.Error("dashboard ConfigMap is not for the Grafana sidecar or holds invalid JSON")
 	}
-	if !strings.Contains(notes, "https://hooks.example.com/callbacks/vocals") || strings.Contains(notes, "WARNING") {
+	if !strings.Contains(notes, "https://hooks.example.com/callbacks/<family>") || strings.Contains(notes, "WARNING") {
 		t.Errorf("NOTES.txt with an ingress and a key:\n%s", notes)
 	}
 }
@@ -332,6 +352,41 @@ func TestChartReadmeListsValues(t *testing.T) {
 	for key := range chrt.Values {
 		if !strings.Contains(string(readme), fmt.Sprintf("`%s", key)) {
 			t.Errorf("charts/vocals-bridge/README.md does not document %s", key)
+		}
+	}
+}
+
+// The README's Helm example (an Ingress naming only its host) routes every
+// family's callback route and the schemas to the public port.
+func TestIngressRoutesEveryFamilyAndTheSchemas(t *testing.T) {
+	docs := renderSet(t, "ingress.enabled=true", "ingress.hosts[0].host=hooks.example.com")
+	var ing networkingv1.Ingress
+	if err := yaml.UnmarshalStrict(docs["Ingress/hooks-vocals-bridge"], &ing); err != nil {
+		t.Fatalf("Ingress: %v; rendered %v", err, kinds(docs))
+	}
+	families, err := os.ReadDir(filepath.Join("..", "internal", "family", "examples"))
+	if err != nil || len(families) < 17 {
+		t.Fatalf("the families' examples: %v (%d)", err, len(families))
+	}
+	want := []string{"/schemas/v1/event.schema.json"}
+	for _, f := range families {
+		if f.IsDir() {
+			want = append(want, "/callbacks/"+f.Name())
+		}
+	}
+	if len(ing.Spec.Rules) != 1 || ing.Spec.Rules[0].Host != "hooks.example.com" || ing.Spec.Rules[0].HTTP == nil {
+		t.Fatalf("rules %+v", ing.Spec.Rules)
+	}
+	for _, path := range want {
+		routed := false
+		for _, p := range ing.Spec.Rules[0].HTTP.Paths {
+			prefix := p.PathType != nil && *p.PathType == networkingv1.PathTypePrefix &&
+				(path == p.Path || strings.HasPrefix(path, strings.TrimSuffix(p.Path, "/")+"/"))
+			exact := path == p.Path
+			routed = routed || (prefix || exact) && p.Backend.Service != nil && p.Backend.Service.Port.Name == "http"
+		}
+		if !routed {
+			t.Errorf("%s is not routed to the public port: %+v", path, ing.Spec.Rules[0].HTTP.Paths)
 		}
 	}
 }

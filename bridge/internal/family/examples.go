@@ -21,7 +21,7 @@ var exampleFiles embed.FS
 
 // Example is one documented callback body of a family, in one provider's
 // spelling. Files are examples/<family>/<spelling>-<stage>[-<variant>].json,
-// spelling s or k (FAMILIES.md's provider S and provider K).
+// spelling s or k: the two main providers' documentation (examples/README.md).
 type Example struct {
 	Family   event.Family
 	Name     string // the file name without .json
