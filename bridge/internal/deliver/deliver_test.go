@@ -1,11 +1,13 @@
 package deliver_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -222,6 +224,105 @@ func TestDrainerSetsAsideRejectedEvents(t *testing.T) {
 	info, err := os.Stat(filepath.Join(e.spoolDir, "rejected.log"))
 	if err != nil || info.Size() == 0 {
 		t.Fatalf("rejected.log: %v", err)
+	}
+}
+
+// drain runs a Drainer until the test ends, counting its errors by reason.
+func drain(t *testing.T, e *env) func(reason string) int {
+	t.Helper()
+	var mu sync.Mutex
+	reasons := map[string]int{}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		(&deliver.Drainer{Spool: e.sp, Publisher: e.pub, Log: zaptest.NewLogger(t),
+			Timeout: time.Second, MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+			Hooks: deliver.DrainHooks{Error: func(r string) { mu.Lock(); reasons[r]++; mu.Unlock() }},
+		}).Run(ctx)
+	}()
+	t.Cleanup(func() { stop(); <-done })
+	return func(r string) int { mu.Lock(); defer mu.Unlock(); return reasons[r] }
+}
+
+// waitUntil polls cond every 10 ms for at most 20 s.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// A record that cannot be read for now (here its segment is a directory
+// for a while: reading it fails as EMFILE or EIO would) is an answered
+// event: it stays at the head and is read again until it can be, then
+// published; nothing behind it is lost.
+func TestDrainerKeepsARecordItCannotReadYet(t *testing.T) {
+	e := setup(t, spool.Limits{SegmentBytes: 1}) // a segment per record
+	for _, m := range []build.Message{message(1), message(2)} {
+		if err := e.sp.Append(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	segs, _ := filepath.Glob(filepath.Join(e.spoolDir, "seg-*.log"))
+	if len(segs) < 2 {
+		t.Fatalf("segments %v", segs)
+	}
+	first := segs[0]
+	if err := os.Rename(first, first+".away"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(first, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	errs := drain(t, e)
+	waitUntil(t, "the drainer to fail reading the head twice", func() bool { return errs("unreadable") >= 2 })
+	if e.sp.Len() != 2 || len(stored(t, e)) != 0 || errs("damaged") != 0 {
+		t.Fatalf("while unreadable: spool %d, stream %d, damaged %d; want both kept, none published", e.sp.Len(), len(stored(t, e)), errs("damaged"))
+	}
+	if err := os.Remove(first); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(first+".away", first); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the spool to drain", func() bool { return e.sp.Len() == 0 })
+	if n := len(stored(t, e)); n != 2 {
+		t.Fatalf("stream holds %d events, want both", n)
+	}
+}
+
+// A record its checksum proves damaged is copied aside, with its bytes,
+// and what is behind it flows.
+func TestDrainerSetsAsideADamagedRecordWithItsBytes(t *testing.T) {
+	e := setup(t, spool.Limits{SegmentBytes: 1})
+	for _, m := range []build.Message{message(1), message(2)} {
+		if err := e.sp.Append(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	segs, _ := filepath.Glob(filepath.Join(e.spoolDir, "seg-*.log"))
+	raw, err := os.ReadFile(segs[0])
+	if err != nil || len(raw) < 20 {
+		t.Fatalf("%s: %v", segs[0], err)
+	}
+	raw[len(raw)-3] ^= 0xff // inside the body: the checksum no longer matches
+	if err := os.WriteFile(segs[0], raw, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	errs := drain(t, e)
+	waitUntil(t, "the spool to drain", func() bool { return e.sp.Len() == 0 })
+	if errs("damaged") != 1 || len(stored(t, e)) != 1 {
+		t.Fatalf("damaged %d, stream %d; want one set aside and one published", errs("damaged"), len(stored(t, e)))
+	}
+	saved, _ := filepath.Glob(filepath.Join(e.spoolDir, "seg-*.damaged"))
+	if len(saved) != 1 {
+		t.Fatalf("copies %v, want one", saved)
+	}
+	if got, _ := os.ReadFile(saved[0]); !bytes.Equal(got, raw) {
+		t.Errorf("the copy holds %d bytes, not the record's %d", len(got), len(raw))
 	}
 }
 

@@ -17,7 +17,7 @@ import (
 // DrainHooks let the caller count what the drainer does.
 type DrainHooks struct {
 	Drained func()
-	Error   func(reason string) // "unavailable", "rejected", "damaged"
+	Error   func(reason string) // "unavailable", "rejected", "damaged", "unreadable"
 }
 
 // Drainer republishes spooled events, oldest first, with their original
@@ -58,11 +58,27 @@ func (d *Drainer) Run(ctx context.Context) {
 			d.Log.Info("spooling started", zap.Int("entries", n), zap.Duration("oldest_age", age))
 			draining = true
 		}
-		if err != nil {
-			d.Log.Error("spooled event unreadable, set aside", zap.String("event_id", e.ID), zap.Error(err))
+		var damaged *spool.DamagedError
+		switch {
+		case errors.As(err, &damaged):
 			d.count("damaged")
-			if rerr := d.Spool.Remove(e); rerr != nil {
-				d.Log.Error("spool remove", zap.Error(rerr))
+			dmg, serr := d.Spool.SetAsideDamaged(e, damaged)
+			if serr != nil {
+				d.Log.Error("spooled event damaged; copying it failed, kept at the head", zap.String("event_id", e.ID), zap.Error(serr))
+				if !wait.Sleep(ctx) {
+					return
+				}
+				continue
+			}
+			d.Log.Error("spooled event damaged, set aside", zap.String("event_id", e.ID), zap.Error(err), zap.String("saved_as", dmg.SavedAs))
+			continue
+		case err != nil:
+			// A failed open or read (EMFILE under a flood, EIO) proves
+			// nothing about the record: it stays, and is read again.
+			d.count("unreadable")
+			d.Log.Warn("spooled event unreadable for now; retrying", zap.String("event_id", e.ID), zap.Error(err))
+			if !wait.Sleep(ctx) {
+				return
 			}
 			continue
 		}

@@ -216,7 +216,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 	for _, o := range []string{"published", "duplicate", "failed", "dropped"} {
 		m.DeadLetters.WithLabelValues(o)
 	}
-	for _, r := range []string{"unavailable", "rejected", "damaged"} {
+	for _, r := range []string{"unavailable", "rejected", "damaged", "unreadable"} {
 		m.SpoolDrainErrors.WithLabelValues(r)
 	}
 	for _, v := range []string{"proxy", "announce"} {

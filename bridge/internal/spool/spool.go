@@ -566,14 +566,47 @@ func (s *Spool) Head() (Entry, build.Message, bool, error) {
 		s.readF, s.readSeq = f, e.seg
 	}
 	rec := make([]byte, e.size)
-	if _, err := s.readF.ReadAt(rec, e.off); err != nil && !errors.Is(err, io.EOF) {
+	n, err := s.readF.ReadAt(rec, e.off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		// EMFILE, EIO, ...: nothing says the record is bad; read it again.
+		s.readF.Close()
+		s.readF = nil
 		return e, build.Message{}, true, fmt.Errorf("spool: reading %s@%d: %w", segName(e.seg), e.off, err)
 	}
-	m, _, err := decodeRecord(rec)
+	m, _, err := decodeRecord(rec[:n])
 	if err != nil {
-		return e, m, true, fmt.Errorf("spool: %s@%d: %w", segName(e.seg), e.off, err)
+		return e, m, true, &DamagedError{Segment: segName(e.seg), Offset: e.off, Raw: rec[:n], Err: err}
 	}
 	return e, m, true, nil
+}
+
+// DamagedError is a record that its own bytes prove unreadable: the file
+// ends before it, or its framing or checksum is wrong. Reading it again
+// cannot help; SetAsideDamaged copies it for an operator and drops it.
+// Any other error of Head is worth retrying.
+type DamagedError struct {
+	Segment string
+	Offset  int64
+	Raw     []byte // what was read
+	Err     error
+}
+
+func (e *DamagedError) Error() string {
+	return fmt.Sprintf("spool: %s@%d: %v", e.Segment, e.Offset, e.Err)
+}
+
+func (e *DamagedError) Unwrap() error { return e.Err }
+
+// SetAsideDamaged copies a damaged head record's bytes next to its
+// segment (seg-<n>.log.<offset>.damaged) and then drops it. If the copy
+// fails (a full disk), the record stays at the head and the error says
+// why: nothing is dropped without its bytes kept.
+func (s *Spool) SetAsideDamaged(e Entry, d *DamagedError) (Damage, error) {
+	dmg := saveDamaged(filepath.Join(s.dir, d.Segment), d.Raw, d.Offset, d.Err)
+	if dmg.SaveError != "" {
+		return dmg, fmt.Errorf("spool: copying a damaged record: %s", dmg.SaveError)
+	}
+	return dmg, s.Remove(e)
 }
 
 // Remove drops e, which must be the head, after it reached the stream (or
