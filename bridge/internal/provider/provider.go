@@ -185,11 +185,16 @@ func answerError(resp *http.Response, code int, msg string, perr error) *Error {
 	if perr != nil && resp.StatusCode == http.StatusOK {
 		e.Msg = perr.Error()
 	}
-	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
-		e.RetryAfter = time.Duration(s) * time.Second
+	if s, err := strconv.ParseInt(resp.Header.Get("Retry-After"), 10, 64); err == nil && s > 0 {
+		e.RetryAfter = time.Duration(min(s, int64(MaxRetryAfter/time.Second))) * time.Second
 	}
 	return e
 }
+
+// MaxRetryAfter caps a provider's Retry-After: a pause asked for pauses
+// every poll of the replica (task timeouts included), so one answer must
+// not stop tracking for longer than the reconciler's longest backoff.
+const MaxRetryAfter = 10 * time.Minute
 
 func (c *Client) recordInfo(ctx context.Context, path, taskID string) (TaskInfo, error) {
 	resp, raw, err := c.get(ctx, path, taskID)

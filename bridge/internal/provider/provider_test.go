@@ -112,6 +112,8 @@ func TestRecordInfoErrors(t *testing.T) {
 		rateLimited bool
 	}{
 		{"429 with Retry-After", 429, map[string]string{"Retry-After": "7"}, `{"code":429,"msg":"slow down"}`, "rate_limited", 7 * time.Second, true},
+		{"429 asking for a year", 429, map[string]string{"Retry-After": "31536000"}, `{"code":429}`, "rate_limited", provider.MaxRetryAfter, true},
+		{"429 asking for ever", 429, map[string]string{"Retry-After": "99999999999999999"}, `{"code":429}`, "rate_limited", provider.MaxRetryAfter, true},
 		{"code 430 in a 200", 200, nil, `{"code":430,"msg":"call frequency too high"}`, "rate_limited", 0, true},
 		{"unauthorized", 401, nil, `{"code":401,"msg":"bad key"}`, "unauthorized", 0, false},
 		{"not found", 200, nil, `{"code":404,"msg":"no task"}`, "not_found", 0, false},
