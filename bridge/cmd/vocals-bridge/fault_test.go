@@ -370,7 +370,9 @@ func TestFaultBridgeStartsWhileNATSIsDown(t *testing.T) {
 			_ = n.cmd.Wait()
 		}
 	})
-	p := startBridge(t, n, t.TempDir())
+	// With credentials in the URL: they must reach no log line.
+	p := start(t, t.TempDir(), "VOCALS_BRIDGE_NATS_URL="+strings.Replace(n.url, "nats://", "nats://bridgeuser:pw-canary-2@", 1),
+		"VOCALS_BRIDGE_PUBLISH_TIMEOUT=2s")
 	if code, body := get(t, p.admin+"/readyz"); code != 200 || !strings.Contains(body, "degraded") {
 		t.Errorf("readyz with NATS never seen: %d %s", code, body)
 	}
@@ -387,6 +389,12 @@ func TestFaultBridgeStartsWhileNATSIsDown(t *testing.T) {
 	assertExactlyOnce(t, n, tasks)
 	if code, body := get(t, p.admin+"/readyz"); code != 200 || !strings.Contains(body, `"ready"`) {
 		t.Errorf("readyz after NATS came: %d %s", code, body)
+	}
+	if err := p.stop(t); err != nil { // every log line read
+		t.Fatal(err)
+	}
+	if log := p.log(); strings.Contains(log, "pw-canary-2") || !strings.Contains(log, "nats://***@127.0.0.1") {
+		t.Errorf("the log shows the URL's password, or no redacted URL:\n%s", log)
 	}
 }
 

@@ -383,9 +383,12 @@ func TestBinaryRejectsInvalidConfig(t *testing.T) {
 		"replicas":               {[]string{"VOCALS_BRIDGE_STREAM_REPLICAS=0"}, "stream_replicas"},
 		"prefix":                 {[]string{"VOCALS_BRIDGE_SUBJECT_PREFIX=a.>"}, "subject_prefix"},
 		"duration":               {[]string{"VOCALS_BRIDGE_PUBLISH_TIMEOUT=soon"}, "VOCALS_BRIDGE_PUBLISH_TIMEOUT"},
-		"nats url without spool": {[]string{"VOCALS_BRIDGE_NATS_URL=nats://127.0.0.1:1", "VOCALS_BRIDGE_SPOOL_ENABLED=false"}, "connecting to nats"},
-		"port in use":            {nil, "public listener, http_addr (--http-addr, VOCALS_BRIDGE_HTTP_ADDR)"},
-		"embedded port in use":   {nil, "embedded_nats_addr (--embedded-nats-addr, VOCALS_BRIDGE_EMBEDDED_NATS_ADDR)"},
+		"nats url without spool": {[]string{"VOCALS_BRIDGE_NATS_URL=nats://bridgeuser:pw-canary-1@127.0.0.1:1", "VOCALS_BRIDGE_SPOOL_ENABLED=false"}, "connecting to nats nats://***@127.0.0.1:1"},
+		"broken nats url":        {[]string{"VOCALS_BRIDGE_NATS_URL=nats://bridgeuser:pw-canary-1@[::1"}, "nats_url"},
+		"broken provider url": {[]string{"VOCALS_BRIDGE_TRACKING_ENABLED=true", "VOCALS_BRIDGE_PROVIDER_API_KEY=k",
+			"VOCALS_BRIDGE_PROVIDER_BASE_URL=//user:pw-canary-1@provider.example"}, "provider_base_url"},
+		"port in use":          {nil, "public listener, http_addr (--http-addr, VOCALS_BRIDGE_HTTP_ADDR)"},
+		"embedded port in use": {nil, "embedded_nats_addr (--embedded-nats-addr, VOCALS_BRIDGE_EMBEDDED_NATS_ADDR)"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -420,6 +423,9 @@ func TestBinaryRejectsInvalidConfig(t *testing.T) {
 			}
 			if !strings.Contains(string(out), tc.want) {
 				t.Errorf("output does not name %q:\n%s", tc.want, out)
+			}
+			if strings.Contains(string(out), "pw-canary-1") {
+				t.Errorf("output shows a password from a URL:\n%s", out)
 			}
 		})
 	}

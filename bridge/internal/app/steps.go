@@ -21,6 +21,7 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natsembed"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/provider"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/redact"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/spool"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/tracing"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/verify"
@@ -178,7 +179,7 @@ func (a *App) setupAtStart(ctx context.Context) error {
 			zap.Duration("window", cfg.StreamDuplicateWindow), zap.Duration("retry_span", config.ProviderRetrySpan))
 	}
 	if !a.nc.IsConnected() {
-		a.log.Warn("nats unreachable at start-up: spooling callbacks until it is", zap.Strings("servers", cfg.NATSServers()))
+		a.log.Warn("nats unreachable at start-up: spooling callbacks until it is", zap.String("servers", redact.URLs(cfg.NATSServers())))
 		a.streamsPending = true
 		return nil
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/family"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/redact"
 )
 
 // EnvPrefix starts every environment variable the bridge reads.
@@ -318,7 +319,7 @@ func (c Config) Validate() error {
 		for _, s := range c.NATSServers() {
 			u, err := url.Parse(s)
 			if err != nil || u.Host == "" {
-				return bad("nats_url", "%q is not a URL such as nats://host:4222", s)
+				return bad("nats_url", "%q is not a URL such as nats://host:4222", redact.URL(s))
 			}
 		}
 		if len(c.NATSServers()) == 0 {
@@ -409,7 +410,7 @@ func (c Config) Validate() error {
 	}
 	if c.SchemaBaseURL != "" {
 		if u, err := url.Parse(c.SchemaBaseURL); err != nil || !u.IsAbs() {
-			return bad("schema_base_url", "%q must be an absolute URL", c.SchemaBaseURL)
+			return bad("schema_base_url", "%q must be an absolute URL", redact.URL(c.SchemaBaseURL))
 		}
 	}
 	if _, err := time.LoadLocation(c.ProviderTimeZone); err != nil {
@@ -550,7 +551,7 @@ func (c Config) validateTracking() error {
 		return bad("tracking_poll_rate", "%g must be above 0 and at most 100 per second", c.TrackingPollRate)
 	}
 	if u, err := url.Parse(c.ProviderBaseURL); err != nil || !u.IsAbs() || u.Host == "" {
-		return bad("provider_base_url", "%q must be an absolute URL such as https://provider.example (tracking polls it)", c.ProviderBaseURL)
+		return bad("provider_base_url", "%q must be an absolute URL such as https://provider.example (tracking polls it)", redact.URL(c.ProviderBaseURL))
 	}
 	if c.ProviderAPIKey != "" && c.ProviderAPIKeyFile != "" {
 		return bad("provider_api_key_file", "set either provider_api_key or provider_api_key_file, not both")
@@ -571,7 +572,7 @@ func (c Config) validateTracking() error {
 			return bad("submit_addr", "must differ from http_addr and admin_addr: the proxy spends the API key")
 		}
 		if u, err := url.Parse(c.SubmitCallbackURL); err != nil || !u.IsAbs() || u.Host == "" {
-			return bad("submit_callback_url", "%q must be the absolute URL the provider reaches the callback endpoint at", c.SubmitCallbackURL)
+			return bad("submit_callback_url", "%q must be the absolute URL the provider reaches the callback endpoint at", redact.URL(c.SubmitCallbackURL))
 		}
 	}
 	return nil

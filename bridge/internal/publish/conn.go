@@ -7,6 +7,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/redact"
 )
 
 // ConnHooks are told about connection state changes (for metrics).
@@ -60,7 +62,7 @@ func Connect(servers []string, log *zap.Logger, hooks ConnHooks, extra ...nats.O
 	opts = append(opts, extra...)
 	nc, err := nats.Connect(strings.Join(servers, ","), opts...)
 	if err != nil {
-		return nil, fmt.Errorf("publish: connecting to nats %s: %w", redact(servers), err)
+		return nil, fmt.Errorf("publish: connecting to nats %s: %w", redact.URLs(servers), err)
 	}
 	if hooks.OnConnected != nil && nc.IsConnected() {
 		hooks.OnConnected()
@@ -69,15 +71,3 @@ func Connect(servers []string, log *zap.Logger, hooks ConnHooks, extra ...nats.O
 }
 
 // redact drops user info from URLs before they reach a log or error.
-func redact(servers []string) string {
-	out := make([]string, len(servers))
-	for i, s := range servers {
-		if at := strings.LastIndex(s, "@"); at >= 0 {
-			if scheme := strings.Index(s, "://"); scheme >= 0 && scheme < at {
-				s = s[:scheme+3] + "***" + s[at:]
-			}
-		}
-		out[i] = s
-	}
-	return strings.Join(out, ",")
-}
