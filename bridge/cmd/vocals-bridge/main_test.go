@@ -384,6 +384,11 @@ func TestBinaryRejectsInvalidConfig(t *testing.T) {
 		"prefix":                 {[]string{"VOCALS_BRIDGE_SUBJECT_PREFIX=a.>"}, "subject_prefix"},
 		"duration":               {[]string{"VOCALS_BRIDGE_PUBLISH_TIMEOUT=soon"}, "VOCALS_BRIDGE_PUBLISH_TIMEOUT"},
 		"nats url without spool": {[]string{"VOCALS_BRIDGE_NATS_URL=nats://bridgeuser:pw-canary-1@127.0.0.1:1", "VOCALS_BRIDGE_SPOOL_ENABLED=false"}, "connecting to nats nats://***@127.0.0.1:1"},
+		// Family settings are checked whatever else is on (here tracking is off).
+		"unknown family":         {[]string{"VOCALS_BRIDGE_DISABLED_FAMILIES=vidoe"}, "VOCALS_BRIDGE_DISABLED_FAMILIES"},
+		"prefix of another":      {[]string{"VOCALS_BRIDGE_FAMILY_SUBJECT_PREFIXES=lyrics=vocals"}, "VOCALS_BRIDGE_FAMILY_SUBJECT_PREFIXES"},
+		"wildcard prefix":        {[]string{"VOCALS_BRIDGE_FAMILY_SUBJECT_PREFIXES=lyrics=foo.*"}, "VOCALS_BRIDGE_FAMILY_SUBJECT_PREFIXES"},
+		"prefix of dead letters": {[]string{"VOCALS_BRIDGE_FAMILY_SUBJECT_PREFIXES=wav=vocals_dlq"}, "VOCALS_BRIDGE_FAMILY_SUBJECT_PREFIXES"},
 		"broken nats url":        {[]string{"VOCALS_BRIDGE_NATS_URL=nats://bridgeuser:pw-canary-1@[::1"}, "nats_url"},
 		"broken provider url": {[]string{"VOCALS_BRIDGE_TRACKING_ENABLED=true", "VOCALS_BRIDGE_PROVIDER_API_KEY=k",
 			"VOCALS_BRIDGE_PROVIDER_BASE_URL=//user:pw-canary-1@provider.example"}, "provider_base_url"},

@@ -491,6 +491,10 @@ func (c Config) Validate() error {
 	if c.WriteTimeout <= c.PublishTimeout {
 		return bad("write_timeout", "%s must be longer than publish_timeout %s, or answers are cut off", c.WriteTimeout, c.PublishTimeout)
 	}
+	// Families shape every route and subject, tracking or not.
+	if err := c.validFamilies(); err != nil {
+		return err
+	}
 	return c.validateTracking()
 }
 
@@ -521,9 +525,6 @@ func (c Config) validateTracking() error {
 	}
 	if overlaps(c.SubjectPrefix+"_tasks", c.DeadLetterSubjectPrefix) {
 		return bad("deadletter_subject_prefix", "%q overlaps the task subjects %q", c.DeadLetterSubjectPrefix, c.SubjectPrefix+"_tasks")
-	}
-	if err := c.validFamilies(); err != nil {
-		return err
 	}
 	// The provider allows 3 record-info requests per second per task.
 	if c.TrackingPollInterval < time.Second {
@@ -678,27 +679,43 @@ func (c Config) validFamilies() error {
 	if err != nil {
 		return badKey("family_subject_prefixes", "%v", err)
 	}
-	type space struct{ prefix, owner string }
+	// Each subject space names the setting that put it there, so that an
+	// overlap blames the one the user set: the announcement subject, then a
+	// family's own prefix, the dead-letter prefix, and subject_prefix (a
+	// family's default prefix, its name, is not a setting).
+	type space struct{ prefix, owner, key string }
 	var spaces []space
 	for _, f := range fams {
-		p := prefixes[f.Name]
-		if f.Name != event.FamilyVocals {
+		p, key := prefixes[f.Name], ""
+		switch {
+		case f.Name == event.FamilyVocals:
+			key = "subject_prefix"
+		case p != string(f.Name):
+			key = "family_subject_prefixes"
 			if err := validSubjectPrefix(p); err != nil {
-				return badKey("family_subject_prefixes", "%s: %q %v", f.Name, p, err)
+				return badKey(key, "%s: %q %v", f.Name, p, err)
 			}
 		}
-		spaces = append(spaces, space{p, string(f.Name)}, space{event.TaskPrefix(p), string(f.Name) + " tasks"})
+		spaces = append(spaces, space{p, string(f.Name), key}, space{event.TaskPrefix(p), string(f.Name) + " tasks", key})
 	}
 	if c.DeadLetterEnabled {
-		spaces = append(spaces, space{c.DeadLetterSubjectPrefix, "dead letters"})
+		spaces = append(spaces, space{c.DeadLetterSubjectPrefix, "dead letters", "deadletter_subject_prefix"})
 	}
 	if c.TrackingAnnounceSubject != "" {
-		spaces = append(spaces, space{c.TrackingAnnounceSubject, "announcements"})
+		spaces = append(spaces, space{c.TrackingAnnounceSubject, "announcements", "tracking_announce_subject"})
+	}
+	blame := func(a, b string) string {
+		for _, k := range []string{"tracking_announce_subject", "family_subject_prefixes", "deadletter_subject_prefix", "subject_prefix"} {
+			if a == k || b == k {
+				return k
+			}
+		}
+		return "subject_prefix"
 	}
 	for i, a := range spaces {
 		for _, b := range spaces[i+1:] {
 			if overlaps(a.prefix, b.prefix) {
-				return badKey("family_subject_prefixes", "the subjects of %s (%q) overlap those of %s (%q)", a.owner, a.prefix, b.owner, b.prefix)
+				return badKey(blame(a.key, b.key), "the subjects of %s (%q) overlap those of %s (%q)", a.owner, a.prefix, b.owner, b.prefix)
 			}
 		}
 	}
