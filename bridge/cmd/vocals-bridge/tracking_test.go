@@ -19,6 +19,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/family"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/schematest"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/sunosim"
 )
@@ -271,6 +273,29 @@ func TestLateCallbackAfterPollIsNoDuplicate(t *testing.T) {
 		t.Fatalf("events %+v, want one complete from the poll", evs)
 	}
 	eventually(t, "the duplicate logged", 5*time.Second, func() bool { return strings.Contains(p.log(), `"outcome":"duplicate"`) })
+}
+
+// Tracking is per family and task id: a lyrics callback (validly signed)
+// for the id of a tracked add-vocals task whose callbacks are all lost
+// ends nothing; the add-vocals task is still polled and recovered.
+func TestAnotherFamilysCallbackDoesNotEndATrackedTask(t *testing.T) {
+	t.Parallel()
+	_, simURL := startSim(t, nil)
+	p := start(t, t.TempDir(), trackingEnv(t, simURL, "VOCALS_BRIDGE_TRACKING_POLL_AFTER=4s")...).waitReady(t)
+	task := submitTask(t, p.submit, "never")
+	lyrics, _ := family.Get(event.FamilyLyrics)
+	ex, _ := lyrics.Example("k", event.StageComplete)
+	ts, sig := sign(simHMAC, task, time.Now().Unix())
+	r := postWith(t, p.public+"/callbacks/lyrics?token="+cbToken, ex.For(task), map[string]string{"X-Webhook-Timestamp": ts, "X-Webhook-Signature": sig})
+	if r.status != 200 || r.a.Subject != "lyrics."+task+".complete" {
+		t.Fatalf("the lyrics callback: %d %+v", r.status, r.a)
+	}
+	eventually(t, "add-vocals' complete from a poll", 30*time.Second, func() bool {
+		for _, e := range events(t, p.natsURL, "vocals."+task+".complete") {
+			return e.Origin == "poll"
+		}
+		return false
+	})
 }
 
 // Two replicas share the bucket: each task is polled once, by one of them.

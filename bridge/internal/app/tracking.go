@@ -34,16 +34,17 @@ type tracking struct {
 }
 
 // Observe implements httpapi.TaskObserver: a terminal callback ends the
-// task's tracking.
-func (t *tracking) Observe(taskID string, stage event.Stage, stored bool) {
+// tracking of its family's task (another family's task of the same id is
+// another task).
+func (t *tracking) Observe(fam event.Family, taskID string, stage event.Stage, stored bool) {
 	st := t.store.Load()
-	if st == nil || !st.Tracked(taskID) {
+	if st == nil || !st.Tracked(string(fam), taskID) {
 		return
 	}
 	if stored {
 		t.m.TrackingStages.WithLabelValues(string(event.OriginCallback)).Inc()
 	}
-	if (stage == event.StageComplete || stage == event.StageError) && st.Forget(taskID) {
+	if (stage == event.StageComplete || stage == event.StageError) && st.Forget(string(fam), taskID) {
 		t.m.TrackingEnded.WithLabelValues("callback").Inc()
 	}
 }

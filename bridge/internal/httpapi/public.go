@@ -74,7 +74,7 @@ type PublicDeps struct {
 // TaskObserver hears of recorded callback events: stored is false for a
 // duplicate. It must not block.
 type TaskObserver interface {
-	Observe(taskID string, stage event.Stage, stored bool)
+	Observe(fam event.Family, taskID string, stage event.Stage, stored bool)
 }
 
 // DeadLetter records a refused callback without blocking the answer;
@@ -294,7 +294,7 @@ func (h *callbackHandler) serve(c echo.Context, f family.Family) error {
 	}
 	log.Info("callback", fields...)
 	if h.d.Tasks != nil {
-		h.d.Tasks.Observe(cb.TaskID, cb.Stage, res.Outcome != deliver.Duplicate)
+		h.d.Tasks.Observe(fam, cb.TaskID, cb.Stage, res.Outcome != deliver.Duplicate)
 	}
 	a := Answer{
 		Status: "received", EventID: msg.ID, Subject: msg.Subject, Stage: string(cb.Stage),

@@ -195,14 +195,14 @@ func (r *Reconciler) handle(ctx context.Context, e track.Entry) {
 	log := r.log.With(zap.String("family", string(fam.Name)), zap.String("task_id", t.TaskID))
 	if !known {
 		log.Error("tracked task of an unknown family: dropping it", zap.String("family", t.Family))
-		r.end(ctx, log, t.TaskID, "terminal")
+		r.end(ctx, log, t, "terminal")
 		return
 	}
 
 	// A terminal callback may have arrived without this replica seeing it
 	// (another bridge took it, or its Forget was dropped): no poll needed.
 	if done, err := r.finished(ctx, fam.Name, t.TaskID); err == nil && done {
-		r.end(ctx, log, t.TaskID, "stream")
+		r.end(ctx, log, t, "stream")
 		return
 	}
 	expired := now.Sub(t.TrackedAt) >= r.deadline(fam.Name)
@@ -230,7 +230,7 @@ func (r *Reconciler) handle(ctx context.Context, e track.Entry) {
 			return
 		}
 		if cb.Stage == event.StageComplete || cb.Stage == event.StageError {
-			r.end(ctx, log, t.TaskID, "terminal")
+			r.end(ctx, log, t, "terminal")
 			return
 		}
 	}
@@ -341,7 +341,7 @@ func (r *Reconciler) timeout(ctx context.Context, log *zap.Logger, fam family.Fa
 		return
 	}
 	log.Warn("task timed out", zap.Duration("deadline", r.deadline(fam.Name)), zap.String("last_status", status))
-	r.end(ctx, log, claimed.TaskID, "timeout")
+	r.end(ctx, log, claimed.Task, "timeout")
 }
 
 // deadline is how long a task of family f may go without a terminal stage.
@@ -365,12 +365,12 @@ func familyOf(t track.Task) event.Family {
 // "rate limited / timeout" code. The event's origin attribute is timeout.
 const TimeoutCode = 408
 
-func (r *Reconciler) end(ctx context.Context, log *zap.Logger, taskID, how string) {
-	if err := r.store.Remove(ctx, taskID); err != nil {
+func (r *Reconciler) end(ctx context.Context, log *zap.Logger, t track.Task, how string) {
+	if err := r.store.Remove(ctx, t.Family, t.TaskID); err != nil {
 		log.Warn("removing a finished task", zap.Error(err))
 		return
 	}
 	if r.hooks.Finished != nil {
-		r.hooks.Finished(taskID, how)
+		r.hooks.Finished(t.TaskID, how)
 	}
 }

@@ -92,7 +92,7 @@ func TestProxyFillsCallbackURLAndTracks(t *testing.T) {
 		t.Fatalf("HTTP %d %q %s", resp.StatusCode, resp.Header.Get(submit.TrackedHeader), raw)
 	}
 	id := taskIDOf(t, raw)
-	if !r.store.Tracked(id) {
+	if !r.store.Tracked("vocals", id) {
 		t.Error("the task is not tracked")
 	}
 	// record-info shows the request as the provider received it.

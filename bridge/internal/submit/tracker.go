@@ -52,7 +52,7 @@ func (t *Tracker) Track(ctx context.Context, fam event.Family, taskID string, vi
 	if !event.ValidTaskID(taskID) {
 		return false, fmt.Errorf("%w: %q", ErrInvalidTaskID, taskID)
 	}
-	if t.store.Tracked(taskID) {
+	if t.store.Tracked(string(fam), taskID) {
 		return false, nil
 	}
 	msg, err := t.builder.Submitted(tracing.From(ctx), fam, taskID, via, request)

@@ -1,5 +1,6 @@
 // Package track keeps the tasks the bridge follows in a JetStream
-// key-value bucket shared by every replica: one key per task id, holding
+// key-value bucket shared by every replica: one key per family and task id
+// (Key), holding
 // when it was tracked and when it is next due for a poll. Every replica
 // watches the bucket into a local index; changes are compare-and-set on the
 // key's revision, so two replicas can never both claim the same poll.
@@ -16,9 +17,11 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 )
 
-// Task is what the bucket holds for a task, under its id.
+// Task is what the bucket holds for a task, under Key(Family, TaskID).
 type Task struct {
 	TaskID    string    `json:"task_id"`
 	Family    string    `json:"family,omitempty"` // empty for add-vocals tasks tracked before families
@@ -37,6 +40,20 @@ type Entry struct {
 	Revision uint64
 }
 
+// Key is where a family's task lives in the bucket: the task id for
+// add-vocals (as before there were families; family "" is add-vocals),
+// "<family>.<task id>" for the others. Two families' tasks with one id
+// are two tasks. Task ids hold no dots, so the forms cannot collide.
+func Key(family, taskID string) string {
+	if family == "" || family == string(event.FamilyVocals) {
+		return taskID
+	}
+	return family + "." + taskID
+}
+
+// Key is where t lives in the bucket.
+func (t Task) Key() string { return Key(t.Family, t.TaskID) }
+
 // BucketSpec is the bucket the store needs.
 type BucketSpec struct {
 	Name     string
@@ -50,8 +67,6 @@ var (
 	// ErrLost means another replica changed the task since it was read:
 	// it claimed the poll, or the task ended.
 	ErrLost = errors.New("track: the task changed since it was read")
-	// ErrGone means the task is not tracked (any more).
-	ErrGone = errors.New("track: task not tracked")
 )
 
 // Store is the bucket and this replica's index of it. It is safe for
@@ -158,7 +173,7 @@ func apply(idx map[string]Entry, e jetstream.KeyValueEntry, log *zap.Logger) {
 		return
 	}
 	var t Task
-	if err := json.Unmarshal(e.Value(), &t); err != nil || t.TaskID != e.Key() {
+	if err := json.Unmarshal(e.Value(), &t); err != nil || t.Key() != e.Key() {
 		log.Warn("ignoring an unreadable tracked task", zap.String("key", e.Key()), zap.Error(err))
 		return
 	}
@@ -171,12 +186,12 @@ func (s *Store) Synced() <-chan struct{} { return s.synced }
 // Add tracks t. created is false when the task was already tracked.
 func (s *Store) Add(ctx context.Context, t Task) (created bool, err error) {
 	val, _ := json.Marshal(t)
-	rev, err := s.kv.Create(ctx, t.TaskID, val)
+	rev, err := s.kv.Create(ctx, t.Key(), val)
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("track: adding %s: %w", t.TaskID, err)
+		return false, fmt.Errorf("track: adding %s: %w", t.Key(), err)
 	}
 	s.remember(Entry{Task: t, Revision: rev})
 	return true, nil
@@ -186,12 +201,12 @@ func (s *Store) Add(ctx context.Context, t Task) (created bool, err error) {
 // returns ErrLost. The returned Entry is t at its new revision.
 func (s *Store) Update(ctx context.Context, e Entry, t Task) (Entry, error) {
 	val, _ := json.Marshal(t)
-	rev, err := s.kv.Update(ctx, e.TaskID, val, e.Revision)
+	rev, err := s.kv.Update(ctx, e.Key(), val, e.Revision)
 	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 		return Entry{}, ErrLost
 	}
 	if err != nil {
-		return Entry{}, fmt.Errorf("track: updating %s: %w", e.TaskID, err)
+		return Entry{}, fmt.Errorf("track: updating %s: %w", e.Key(), err)
 	}
 	ne := Entry{Task: t, Revision: rev}
 	s.remember(ne)
@@ -201,18 +216,22 @@ func (s *Store) Update(ctx context.Context, e Entry, t Task) (Entry, error) {
 func (s *Store) remember(e Entry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if have, ok := s.tasks[e.TaskID]; !ok || have.Revision < e.Revision {
-		s.tasks[e.TaskID] = e
+	if have, ok := s.tasks[e.Key()]; !ok || have.Revision < e.Revision {
+		s.tasks[e.Key()] = e
 	}
 }
 
-// Remove stops tracking a task.
-func (s *Store) Remove(ctx context.Context, taskID string) error {
-	if err := s.kv.Delete(ctx, taskID); err != nil {
-		return fmt.Errorf("track: removing %s: %w", taskID, err)
+// Remove stops tracking a family's task.
+func (s *Store) Remove(ctx context.Context, family, taskID string) error {
+	return s.remove(ctx, Key(family, taskID))
+}
+
+func (s *Store) remove(ctx context.Context, key string) error {
+	if err := s.kv.Delete(ctx, key); err != nil {
+		return fmt.Errorf("track: removing %s: %w", key, err)
 	}
 	s.mu.Lock()
-	delete(s.tasks, taskID)
+	delete(s.tasks, key)
 	s.mu.Unlock()
 	return nil
 }
@@ -221,12 +240,12 @@ func (s *Store) Remove(ctx context.Context, taskID string) error {
 // without blocking the caller: the callback path calls it for every
 // terminal event. A full queue drops the request; the reconciler then
 // finds the terminal event in the stream before it would poll.
-func (s *Store) Forget(taskID string) bool {
-	if !s.Tracked(taskID) {
+func (s *Store) Forget(family, taskID string) bool {
+	if !s.Tracked(family, taskID) {
 		return false
 	}
 	select {
-	case s.forget <- taskID:
+	case s.forget <- Key(family, taskID):
 		return true
 	default:
 		return false
@@ -238,29 +257,27 @@ func (s *Store) forgetLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case id := <-s.forget:
+		case key := <-s.forget:
 			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			if err := s.Remove(rctx, id); err != nil {
-				s.log.Warn("forgetting a finished task", zap.String("task_id", id), zap.Error(err))
+			if err := s.remove(rctx, key); err != nil {
+				s.log.Warn("forgetting a finished task", zap.String("key", key), zap.Error(err))
 			}
 			cancel()
 		}
 	}
 }
 
-// Tracked reports whether the index holds taskID.
-func (s *Store) Tracked(taskID string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.tasks[taskID]
+// Tracked reports whether the index holds the family's task.
+func (s *Store) Tracked(family, taskID string) bool {
+	_, ok := s.Get(family, taskID)
 	return ok
 }
 
-// Get returns the indexed entry for taskID.
-func (s *Store) Get(taskID string) (Entry, bool) {
+// Get returns the indexed entry for the family's task.
+func (s *Store) Get(family, taskID string) (Entry, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, ok := s.tasks[taskID]
+	e, ok := s.tasks[Key(family, taskID)]
 	return e, ok
 }
 

@@ -53,10 +53,10 @@ func TestClaimIsCompareAndSet(t *testing.T) {
 	if created, err := b.Add(ctx, track.Task{TaskID: "t1", Via: "announce"}); created || err != nil {
 		t.Fatalf("second add: created %v, %v", created, err)
 	}
-	waitFor(t, "b to index t1", func() bool { return b.Tracked("t1") })
+	waitFor(t, "b to index t1", func() bool { return b.Tracked("", "t1") })
 
-	ea, _ := a.Get("t1")
-	eb, _ := b.Get("t1")
+	ea, _ := a.Get("", "t1")
+	eb, _ := b.Get("", "t1")
 	if ea.Revision != eb.Revision || len(a.Due(now)) != 1 || len(b.Due(now)) != 1 {
 		t.Fatalf("replicas disagree: %+v %+v", ea, eb)
 	}
@@ -70,7 +70,7 @@ func TestClaimIsCompareAndSet(t *testing.T) {
 	if errA != nil || !errors.Is(errB, track.ErrLost) {
 		t.Fatalf("claims: a %v, b %v; want a to win and b to lose", errA, errB)
 	}
-	waitFor(t, "b to see a's claim", func() bool { e, _ := b.Get("t1"); return e.Poller == "a" })
+	waitFor(t, "b to see a's claim", func() bool { e, _ := b.Get("", "t1"); return e.Poller == "a" })
 	if len(b.Due(now)) != 0 {
 		t.Error("a claimed task is still due on b")
 	}
@@ -79,11 +79,11 @@ func TestClaimIsCompareAndSet(t *testing.T) {
 	}
 
 	// Forget on the callback path removes it everywhere.
-	if !b.Forget("t1") {
+	if !b.Forget("", "t1") {
 		t.Fatal("forget refused a tracked task")
 	}
-	waitFor(t, "a to see it gone", func() bool { return !a.Tracked("t1") })
-	if b.Forget("t1") {
+	waitFor(t, "a to see it gone", func() bool { return !a.Tracked("", "t1") })
+	if b.Forget("", "t1") {
 		t.Error("forget queued an untracked task")
 	}
 	if _, err := a.Update(ctx, ea, ea.Task); !errors.Is(err, track.ErrLost) {
@@ -92,6 +92,37 @@ func TestClaimIsCompareAndSet(t *testing.T) {
 	// A task can be tracked again after it ended.
 	if created, err := a.Add(ctx, track.Task{TaskID: "t1"}); !created || err != nil {
 		t.Errorf("re-add: %v %v", created, err)
+	}
+}
+
+// A task is its family's: another family's task of the same id is another
+// task, tracked and ended on its own; add-vocals tasks keep the bare id as
+// their key, as before there were families.
+func TestTasksAreKeyedByFamilyAndID(t *testing.T) {
+	srv := natstest.Start(t)
+	a := replica(t, srv)
+	ctx := context.Background()
+	for _, fam := range []string{"", "vocals", "lyrics", "wav"} {
+		created, err := a.Add(ctx, track.Task{TaskID: "same", Family: fam, NextPoll: time.Now().Add(time.Hour)})
+		if err != nil || created != (fam != "vocals") { // "" and "vocals" are one family
+			t.Fatalf("add %q: created %v, %v", fam, created, err)
+		}
+	}
+	if n, _ := a.Counts(time.Now(), time.Hour); n != 3 {
+		t.Fatalf("%d tasks tracked, want add-vocals', lyrics' and wav's", n)
+	}
+	if !a.Forget("lyrics", "same") {
+		t.Fatal("forget refused lyrics' task")
+	}
+	waitFor(t, "lyrics' task gone", func() bool { return !a.Tracked("lyrics", "same") })
+	if !a.Tracked("vocals", "same") || !a.Tracked("", "same") || !a.Tracked("wav", "same") {
+		t.Error("ending lyrics' task ended another family's task of the same id")
+	}
+	if err := a.Remove(ctx, "vocals", "same"); err != nil || a.Tracked("", "same") {
+		t.Errorf("remove add-vocals' task: %v", err)
+	}
+	if track.Key("", "t") != "t" || track.Key("vocals", "t") != "t" || track.Key("midi", "t") != "midi.t" {
+		t.Errorf("keys %q %q %q", track.Key("", "t"), track.Key("vocals", "t"), track.Key("midi", "t"))
 	}
 }
 
