@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"net"
 	"net/http"
@@ -14,6 +15,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/family"
 )
 
 // Fault tests: a real nats-server process (built from the module by
@@ -222,6 +226,47 @@ func TestFaultBridgeKilledDuringOutage(t *testing.T) {
 	assertExactlyOnce(t, n, tasks)
 	if got := metric(t, p2, "vocals_bridge_spool_drained_total"); got != 20 {
 		t.Errorf("restarted bridge drained %v, want 20", got)
+	}
+}
+
+// An event spooled during an outage whose family is then turned off has
+// no stream to go to ("no responders" for ever): it is set aside to
+// rejected.log, counted, and the events behind it, and new ones, flow.
+func TestFaultSpooledEventOfADisabledFamily(t *testing.T) {
+	t.Parallel()
+	n := startNATS(t)
+	data := t.TempDir()
+	p := startBridge(t, n, data)
+	n.kill(t)
+	lyrics, _ := family.Get(event.FamilyLyrics)
+	ex, _ := lyrics.Example("k", event.StageComplete)
+	if r := postWith(t, p.public+lyrics.Path(), ex.For("orphanlyrics"), nil); r.status != 200 || !r.a.Spooled {
+		t.Fatalf("lyrics callback: %d %+v", r.status, r.a)
+	}
+	tasks := []string{"behind1", "behind2"}
+	for _, task := range tasks {
+		if code, a := post(t, p.public, faultCallback(task)); code != 200 || !a.Spooled {
+			t.Fatalf("callback %s: %d %+v", task, code, a)
+		}
+	}
+	p.kill(t)
+
+	n.start(t)
+	p2 := startBridge(t, n, data, "VOCALS_BRIDGE_DISABLED_FAMILIES=lyrics")
+	waitDrained(t, p2)
+	if code, a := post(t, p2.public, faultCallback("after")); code != 200 || a.Spooled {
+		t.Fatalf("a new callback: %d %+v, want published", code, a)
+	}
+	assertExactlyOnce(t, n, append(tasks, "after"))
+	_, metrics := get(t, p2.admin+"/metrics")
+	if !strings.Contains(metrics, `vocals_bridge_spool_drain_errors_total{reason="no_stream"} 1`) {
+		t.Errorf("no_stream not counted once:\n%s", metrics)
+	}
+	if raw, err := os.ReadFile(filepath.Join(data, "spool", "rejected.log")); err != nil || !bytes.Contains(raw, []byte("lyrics.orphanlyrics.complete")) {
+		t.Errorf("rejected.log does not hold the lyrics event: %v", err)
+	}
+	if code, body := get(t, p2.admin+"/readyz"); code != 200 || !strings.Contains(body, `"ready"`) {
+		t.Errorf("readyz: %d %s", code, body)
 	}
 }
 

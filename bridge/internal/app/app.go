@@ -45,7 +45,8 @@ type App struct {
 	streamsPending bool
 	builder        *build.Builder
 	sink           *deliver.Deliverer
-	tracking       *tracking // nil unless tracking_enabled
+	drainer        atomic.Pointer[deliver.Drainer] // once the drain runs
+	tracking       *tracking                       // nil unless tracking_enabled
 	listeners      map[string]*httpapi.Listener
 	stopping       atomic.Bool // SIGTERM came: readiness is 503
 
@@ -158,13 +159,18 @@ func (a *App) Run(ctx context.Context) error {
 
 // ready is "ready" when the connection is up, the stream answers and
 // everything enabled serves (task tracking and its submit proxy);
-// "degraded" while tracking starts, or when NATS is away but the spool
-// takes callbacks; else "unavailable".
+// "degraded" while tracking starts, while the spool drain makes no
+// progress though NATS answers, or when NATS is away but the spool takes
+// callbacks; else "unavailable".
 func (a *App) ready(ctx context.Context) httpapi.Readiness {
 	if a.stopping.Load() {
 		return httpapi.Readiness{Status: httpapi.Unavailable, Reason: "shutting down"}
 	}
 	err := a.pub.Check(ctx)
+	if d := a.drainer.Load(); err == nil && d != nil && d.Stuck() > a.stuckAfter() {
+		// NATS answers, yet the spool's oldest event goes nowhere.
+		return httpapi.Readiness{Status: httpapi.Degraded, Reason: fmt.Sprintf("the spool drain has made no progress for %s", d.Stuck().Round(time.Second))}
+	}
 	if err == nil && a.tracking != nil && !a.tracking.serving.Load() {
 		// Callbacks are stored, but the submit proxy still answers 503.
 		return httpapi.Readiness{Status: httpapi.Degraded, Reason: "task tracking is starting"}
@@ -182,6 +188,10 @@ func (a *App) ready(ctx context.Context) httpapi.Readiness {
 	}
 	return httpapi.Readiness{Status: httpapi.Unavailable, Reason: reason}
 }
+
+// stuckAfter is how long the drain may fail with NATS up before readiness
+// says so: longer than a few publish timeouts and an election.
+func (a *App) stuckAfter() time.Duration { return max(30*time.Second, 3*a.cfg.PublishTimeout) }
 
 // waitClosed gives a draining connection up to two seconds to close.
 func waitClosed(nc *nats.Conn) {

@@ -360,13 +360,14 @@ func (a *App) listen(context.Context) error {
 // drain runs the spool drainer and keeps the oldest-age gauge current.
 func (a *App) drain(ctx context.Context) {
 	d := &deliver.Drainer{
-		Spool: a.spool, Publisher: a.pub, Log: a.log.Named("spool"),
+		Spool: a.spool, Publisher: a.pub, Captures: a.pub.Captures, Log: a.log.Named("spool"),
 		Timeout: a.cfg.PublishTimeout, MinBackoff: 100 * time.Millisecond, MaxBackoff: 10 * time.Second,
 		Hooks: deliver.DrainHooks{
 			Drained: a.metrics.SpoolDrained.Inc,
 			Error:   func(r string) { a.metrics.SpoolDrainErrors.WithLabelValues(r).Inc() },
 		},
 	}
+	a.drainer.Store(d)
 	var g errgroup.Group
 	g.Go(func() error {
 		t := time.NewTicker(time.Second)

@@ -89,8 +89,10 @@ func (a *App) runTracking(ctx context.Context) {
 	}()
 
 	var names []event.Family
+	enabled := map[event.Family]bool{}
 	for _, f := range cfg.Families() {
 		names = append(names, f.Name)
+		enabled[f.Name] = true
 	}
 	tracker := submit.NewTracker(store, a.builder, a.sink, cfg.TrackingPollAfter, names)
 	tracker.Started = func(via event.Via) { m.TrackingStarted.WithLabelValues(string(via)).Inc() }
@@ -120,7 +122,7 @@ func (a *App) runTracking(ctx context.Context) {
 	rec := reconcile.New(store, a.tracking.provider, a.builder, a.sink, a.pub, reconcile.Config{
 		Replica: fmt.Sprintf("%s/%d", host, os.Getpid()), PollAfter: cfg.TrackingPollAfter,
 		Interval: cfg.TrackingPollInterval, Deadline: cfg.TrackingDeadline, Deadlines: cfg.FamilyDeadlines(), StuckAfter: cfg.TrackingStuckAfter,
-		Rate: cfg.TrackingPollRate, MaxBackoff: max(10*time.Minute, cfg.TrackingPollInterval),
+		Rate: cfg.TrackingPollRate, MaxBackoff: max(10*time.Minute, cfg.TrackingPollInterval), Enabled: enabled,
 	}, log, reconcile.Hooks{
 		Polled:    func(r string) { m.TrackingPolls.WithLabelValues(r).Inc() },
 		PollError: func(r string) { m.TrackingPollErrors.WithLabelValues(r).Inc() },

@@ -189,7 +189,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		}, []string{"reason"}),
 		TrackingEnded: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Subsystem: "tracking", Name: "ended_total",
-			Help: "Tasks no longer tracked, by how (callback, terminal poll, stream, timeout).",
+			Help: "Tasks no longer tracked, by how (callback, terminal poll, stream, timeout, disabled: the family was turned off).",
 		}, []string{"how"}),
 		TrackingClaimsLost: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: Namespace, Subsystem: "tracking", Name: "claims_lost_total",
@@ -216,7 +216,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 	for _, o := range []string{"published", "duplicate", "failed", "dropped"} {
 		m.DeadLetters.WithLabelValues(o)
 	}
-	for _, r := range []string{"unavailable", "rejected", "damaged", "unreadable"} {
+	for _, r := range []string{"unavailable", "rejected", "no_stream", "damaged", "unreadable"} {
 		m.SpoolDrainErrors.WithLabelValues(r)
 	}
 	for _, v := range []string{"proxy", "announce"} {
@@ -231,7 +231,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 	for _, r := range []string{"rate_limited", "unauthorized", "not_found", "server_error", "transport", "refused", "deliver"} {
 		m.TrackingPollErrors.WithLabelValues(r)
 	}
-	for _, h := range []string{"callback", "terminal", "stream", "timeout"} {
+	for _, h := range []string{"callback", "terminal", "stream", "timeout", "disabled"} {
 		m.TrackingEnded.WithLabelValues(h)
 	}
 	return m

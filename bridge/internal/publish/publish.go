@@ -194,6 +194,40 @@ func Classify(err error) error {
 	}
 }
 
+// Captures reports whether the stream's subjects (looked up afresh) take
+// subject. A subject no stream captures gets "no responders" for ever,
+// which Classify must treat as transient (an election looks the same);
+// this tells the two apart.
+func (p *JetStream) Captures(ctx context.Context, subject string) (bool, error) {
+	st, err := p.Stream(ctx)
+	if err != nil {
+		return false, fmt.Errorf("publish: %w", err)
+	}
+	for _, pattern := range st.CachedInfo().Config.Subjects {
+		if SubjectMatches(pattern, subject) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// SubjectMatches reports whether a literal subject matches a pattern with
+// NATS wildcards: "*" is one token, a final ">" one or more.
+func SubjectMatches(pattern, subject string) bool {
+	pt, st := strings.Split(pattern, "."), strings.Split(subject, ".")
+	for i, tok := range pt {
+		switch {
+		case tok == ">" && i == len(pt)-1:
+			return len(st) > i
+		case i >= len(st):
+			return false
+		case tok != "*" && tok != st[i]:
+			return false
+		}
+	}
+	return len(st) == len(pt)
+}
+
 // Holds reports whether the stream stores a message on subject, with a
 // direct get of the subject's last message.
 func (p *JetStream) Holds(ctx context.Context, subject string) (bool, error) {

@@ -222,3 +222,26 @@ func TestRefused(t *testing.T) {
 		})
 	}
 }
+
+func TestSubjectMatches(t *testing.T) {
+	tests := map[string]struct {
+		pattern, subject string
+		want             bool
+	}{
+		"literal":              {"vocals.a.complete", "vocals.a.complete", true},
+		"tail wildcard":        {"vocals.>", "vocals.a.complete", true},
+		"tail needs a token":   {"vocals.>", "vocals", false},
+		"token wildcard":       {"vocals.*.complete", "vocals.a.complete", true},
+		"token wildcard, more": {"vocals.*", "vocals.a.complete", false},
+		"other prefix":         {"vocals.>", "lyrics.a.complete", false},
+		"renamed family":       {"songtext.>", "lyrics.a.complete", false},
+		"shorter subject":      {"a.b.c", "a.b", false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := publish.SubjectMatches(tc.pattern, tc.subject); got != tc.want {
+				t.Errorf("SubjectMatches(%q, %q) = %v", tc.pattern, tc.subject, got)
+			}
+		})
+	}
+}

@@ -56,6 +56,10 @@ type Config struct {
 	Rate       float64       // record-info requests per second from this replica
 	MaxBackoff time.Duration // longest wait after failed polls
 	Workers    int           // polls in flight at once
+	// Enabled are the families the bridge serves (nil: all). A task of a
+	// family turned off since it was tracked is no longer polled: its
+	// events would have no stream to go to.
+	Enabled map[event.Family]bool
 }
 
 // Hooks report what happened, for metrics. Any may be nil.
@@ -65,7 +69,7 @@ type Hooks struct {
 	Stage     func(origin event.Origin)       // a stage newly stored for a tracked task
 	Gauges    func(tracked, stuck int)        // after every tick
 	Lost      func()                          // another replica claimed the poll first
-	Finished  func(taskID string, how string) // tracking ended: terminal, timeout, stream
+	Finished  func(taskID string, how string) // tracking ended: terminal, timeout, stream, disabled
 }
 
 // Reconciler runs the polling loop.
@@ -196,6 +200,12 @@ func (r *Reconciler) handle(ctx context.Context, e track.Entry) {
 	if !known {
 		log.Error("tracked task of an unknown family: dropping it", zap.String("family", t.Family))
 		r.end(ctx, log, t, "terminal")
+		return
+	}
+
+	if r.cfg.Enabled != nil && !r.cfg.Enabled[fam.Name] {
+		log.Info("tracked task of a family that is turned off: no longer tracked")
+		r.end(ctx, log, t, "disabled")
 		return
 	}
 
