@@ -29,7 +29,7 @@ type Polled struct {
 // one that cannot stand for a callback of the family, is an *Error.
 func (c *Client) Details(ctx context.Context, f family.Family, taskID string) (Polled, error) {
 	if f.Name.Tracks() { // the music families answer as add-vocals does
-		info, err := c.recordInfo(ctx, f.Details, taskID)
+		info, err := c.recordInfoWith(ctx, f.Details, taskID, f.Kind.Limits)
 		if err != nil {
 			return Polled{}, err
 		}
@@ -39,6 +39,9 @@ func (c *Client) Details(ctx context.Context, f family.Family, taskID string) (P
 	}
 	resp, raw, err := c.get(ctx, f.Details, taskID)
 	if err != nil {
+		return Polled{}, err
+	}
+	if err := bounded(resp, raw, f.Kind.Limits); err != nil {
 		return Polled{}, err
 	}
 	p, code, msg, perr := readDetails(f, taskID, raw)

@@ -21,6 +21,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/tracing"
 )
 
@@ -158,6 +159,25 @@ func (c *Client) do(ctx context.Context, op, method, target string, body io.Read
 	return resp, raw, nil
 }
 
+// bounded holds an answer to the bounds of a callback body before anything
+// is built from it: a body's size, nesting, members and array elements (by
+// the family's limits), so that an answer of a million empty tracks costs
+// one streaming pass, not an event of hundreds of megabytes. A refused
+// answer is an *Error (reason "refused"), a failed poll.
+func bounded(resp *http.Response, raw []byte, lim callback.Limits) error {
+	if len(raw) > maxDetails {
+		return &Error{Op: "record-info", HTTPStatus: resp.StatusCode, Msg: fmt.Sprintf("answer is larger than %d bytes", maxDetails)}
+	}
+	if _, err := callback.PeekWith(raw, lim, nil); err != nil {
+		return &Error{Op: "record-info", HTTPStatus: resp.StatusCode, Msg: "answer refused: " + err.Error()}
+	}
+	return nil
+}
+
+// maxDetails is the largest details answer read: a callback body's default
+// limit (body_limit), since an answer stands for one.
+const maxDetails = 1 << 20
+
 // redact drops the request from a transport error: url.Error carries the
 // URL, and a misconfigured base URL could carry credentials.
 func redact(err error) error {
@@ -197,8 +217,15 @@ func answerError(resp *http.Response, code int, msg string, perr error) *Error {
 const MaxRetryAfter = 10 * time.Minute
 
 func (c *Client) recordInfo(ctx context.Context, path, taskID string) (TaskInfo, error) {
+	return c.recordInfoWith(ctx, path, taskID, callback.DefaultLimits)
+}
+
+func (c *Client) recordInfoWith(ctx context.Context, path, taskID string, lim callback.Limits) (TaskInfo, error) {
 	resp, raw, err := c.get(ctx, path, taskID)
 	if err != nil {
+		return TaskInfo{}, err
+	}
+	if err := bounded(resp, raw, lim); err != nil {
 		return TaskInfo{}, err
 	}
 	info, code, msg, perr := parseRecordInfo(raw)

@@ -114,6 +114,14 @@ func TestRecordInfoErrors(t *testing.T) {
 		{"429 with Retry-After", 429, map[string]string{"Retry-After": "7"}, `{"code":429,"msg":"slow down"}`, "rate_limited", 7 * time.Second, true},
 		{"429 asking for a year", 429, map[string]string{"Retry-After": "31536000"}, `{"code":429}`, "rate_limited", provider.MaxRetryAfter, true},
 		{"429 asking for ever", 429, map[string]string{"Retry-After": "99999999999999999"}, `{"code":429}`, "rate_limited", provider.MaxRetryAfter, true},
+		// Hostile answers are refused before anything is built from them.
+		{"a million empty tracks", 200, nil, `{"code":200,"data":{"taskId":"` + id + `","status":"SUCCESS","response":{"sunoData":[` +
+			strings.Repeat(`{},`, 1_390_000) + `{}]}}}`, "refused", 0, false},
+		{"300,000 empty tracks in 900 KB", 200, nil, `{"code":200,"data":{"taskId":"` + id + `","status":"SUCCESS","response":{"sunoData":[` +
+			strings.Repeat(`{},`, 300_000) + `{}]}}}`, "refused", 0, false},
+		{"101 tracks", 200, nil, `{"code":200,"data":{"taskId":"` + id + `","status":"SUCCESS","response":{"sunoData":[` +
+			strings.Repeat(`{"id":"x"},`, 100) + `{"id":"x"}]}}}`, "refused", 0, false},
+		{"deep nesting", 200, nil, `{"code":200,"data":{"x":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}}`, "refused", 0, false},
 		{"code 430 in a 200", 200, nil, `{"code":430,"msg":"call frequency too high"}`, "rate_limited", 0, true},
 		{"unauthorized", 401, nil, `{"code":401,"msg":"bad key"}`, "unauthorized", 0, false},
 		{"not found", 200, nil, `{"code":404,"msg":"no task"}`, "not_found", 0, false},

@@ -3,6 +3,7 @@ package provider
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -74,6 +75,9 @@ func parseRecordInfo(raw []byte) (TaskInfo, int, string, error) {
 		info.ErrorMessage = *d.ErrorMessage
 	}
 	if d.Response != nil {
+		if n := len(d.Response.SunoData); n > callback.MaxTracks {
+			return TaskInfo{}, env.Code, env.Msg, fmt.Errorf("answer has %d tracks, more than %d", n, callback.MaxTracks)
+		}
 		for _, item := range d.Response.SunoData {
 			info.Tracks = append(info.Tracks, track(item))
 		}
