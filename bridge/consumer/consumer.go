@@ -88,6 +88,12 @@ func (e Event) Origin() event.Origin {
 // v1 vocals-bridge CloudEvents.
 var ErrNotVocalsEvent = errors.New("not a vocals-bridge v1 event")
 
+// ErrInconsistent (always with ErrNotVocalsEvent) is a message whose parts
+// disagree: its subject names another task or stage than its data, its
+// CloudEvents subject another task, or its task id is not one the bridge
+// would accept. The bridge never publishes one; someone else did.
+var ErrInconsistent = errors.New("subject, type and data disagree")
+
 // Decode reads a message in structured mode (Content-Type
 // application/cloudevents+json, the bridge's default) or binary mode (ce-*
 // headers, data as the body) and decodes its v1 data.
@@ -158,5 +164,31 @@ func fromCloudEvent(subject string, e ce.Event) (Event, error) {
 	if out.common.Stage != string(out.Stage) {
 		return Event{}, fmt.Errorf("consumer: %w: data stage %q under type %q", ErrNotVocalsEvent, out.common.Stage, e.Type())
 	}
+	if err := consistent(subject, e.Subject(), out); err != nil {
+		return Event{}, fmt.Errorf("consumer: %w: %w: %s", ErrNotVocalsEvent, ErrInconsistent, err.Error())
+	}
 	return out, nil
+}
+
+// consistent checks the task id as the bridge does, and that the NATS
+// subject (<prefix>.<task id>.<stage>; the prefix may be renamed, so it is
+// not checked) and the CloudEvents subject (when set; the bridge always
+// sets it) name the data's task and stage.
+// An empty NATS subject (an event not read from NATS) skips that part.
+func consistent(natsSubject, ceSubject string, e Event) error {
+	id := e.common.TaskID
+	if !event.ValidTaskID(id) {
+		return fmt.Errorf("task id %q is not 1-128 letters, digits, '_' or '-'", id)
+	}
+	if ceSubject != "" && ceSubject != id {
+		return fmt.Errorf("CloudEvents subject %q, data task %q", ceSubject, id)
+	}
+	if natsSubject == "" {
+		return nil
+	}
+	tokens := strings.Split(natsSubject, ".")
+	if n := len(tokens); n < 3 || tokens[n-2] != id || tokens[n-1] != string(e.Stage) {
+		return fmt.Errorf("NATS subject %q, data task %q at stage %s", natsSubject, id, e.Stage)
+	}
+	return nil
 }

@@ -111,6 +111,41 @@ func TestDecodeRefusesOtherMessages(t *testing.T) {
 	}
 }
 
+// Subject, type, stage and task id must agree, and the task id must be
+// one the bridge accepts: an event someone else published that names
+// other tasks is a typed error, not a trusted event.
+func TestDecodeRefusesInconsistentEvents(t *testing.T) {
+	structured := nats.Header{"Content-Type": {event.ContentType}}
+	lyrics := func(ceSubject, task string) string {
+		return `{"specversion":"1.0","id":"1","source":"/x","type":"com.sunoapi.lyrics.complete.v1","subject":"` + ceSubject + `",` +
+			`"data":{"task_id":"` + task + `","stage":"complete","callback_type":"","code":200,"code_reason":"success","msg":"ok","lyrics":[]}}`
+	}
+	tests := map[string]struct {
+		subject, data string
+		ok            bool
+	}{
+		"consistent":               {"lyrics.TASKA.complete", lyrics("TASKA", "TASKA"), true},
+		"renamed prefix":           {"songtext.words.TASKA.complete", lyrics("TASKA", "TASKA"), true},
+		"not from NATS":            {"", lyrics("TASKA", "TASKA"), true},
+		"subject names another":    {"vocals.TASKA.complete", lyrics("TASKB", "TASKB"), false},
+		"CE subject names another": {"lyrics.TASKA.complete", lyrics("TASKB", "TASKA"), false},
+		"subject's stage differs":  {"lyrics.TASKA.error", lyrics("TASKA", "TASKA"), false},
+		"control characters":       {"", lyrics("", "TA\\u001b[2JSK"), false},
+		"too short a subject":      {"TASKA.complete", lyrics("TASKA", "TASKA"), false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, err := consumer.Decode(tc.subject, structured, []byte(tc.data))
+			if tc.ok && err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if !tc.ok && (!errors.Is(err, consumer.ErrInconsistent) || !errors.Is(err, consumer.ErrNotVocalsEvent)) {
+				t.Fatalf("got %v, want ErrInconsistent", err)
+			}
+		})
+	}
+}
+
 // Consume delivers only the chosen stages; a failing handler gets the event
 // again after the backoff; Term stops redelivery; success acknowledges.
 func TestConsumeStagesRedeliveryAndTerm(t *testing.T) {

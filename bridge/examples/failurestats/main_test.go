@@ -15,7 +15,7 @@ import (
 
 func decode(t *testing.T, body string) consumer.Event {
 	t.Helper()
-	e, err := consumer.Decode("vocals.t.x", nats.Header{"Content-Type": {event.ContentType}}, []byte(body))
+	e, err := consumer.Decode("", nats.Header{"Content-Type": {event.ContentType}}, []byte(body))
 	if err != nil {
 		t.Fatal(err)
 	}
