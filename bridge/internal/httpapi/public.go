@@ -34,6 +34,7 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/family"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/metrics"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/tracing"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/verify"
 )
@@ -250,7 +251,8 @@ func (h *callbackHandler) serve(c echo.Context, f family.Family) error {
 	// provider staying connected: a vanished client must not abort a
 	// delivery half-way.
 	res, err := h.d.Sink.Deliver(context.WithoutCancel(ctx), msg)
-	if errors.Is(err, deliver.ErrEventTooLarge) {
+	if errors.Is(err, deliver.ErrEventTooLarge) || errors.Is(err, publish.ErrRejected) {
+		// Retrying cannot help: refused, with the body dead-lettered.
 		return h.reject(c, fam, log, rid, ip, err, start, body, size)
 	}
 
@@ -400,6 +402,10 @@ func (h *callbackHandler) reject(c echo.Context, fam event.Family, log *zap.Logg
 		c.Response().Header().Set("Connection", "close")
 	case errors.Is(err, deliver.ErrEventTooLarge):
 		status, reason = http.StatusRequestEntityTooLarge, "event_too_large"
+	case errors.Is(err, publish.ErrRejected):
+		// The stream refuses this event for good (its subject holds another
+		// event, or is bound to another stream).
+		status, reason = http.StatusConflict, "event_rejected"
 	default: // the client broke off or timed out while sending
 		reason = "unreadable_body"
 	}

@@ -154,9 +154,28 @@ func (p *JetStream) Publish(ctx context.Context, m build.Message) (Result, error
 		return Result{Duplicate: ack.Duplicate, Sequence: ack.Sequence}, nil
 	}
 	if isPerSubjectDuplicate(err) {
-		return Result{Duplicate: true}, nil
+		return p.sameEvent(ctx, m)
 	}
 	return Result{}, Classify(err)
+}
+
+// sameEvent tells the per-subject limit's two cases apart (it is reached
+// only after the duplicate window, so rarely): the subject holds this
+// event (a late retry: a duplicate), or another event with another id,
+// which no retry will replace (rejected; the caller sets it aside).
+func (p *JetStream) sameEvent(ctx context.Context, m build.Message) (Result, error) {
+	st, err := p.Stream(ctx)
+	if err != nil {
+		return Result{}, Classify(err)
+	}
+	held, err := st.GetLastMsgForSubject(ctx, m.Subject)
+	if err != nil {
+		return Result{}, Classify(err)
+	}
+	if id := held.Header.Get(jetstream.MsgIDHeader); id != m.ID {
+		return Result{}, fmt.Errorf("%w: %s holds event %s, not %s", ErrRejected, m.Subject, id, m.ID)
+	}
+	return Result{Duplicate: true}, nil
 }
 
 // perSubjectLimitErr is the description nats-server gives (as a store

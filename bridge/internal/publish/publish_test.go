@@ -109,6 +109,27 @@ func TestPerSubjectLimitOutlivesDuplicateWindow(t *testing.T) {
 	}
 }
 
+// The per-subject limit is a duplicate only when the subject holds the same
+// event: another event (another id) on a held subject is rejected, not
+// answered as stored.
+func TestPerSubjectLimitWithAnotherEventIsRejected(t *testing.T) {
+	p, js, _ := setup(t, time.Minute)
+	if _, err := pub(t, p, message("task3", event.StageComplete)); err != nil {
+		t.Fatal(err)
+	}
+	other := message("task3", event.StageComplete)
+	other.ID = event.FamilyLyrics.ID("task3", event.StageComplete)
+	if res, err := pub(t, p, other); !errors.Is(err, publish.ErrRejected) {
+		t.Fatalf("another event on a held subject: %+v %v, want ErrRejected", res, err)
+	}
+	if res, err := pub(t, p, message("task3", event.StageComplete)); err != nil || !res.Duplicate {
+		t.Fatalf("the same event again: %+v %v, want a duplicate", res, err)
+	}
+	if n := len(natstest.Messages(t, js, "VOCALS", "vocals.task3.>")); n != 1 {
+		t.Fatalf("stored %d messages, want 1", n)
+	}
+}
+
 func TestPublishErrorsAreClassified(t *testing.T) {
 	t.Run("subject of another stream is rejected", func(t *testing.T) {
 		p, js, _ := setup(t, time.Minute)
