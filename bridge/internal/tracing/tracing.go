@@ -140,7 +140,27 @@ func From(ctx context.Context) Context {
 	}
 	var c propagation.MapCarrier = map[string]string{}
 	propagation.TraceContext{}.Inject(ctx, c)
-	return Context{Parent: c["traceparent"], State: c["tracestate"]}
+	return Context{Parent: c["traceparent"], State: boundState(c["tracestate"])}
+}
+
+// MaxState bounds the tracestate an event carries (in its body and as a
+// header): the W3C rules let a platform drop list members, from the right,
+// and ask every one to pass on at least 512 characters. Without a bound a
+// 16 KB tracestate beside a large event outgrew max_payload and the
+// callback was answered 503 on every retry.
+const MaxState = 512
+
+// boundState drops members from the end of s until it is at most MaxState
+// long.
+func boundState(s string) string {
+	for len(s) > MaxState {
+		i := strings.LastIndexByte(s, ',')
+		if i < 0 {
+			return ""
+		}
+		s = strings.TrimRight(s[:i], " \t")
+	}
+	return s
 }
 
 // Into returns ctx continuing the trace of c (unchanged when c is none).
