@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -68,6 +69,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case json.Unmarshal(raw, &fields) != nil || fields == nil:
 		refuse(w, http.StatusBadRequest, "the request body must be a JSON object")
 		return
+	}
+	// Every spelling of the callback member goes: a provider that reads
+	// member names without regard to case (as Go's own decoder does) must
+	// find only the bridge's URL.
+	for name := range fields {
+		if strings.EqualFold(name, "callBackUrl") || strings.EqualFold(name, f.CallbackField) {
+			delete(fields, name)
+		}
 	}
 	cb, _ := json.Marshal(f.CallbackURL(p.CallbackURL))
 	fields[f.CallbackField] = cb

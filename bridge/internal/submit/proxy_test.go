@@ -72,7 +72,10 @@ func (r *proxyRig) post(t *testing.T, body string) (*http.Response, []byte) {
 	return resp, raw
 }
 
-const request = `{"uploadUrl":"u","prompt":"p","title":"t","style":"s","negativeTags":"n","callBackUrl":"https://elsewhere.invalid/cb"}`
+// request names a callback URL of its own in three spellings; the provider
+// must see only the bridge's.
+const request = `{"uploadUrl":"u","prompt":"p","title":"t","style":"s","negativeTags":"n","callBackUrl":"https://elsewhere.invalid/cb",` +
+	`"callbackurl":"https://elsewhere.invalid/lower","CallBackUrl":"https://elsewhere.invalid/upper"}`
 
 func taskIDOf(t *testing.T, raw []byte) string {
 	t.Helper()
@@ -106,6 +109,11 @@ func TestProxyFillsCallbackURLAndTracks(t *testing.T) {
 	_ = json.Unmarshal(ti.Raw, &env)
 	if err := json.Unmarshal([]byte(env.Data.Param), &param); err != nil || param["callBackUrl"] != callbackURL || param["title"] != "t" {
 		t.Errorf("the provider received %v", param)
+	}
+	for name, v := range param {
+		if strings.EqualFold(name, "callBackUrl") && (name != "callBackUrl" || v != callbackURL) {
+			t.Errorf("the provider received %s=%v", name, v)
+		}
 	}
 }
 
