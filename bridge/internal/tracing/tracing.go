@@ -10,10 +10,12 @@ package tracing
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"sync/atomic"
 
+	"go.opentelemetry.io/contrib/propagators/autoprop"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -78,21 +80,42 @@ func Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (con
 	return tracer.Start(ctx, name, opts...)
 }
 
-// Propagator is the W3C trace context and baggage.
-var Propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+// Propagator reads and writes trace context on HTTP requests: the W3C
+// trace context and baggage unless OTEL_PROPAGATORS names others (Setup
+// sets it, before anything is served).
+var Propagator propagation.TextMapPropagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 
-// Enabled reports whether the environment names an OTLP endpoint.
+// Enabled reports whether spans are exported: an OTLP endpoint is named,
+// and neither OTEL_SDK_DISABLED=true nor OTEL_TRACES_EXPORTER=none says
+// otherwise.
 func Enabled() bool {
+	if strings.EqualFold(strings.TrimSpace(os.Getenv("OTEL_SDK_DISABLED")), "true") ||
+		strings.TrimSpace(os.Getenv("OTEL_TRACES_EXPORTER")) == "none" {
+		return false
+	}
 	return os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
 }
 
-// Setup installs the propagator and, when an endpoint is set, an OTLP
+// Setup installs the propagator (OTEL_PROPAGATORS: tracecontext, baggage,
+// b3, b3multi, jaeger, xray, ottrace or none) and, when Enabled, an OTLP
 // exporter (OTEL_EXPORTER_OTLP_PROTOCOL: http/protobuf, the default, or
 // grpc) behind a batching tracer provider whose sampler, resource and
 // limits come from the OTEL_* variables; service.name defaults to
 // vocals-bridge. The returned function flushes and stops it.
 func Setup(ctx context.Context, version string) (shutdown func(context.Context) error, err error) {
+	if names := os.Getenv("OTEL_PROPAGATORS"); names != "" {
+		p, err := autoprop.TextMapPropagator(strings.Split(names, ",")...)
+		if err != nil {
+			return nil, fmt.Errorf("tracing: OTEL_PROPAGATORS: %w", err)
+		}
+		Propagator = p
+	}
 	otel.SetTextMapPropagator(Propagator)
+	switch e := strings.TrimSpace(os.Getenv("OTEL_TRACES_EXPORTER")); e {
+	case "", "otlp", "none":
+	default:
+		return nil, errors.New("tracing: OTEL_TRACES_EXPORTER must be otlp or none, not " + e)
+	}
 	if !Enabled() {
 		return func(context.Context) error { return nil }, nil
 	}

@@ -39,3 +39,48 @@ func TestFromBoundsTheTraceState(t *testing.T) {
 		})
 	}
 }
+
+// The standard OTEL_* switches are honoured: nothing is exported when the
+// SDK is disabled or the exporter is none, and OTEL_PROPAGATORS chooses
+// how trace context is read and written.
+func TestSetupHonoursTheOTELVariables(t *testing.T) {
+	tests := map[string]struct {
+		env     map[string]string
+		enabled bool
+		fields  string // a header the propagator uses
+		wantErr bool
+	}{
+		"endpoint":           {env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1"}, enabled: true, fields: "traceparent"},
+		"sdk disabled":       {env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1", "OTEL_SDK_DISABLED": "true"}, fields: "traceparent"},
+		"exporter none":      {env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1", "OTEL_TRACES_EXPORTER": "none"}, fields: "traceparent"},
+		"b3 propagation":     {env: map[string]string{"OTEL_PROPAGATORS": "b3"}, fields: "b3"},
+		"unknown propagator": {env: map[string]string{"OTEL_PROPAGATORS": "smoke-signals"}, wantErr: true},
+		"unknown exporter":   {env: map[string]string{"OTEL_TRACES_EXPORTER": "console"}, wantErr: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			saved := tracing.Propagator
+			t.Cleanup(func() { tracing.Propagator = saved })
+			for _, k := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_SDK_DISABLED", "OTEL_TRACES_EXPORTER", "OTEL_PROPAGATORS"} {
+				t.Setenv(k, tc.env[k])
+			}
+			shutdown, err := tracing.Setup(context.Background(), "test")
+			if tc.wantErr {
+				if err == nil {
+					t.Fatal("accepted")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = shutdown(context.Background()) }()
+			if tracing.Enabled() != tc.enabled {
+				t.Errorf("Enabled() = %v, want %v", tracing.Enabled(), tc.enabled)
+			}
+			if !strings.Contains(strings.Join(tracing.Propagator.Fields(), " "), tc.fields) {
+				t.Errorf("propagator fields %v, want %s", tracing.Propagator.Fields(), tc.fields)
+			}
+		})
+	}
+}
