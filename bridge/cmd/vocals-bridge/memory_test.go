@@ -58,6 +58,10 @@ func hostile(task string) map[string][]byte {
 		"midi empty notes": []byte(`{"code":200,"msg":"m","task_id":"` + task + `","data":{"instruments":[{"notes":[` + fill("{},") + `{}]}]}}`),
 		"midi notes": []byte(`{"code":200,"msg":"m","task_id":"` + task + `","data":{"instruments":[{"notes":[` +
 			strings.Repeat(`{"pitch":1,"start":2},`, 20_000) + `{}]}]}}`),
+		// Just under the element limit, each note with members the event
+		// keeps as extras.
+		"midi notes with extras": []byte(`{"code":200,"msg":"m","task_id":"` + task + `","data":{"instruments":[{"notes":[` +
+			strings.Repeat(`{"pitch":1,"x":1,"y":2,"z":3},`, 24_990) + `{}]}]}}`),
 	}
 }
 
