@@ -319,7 +319,7 @@ func (a *App) listen(context.Context) error {
 	}
 	deps := httpapi.PublicDeps{
 		Log: a.log, Metrics: a.metrics, Builder: a.builder, Sink: a.sink, Verifier: v, Families: cfg.Families(),
-		BodyLimit: cfg.BodyLimit, RetryAfter: cfg.RetryAfter, Schemas: event.Schemas(),
+		BodyLimit: cfg.BodyLimit, RetryAfter: cfg.RetryAfter, Schemas: event.Schemas(), SchemaBase: cfg.SchemaBase(),
 		Guard: httpapi.GuardConfig{
 			Allowed: allowed, TrustedProxies: trusted,
 			RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,

@@ -18,6 +18,7 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -58,8 +59,11 @@ type PublicDeps struct {
 	BodyLimit int64
 	// RetryAfter is sent with 503 answers.
 	RetryAfter time.Duration
-	// Schemas is served read-only under SchemaPrefix.
-	Schemas fs.FS
+	// Schemas is served read-only under SchemaPrefix, each $id naming
+	// where it is served: SchemaBase (the events' dataschema base) in
+	// place of event.SchemaIDBase.
+	Schemas    fs.FS
+	SchemaBase string
 	// DeadLetter keeps refused callbacks; nil disables that.
 	DeadLetter DeadLetter
 	// Verifier checks the source; nil (or one with nothing configured)
@@ -103,9 +107,25 @@ func NewPublic(d PublicDeps) *echo.Echo {
 	schemas := http.StripPrefix(SchemaPrefix, http.FileServer(http.FS(d.Schemas)))
 	e.GET(SchemaPrefix+"/*", echo.WrapHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/schema+json")
-		schemas.ServeHTTP(w, r)
+		name := strings.TrimPrefix(r.URL.Path, SchemaPrefix+"/")
+		raw, err := fs.ReadFile(d.Schemas, name)
+		if d.SchemaBase == "" || !strings.HasSuffix(name, ".json") || err != nil {
+			schemas.ServeHTTP(w, r) // listings, 404s
+			return
+		}
+		_, _ = w.Write(servedSchema(raw, d.SchemaBase))
 	})))
 	return e
+}
+
+// servedSchema is raw with its $id under base instead of
+// event.SchemaIDBase: the URL it is served at, the one events name as
+// their dataschema, so a validator that fetches it resolves relative $refs
+// against the bridge too.
+func servedSchema(raw []byte, base string) []byte {
+	from := []byte(`"$id": "` + event.SchemaIDBase + "/")
+	to := []byte(`"$id": "` + strings.TrimSuffix(base, "/") + "/")
+	return bytes.Replace(raw, from, to, 1)
 }
 
 // Answer is the JSON body of a 200 answer.

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 )
 
 var (
@@ -99,7 +101,7 @@ func Compiler(t testing.TB) *jsonschema.Compiler {
 
 // ID is the $id of a schema of schemas/v1, e.g. ID("event.schema.json").
 func ID(name string) string {
-	return "https://github.com/vocals-bridge/vocals-bridge/raw/main/schemas/v1/" + name
+	return event.SchemaIDBase + "/v1/" + name
 }
 
 func load(t testing.TB) {
