@@ -19,6 +19,7 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natstest"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/tracing"
 )
 
 // setup publishes every provider fixture through the bridge's own
@@ -48,7 +49,10 @@ func setup(t *testing.T, mode string) (jetstream.JetStream, *nats.Conn, []build.
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := b.Build(cb, raw)
+		// A trace state with a comma and a space: binary mode carries it
+		// as a header the SDKs must read back unchanged.
+		tr := tracing.Context{Parent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", State: "vendor=a b,other=c%2Cd"}
+		m, err := b.BuildTraced(tr, cb, raw, event.OriginCallback)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,7 +2,6 @@ package event
 
 import (
 	"fmt"
-	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -24,8 +23,10 @@ const HeaderPrefix = "ce-"
 // CloudEvents NATS binding (1.0.3) defines it: every attribute, extensions
 // and datacontenttype included, becomes a "ce-<name>" header, and the data
 // is the body. There is no Content-Type header: a receiver tells binary
-// from structured by its absence. Values are percent-encoded: space, '"',
-// '%' and every byte outside printable ASCII.
+// from structured by its absence. Values are sent as they are: the NATS
+// binding, unlike the HTTP one, does not percent-encode, and the SDKs read
+// them back verbatim. A value holding CR or LF (which would end the header)
+// is refused.
 func ToBinary(structured []byte) (map[string]string, []byte, error) {
 	e := ce.New()
 	if err := e.UnmarshalJSON(structured); err != nil {
@@ -54,15 +55,18 @@ func ToBinary(structured []byte) (map[string]string, []byte, error) {
 		}
 	}
 	for k, v := range h {
-		h[k] = percentEncode(v)
+		if strings.ContainsAny(v, "\r\n") {
+			return nil, nil, fmt.Errorf("event: attribute %s holds a line break", strings.TrimPrefix(k, HeaderPrefix))
+		}
 	}
 	return h, e.Data(), nil
 }
 
 // FromBinary rebuilds an event from binary-mode headers and body. Header
-// names are matched case-insensitively; values may be double-quoted and are
-// percent-decoded once, refusing bytes that are not UTF-8. A Content-Type
-// header stands in for a missing ce-datacontenttype (older senders).
+// names are matched case-insensitively; values are taken as they are (the
+// NATS binding does not percent-encode), may be double-quoted, and must be
+// UTF-8. A Content-Type header stands in for a missing ce-datacontenttype
+// (older senders).
 func FromBinary(header map[string][]string, data []byte) (ce.Event, error) {
 	e := ce.New()
 	attrs := map[string]string{}
@@ -76,9 +80,9 @@ func FromBinary(header map[string][]string, data []byte) (ce.Event, error) {
 		case lk == "content-type":
 			contentType = vs[0]
 		case strings.HasPrefix(lk, HeaderPrefix):
-			v, err := url.PathUnescape(unquote(vs[0]))
-			if err != nil || !utf8.ValidString(v) {
-				return e, fmt.Errorf("event: header %s is not percent-encoded UTF-8", k)
+			v := unquote(vs[0])
+			if !utf8.ValidString(v) {
+				return e, fmt.Errorf("event: header %s is not UTF-8", k)
 			}
 			attrs[strings.TrimPrefix(lk, HeaderPrefix)] = v
 		}
@@ -135,19 +139,6 @@ func unquote(v string) string {
 			i++
 		}
 		b.WriteByte(v[i])
-	}
-	return b.String()
-}
-
-func percentEncode(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c == '"' || c == '%' || c > '~' {
-			fmt.Fprintf(&b, "%%%02X", c)
-			continue
-		}
-		b.WriteByte(c)
 	}
 	return b.String()
 }
