@@ -85,6 +85,7 @@ lint-schemas:
 		$(AJV) -s $$s -r "schemas/v1/*data.schema.json" -r schemas/v1/common.schema.json \
 			-d "$$d*.json" || exit 1; done
 	$(AJV) -s schemas/v1/submitted-event.schema.json -r schemas/v1/submitted.schema.json -d bridge/event/testdata/submitted.json
+	$(AJV) -s schemas/v1/timeout-event.schema.json -r schemas/v1/data.schema.json -d bridge/event/testdata/timeout.json
 
 schemas:
 	cp schemas/v1/*.json bridge/event/schemas/v1/

@@ -30,7 +30,8 @@ type Options struct {
 	// Durable names the consumer; every replica of a service uses the
 	// same name to share the work. Required.
 	Durable string
-	// Stages to receive, of those each family has; all when empty.
+	// Stages to receive, of those each family has; all when empty, the
+	// bridge's timeout included.
 	Stages []event.Stage
 	// MaxDeliver bounds deliveries of one event (default 5); after that
 	// JetStream stops redelivering it.
@@ -62,7 +63,7 @@ func (o Options) withDefaults() (Options, error) {
 		}
 	}
 	if len(o.Stages) == 0 {
-		o.Stages = event.Stages()
+		o.Stages = append(event.Stages(), event.StageTimeout)
 	}
 	if o.MaxDeliver == 0 {
 		o.MaxDeliver = 5
@@ -105,7 +106,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, opts Options) (jetstrea
 			prefix = string(f)
 		}
 		for _, st := range opts.Stages {
-			if f.HasStage(st) {
+			if f.Publishes(st) {
 				filters = append(filters, prefix+".*."+string(st))
 			}
 		}

@@ -59,16 +59,17 @@ func DataOf[T any](e Event) (T, bool) {
 	return d, ok
 }
 
-// Failure is the provider's failure report carried by an error event.
+// Failure is the failure an error event reports (the provider's), or a
+// timeout event (the bridge's: code 408, msg "timeout: ...").
 type Failure struct {
 	Code   int
 	Reason string // event.CodeReason of Code
 	Msg    string
 }
 
-// Failure returns the failure an error-stage event reports.
+// Failure returns the failure an error or timeout event reports.
 func (e Event) Failure() (Failure, bool) {
-	if e.Stage != event.StageError {
+	if e.Stage != event.StageError && e.Stage != event.StageTimeout {
 		return Failure{}, false
 	}
 	return Failure{Code: e.common.Code, Reason: e.common.CodeReason, Msg: e.common.Msg}, true
@@ -141,7 +142,7 @@ func parseType(typ string) (event.Family, event.Stage, bool) {
 		return "", "", false
 	}
 	f, st := event.Family(rest[:i]), event.Stage(rest[i+1:])
-	return f, st, f.Known() && f.HasStage(st)
+	return f, st, f.Known() && f.Publishes(st)
 }
 
 func fromCloudEvent(subject string, e ce.Event) (Event, error) {
@@ -161,13 +162,22 @@ func fromCloudEvent(subject string, e ce.Event) (Event, error) {
 	if d, ok := data.(*event.DataV1); ok {
 		out.Data = *d
 	}
-	if out.common.Stage != string(out.Stage) {
+	if want := dataStage(out.Stage); out.common.Stage != string(want) {
 		return Event{}, fmt.Errorf("consumer: %w: data stage %q under type %q", ErrNotVocalsEvent, out.common.Stage, e.Type())
 	}
 	if err := consistent(subject, e.Subject(), out); err != nil {
 		return Event{}, fmt.Errorf("consumer: %w: %w: %s", ErrNotVocalsEvent, ErrInconsistent, err.Error())
 	}
 	return out, nil
+}
+
+// dataStage is the stage in the data of an event of stage st: a timeout's
+// data is the error the bridge declares.
+func dataStage(st event.Stage) event.Stage {
+	if st == event.StageTimeout {
+		return event.StageError
+	}
+	return st
 }
 
 // consistent checks the task id as the bridge does, and that the NATS

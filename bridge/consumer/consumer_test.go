@@ -115,6 +115,45 @@ func TestDecodeRefusesOtherMessages(t *testing.T) {
 	}
 }
 
+// A timeout event is the bridge's verdict: its own type and subject, an
+// error in its data, read as a failure; its type on another stage's
+// subject, or with other data, is refused.
+func TestDecodeTimeout(t *testing.T) {
+	structured := nats.Header{"Content-Type": {event.ContentType}}
+	timeout := func(typ, stage string) string {
+		return `{"specversion":"1.0","id":"1","source":"/x","type":"` + typ + `","subject":"TASKA","origin":"timeout",` +
+			`"data":{"task_id":"TASKA","stage":"` + stage + `","callback_type":"","code":408,"code_reason":"rate_limited","msg":"timeout: 1h","lyrics":[]}}`
+	}
+	tests := map[string]struct {
+		subject, data string
+		want          error
+	}{
+		"timeout":                {"lyrics.TASKA.timeout", timeout("com.sunoapi.lyrics.timeout.v1", "error"), nil},
+		"on the error subject":   {"lyrics.TASKA.error", timeout("com.sunoapi.lyrics.timeout.v1", "error"), consumer.ErrInconsistent},
+		"error under its type":   {"lyrics.TASKA.error", timeout("com.sunoapi.lyrics.error.v1", "error"), nil},
+		"data stage not error":   {"lyrics.TASKA.timeout", timeout("com.sunoapi.lyrics.timeout.v1", "timeout"), consumer.ErrNotVocalsEvent},
+		"data stage is complete": {"lyrics.TASKA.timeout", timeout("com.sunoapi.lyrics.timeout.v1", "complete"), consumer.ErrNotVocalsEvent},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			e, err := consumer.Decode(tc.subject, structured, []byte(tc.data))
+			if tc.want != nil {
+				if !errors.Is(err, tc.want) {
+					t.Fatalf("got %v, want %v", err, tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, ok := e.Failure()
+			if !ok || f.Code != 408 || f.Msg != "timeout: 1h" || e.Origin() != event.OriginTimeout {
+				t.Errorf("failure %+v %v, origin %s", f, ok, e.Origin())
+			}
+		})
+	}
+}
+
 // Subject, type, stage and task id must agree, and the task id must be
 // one the bridge accepts: an event someone else published that names
 // other tasks is a typed error, not a trusted event.

@@ -66,20 +66,22 @@ func familySections(t *testing.T) [4]map[string]any {
 	for _, f := range event.Families()[1:] {
 		k := key(f)
 		var stages []string
-		for _, st := range f.Stages() {
+		for _, st := range f.EventStages() {
 			stages = append(stages, string(st))
 		}
 		channels[k] = map[string]any{
 			"address":     string(f) + ".{task_id}.{stage}",
 			"title":       string(f) + " events",
-			"description": fmt.Sprintf("The %s family's stages (%s), on %s.<task_id>.<stage>; the prefix is the family's name unless family_subject_prefixes renames it. Stored in the same stream as add-vocals'.", f, strings.Join(stages, ", "), f),
+			"description": fmt.Sprintf("The %s family's stages (%s), on %s.<task_id>.<stage>; the prefix is the family's name unless family_subject_prefixes renames it. Stored in the same stream as add-vocals'. timeout is the bridge's verdict, as add-vocals' timeout channel says.", f, strings.Join(stages, ", "), f),
 			"parameters": map[string]any{
 				"task_id": map[string]any{"$ref": "#/components/parameters/task_id"},
 				"stage":   map[string]any{"description": "The stage; use * for every stage.", "enum": stages},
 			},
 			"messages": map[string]any{
-				k + "Structured": map[string]any{"$ref": "#/components/messages/" + k + "Structured"},
-				k + "Binary":     map[string]any{"$ref": "#/components/messages/" + k + "Binary"},
+				k + "Structured":        map[string]any{"$ref": "#/components/messages/" + k + "Structured"},
+				k + "Binary":            map[string]any{"$ref": "#/components/messages/" + k + "Binary"},
+				k + "TimeoutStructured": map[string]any{"$ref": "#/components/messages/" + k + "TimeoutStructured"},
+				k + "TimeoutBinary":     map[string]any{"$ref": "#/components/messages/" + k + "TimeoutBinary"},
 			},
 		}
 		operations["receive"+strings.ToUpper(k[:1])+k[1:]] = map[string]any{
@@ -89,6 +91,8 @@ func familySections(t *testing.T) [4]map[string]any {
 			"messages": []any{
 				map[string]any{"$ref": "#/channels/" + k + "/messages/" + k + "Structured"},
 				map[string]any{"$ref": "#/channels/" + k + "/messages/" + k + "Binary"},
+				map[string]any{"$ref": "#/channels/" + k + "/messages/" + k + "TimeoutStructured"},
+				map[string]any{"$ref": "#/channels/" + k + "/messages/" + k + "TimeoutBinary"},
 			},
 		}
 		golden := familyGolden(t, f)
@@ -117,6 +121,23 @@ func familySections(t *testing.T) [4]map[string]any {
 				"payload": flow(t, golden["data"]),
 			}},
 		}
+		messages[k+"TimeoutStructured"] = map[string]any{
+			"name":        string(f) + "-timeout-structured",
+			"title":       f.Type(event.StageTimeout) + " (structured mode)",
+			"contentType": event.ContentType,
+			"headers":     map[string]any{"$ref": "#/components/schemas/structuredHeaders"},
+			"payload":     map[string]any{"$ref": "./v1/" + filepath.Base(f.TimeoutEventSchemaPath())},
+		}
+		messages[k+"TimeoutBinary"] = map[string]any{
+			"name":        string(f) + "-timeout-binary",
+			"title":       f.Type(event.StageTimeout) + " (binary mode)",
+			"contentType": event.DataContentType,
+			"headers": map[string]any{"allOf": []any{
+				map[string]any{"$ref": "#/components/schemas/familyBinaryHeaders"},
+				map[string]any{"properties": map[string]any{"ce-type": map[string]any{"const": f.Type(event.StageTimeout)}, "ce-origin": map[string]any{"const": string(event.OriginTimeout)}}, "required": []any{"ce-origin"}},
+			}},
+			"payload": map[string]any{"$ref": "./v1/" + filepath.Base(f.DataSchemaPath())},
+		}
 	}
 	// The binary headers of add-vocals', but any family's type.
 	doc, _ := loadAsyncAPI(t)
@@ -128,7 +149,7 @@ func familySections(t *testing.T) [4]map[string]any {
 	var fh map[string]any
 	_ = json.Unmarshal(raw, &fh)
 	fh["description"] = "NATS headers of a binary-mode event of any family but add-vocals: as binaryHeaders, with the family's type."
-	fh["properties"].(map[string]any)["ce-type"] = map[string]any{"type": "string", "pattern": `^com\.sunoapi\.[a-z-]+\.(text|first|complete|error)\.v1$`}
+	fh["properties"].(map[string]any)["ce-type"] = map[string]any{"type": "string", "pattern": `^com\.sunoapi\.[a-z-]+\.(text|first|complete|error|timeout)\.v1$`}
 	return [4]map[string]any{channels, operations, messages, {"familyBinaryHeaders": fh}}
 }
 

@@ -9,11 +9,14 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/family"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/schematest"
 )
 
@@ -229,6 +232,87 @@ func TestAsyncAPISubmittedMessages(t *testing.T) {
 	}
 }
 
+// The timeout event of every family (built as the bridge builds it)
+// matches its family's timeout messages, in both modes, and none of the
+// family's stage messages: a consumer of the catalog tells them apart.
+func TestAsyncAPITimeoutMessages(t *testing.T) {
+	doc, dir := loadAsyncAPI(t)
+	messages, _ := pointer(doc, "/components/messages")
+	schemas, _ := pointer(doc, "/components/schemas")
+	msgs := messages.(map[string]any)
+	b := build.NewBuilder("vocals", "/vocals-bridge", "http://localhost:8080/schemas", time.UTC)
+	for _, f := range family.All() {
+		prefix := ""
+		if f.Name != event.FamilyVocals {
+			prefix = key(f.Name)
+		}
+		name := func(s string) string { // timeoutStructured, wavTimeoutStructured
+			if prefix == "" {
+				return strings.ToLower(s[:1]) + s[1:]
+			}
+			return prefix + s
+		}
+		cb, err := f.Callback("task1", 408, "timeout: no terminal stage within 1h0m0s", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := b.BuildFrom(cb, nil, event.OriginTimeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		compile := func(msg, part string) *jsonschema.Schema {
+			return compileInline(t, dir, msg+"-"+part, inline(msgs[msg].(map[string]any)[part], schemas.(map[string]any)))
+		}
+		if err := compile(name("TimeoutStructured"), "payload").Validate(asJSONValue(t, m.Body)); err != nil {
+			t.Errorf("%s: structured: %v", f.Name, err)
+		}
+		stages := []string{"errorStructured", "completeStructured"}
+		if prefix != "" {
+			stages = []string{prefix + "Structured"}
+		}
+		for _, other := range stages {
+			if compile(other, "payload").Validate(asJSONValue(t, m.Body)) == nil {
+				t.Errorf("%s: a timeout matches the %s message", f.Name, other)
+			}
+		}
+		header, data, err := event.ToBinary(m.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		header["Nats-Msg-Id"] = m.ID
+		hjson, _ := json.Marshal(header)
+		if err := compile(name("TimeoutBinary"), "headers").Validate(asJSONValue(t, hjson)); err != nil {
+			t.Errorf("%s: binary headers: %v", f.Name, err)
+		}
+		if err := compile(name("TimeoutBinary"), "payload").Validate(asJSONValue(t, data)); err != nil {
+			t.Errorf("%s: binary payload: %v", f.Name, err)
+		}
+	}
+}
+
+// inline replaces each reference to a schema of the catalog's components
+// in v with that schema, so v compiles on its own.
+func inline(v any, schemas map[string]any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		if ref, ok := v["$ref"].(string); ok && strings.HasPrefix(ref, "#/components/schemas/") {
+			return inline(schemas[strings.TrimPrefix(ref, "#/components/schemas/")], schemas)
+		}
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[k] = inline(x, schemas)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = inline(x, schemas)
+		}
+		return out
+	}
+	return v
+}
+
 // Every message example in the catalog matches its message's payload and
 // headers, and each stage has one in both modes.
 func TestAsyncAPIExamplesMatchTheirMessages(t *testing.T) {
@@ -243,7 +327,7 @@ func TestAsyncAPIExamplesMatchTheirMessages(t *testing.T) {
 		}
 		return v
 	}
-	for _, st := range event.Stages() {
+	for _, st := range event.FamilyVocals.EventStages() {
 		for _, mode := range []string{"Structured", "Binary"} {
 			name := string(st) + mode
 			msg := messages.(map[string]any)[name].(map[string]any)

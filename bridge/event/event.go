@@ -25,8 +25,15 @@ const (
 	StageError    Stage = "error"
 )
 
-// Stages lists every stage.
+// Stages lists every stage the provider reports.
 func Stages() []Stage { return []Stage{StageText, StageFirst, StageComplete, StageError} }
+
+// StageTimeout is the bridge's own verdict, not a provider stage: a
+// tracked task reached no terminal stage before its deadline. Its data is
+// an error (data stage "error", code 408), and it has a subject of its own
+// (<prefix>.<task_id>.timeout), so the provider's own error, should it
+// come later, still reaches the error subject.
+const StageTimeout Stage = "timeout"
 
 // ValidTaskID reports whether id is safe as a single NATS subject token:
 // 1-128 characters of A-Z, a-z, 0-9, '_' or '-'. Every task id in a

@@ -73,7 +73,15 @@ func (f Family) Stages() []Stage {
 	return []Stage{StageComplete, StageError}
 }
 
-// HasStage reports whether f reports stage s.
+// EventStages lists every stage of f's events: the provider's (Stages)
+// and the bridge's timeout.
+func (f Family) EventStages() []Stage { return append(f.Stages(), StageTimeout) }
+
+// Publishes reports whether f's events can carry stage s: one of its
+// provider stages, or timeout.
+func (f Family) Publishes(s Stage) bool { return s == StageTimeout || f.HasStage(s) }
+
+// HasStage reports whether the provider reports stage s for f.
 func (f Family) HasStage(s Stage) bool {
 	for _, st := range f.Stages() {
 		if st == s {
@@ -117,6 +125,15 @@ func (f Family) EventSchemaPath() string {
 		return "/" + Version + "/event.schema.json"
 	}
 	return "/" + Version + "/" + string(f) + ".event.schema.json"
+}
+
+// TimeoutEventSchemaPath is the path of the schema of f's whole timeout
+// event: its own type, the family's data (an error).
+func (f Family) TimeoutEventSchemaPath() string {
+	if f == FamilyVocals {
+		return "/" + Version + "/timeout-event.schema.json"
+	}
+	return "/" + Version + "/" + string(f) + ".timeout-event.schema.json"
 }
 
 // NewData returns a pointer to a zero value of f's data type: *DataV1 for

@@ -27,14 +27,12 @@ func TestFamilySchemas(t *testing.T) {
 	base := readJSON(t, filepath.Join(root, "schemas", "v1", "event.schema.json"))
 	submitted := readJSON(t, filepath.Join(root, "schemas", "v1", "submitted-event.schema.json"))
 	for _, f := range event.Families() {
-		if f == event.FamilyVocals {
-			continue
+		files := map[string]map[string]any{filepath.Base(f.TimeoutEventSchemaPath()): timeoutSchema(base, f)}
+		if f != event.FamilyVocals {
+			files[filepath.Base(f.EventSchemaPath())] = familyEventSchema(base, f)
+			files[string(f)+".submitted-event.schema.json"] = familySubmittedSchema(submitted, f)
 		}
-		files := map[string]map[string]any{
-			filepath.Base(f.EventSchemaPath()):         familyEventSchema(base, f),
-			string(f) + ".submitted-event.schema.json": familySubmittedSchema(submitted, f),
-		}
-		if data := familyDataSchema(f); data != nil {
+		if data := familyDataSchema(f); data != nil && f != event.FamilyVocals {
 			files[filepath.Base(f.DataSchemaPath())] = data
 		}
 		for name, doc := range files {
@@ -80,6 +78,30 @@ func familyEventSchema(base map[string]any, f event.Family) map[string]any {
 	props["dataschema"].(map[string]any)["pattern"] = regexp.QuoteMeta(f.DataSchemaPath()) + "$"
 	props["data"] = map[string]any{"$ref": filepath.Base(f.DataSchemaPath())}
 	return doc
+}
+
+// timeoutSchema is the schema of f's timeout event: f's event schema with
+// the timeout type and origin; its data is f's (an error).
+func timeoutSchema(base map[string]any, f event.Family) map[string]any {
+	doc := base
+	if f != event.FamilyVocals {
+		doc = familyEventSchema(base, f)
+	}
+	var c map[string]any
+	raw, _ := json.Marshal(doc)
+	_ = json.Unmarshal(raw, &c)
+	c["$id"] = schematest.ID(filepath.Base(f.TimeoutEventSchemaPath()))
+	c["title"] = fmt.Sprintf("vocals-bridge %s timeout CloudEvent, v1, structured JSON mode", f)
+	c["description"] = fmt.Sprintf("The body of the message the bridge publishes on <prefix>.<task_id>.timeout when a tracked %s task reached no terminal stage before its tracking deadline (the prefix defaults to %s). Its data is an error: stage error, code 408, a msg starting \"timeout:\". The provider's own error, if it comes later, is still published on <prefix>.<task_id>.error.", f, f)
+	if f == event.FamilyVocals {
+		c["description"] = strings.Replace(c["description"].(string), "defaults to vocals", "is subject_prefix, vocals by default", 1)
+	}
+	props := c["properties"].(map[string]any)
+	props["id"].(map[string]any)["description"] = fmt.Sprintf("UUIDv5 of \"%s<task_id>/timeout\": the same however often the timeout is published; also the Nats-Msg-Id.", map[bool]string{true: "", false: string(f) + "/"}[f == event.FamilyVocals])
+	props["type"] = map[string]any{"const": f.Type(event.StageTimeout)}
+	props["origin"] = map[string]any{"description": "Extension attribute: always timeout.", "const": string(event.OriginTimeout)}
+	c["required"] = append(c["required"].([]any), "origin")
+	return c
 }
 
 func familySubmittedSchema(base map[string]any, f event.Family) map[string]any {

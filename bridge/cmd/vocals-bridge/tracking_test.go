@@ -164,7 +164,7 @@ func terminal(t *testing.T, natsURL string, tasks ...string) bool {
 	t.Helper()
 	have := map[string]bool{}
 	for _, e := range events(t, natsURL, "vocals.>") {
-		if strings.HasSuffix(e.Subject, ".complete") || strings.HasSuffix(e.Subject, ".error") {
+		if strings.HasSuffix(e.Subject, ".complete") || strings.HasSuffix(e.Subject, ".error") || strings.HasSuffix(e.Subject, ".timeout") {
 			have[strings.Split(e.Subject, ".")[1]] = true
 		}
 	}
@@ -424,8 +424,10 @@ func TestPollErrorsAndRateLimitsBackOff(t *testing.T) {
 	}
 }
 
-// A task that never finishes gets a timeout error event at its deadline,
-// and its tracking ends.
+// A task that never finishes gets a timeout event at its deadline, and
+// its tracking ends; the provider's own failure, arriving after that, is
+// published on the error subject with its code and message (it was
+// answered a duplicate of the timeout and lost).
 func TestStuckTaskTimesOut(t *testing.T) {
 	t.Parallel()
 	_, simURL := startSim(t, nil)
@@ -435,14 +437,27 @@ func TestStuckTaskTimesOut(t *testing.T) {
 	eventually(t, "a stuck task counted", 10*time.Second, func() bool { return metric(t, p, "vocals_bridge_tracking_stuck_tasks") == 1 })
 	eventually(t, "the timeout", 20*time.Second, func() bool { return terminal(t, p.natsURL, task) })
 	evs := events(t, p.natsURL, "vocals."+task+".>")
-	if len(evs) != 1 || evs[0].Origin != "timeout" || evs[0].Data.Code != 408 || !strings.HasPrefix(evs[0].Data.Msg, "timeout:") {
+	if len(evs) != 1 || evs[0].Subject != "vocals."+task+".timeout" || evs[0].Origin != "timeout" || evs[0].Data.Code != 408 ||
+		evs[0].Data.Stage != "error" || !strings.HasPrefix(evs[0].Data.Msg, "timeout:") {
 		t.Fatalf("events %+v", evs)
 	}
-	schematest.ValidateEvent(t, evs[0].raw)
+	schematest.ValidateFamilyEvent(t, "timeout-event.schema.json", evs[0].raw)
 	eventually(t, "tracking to end", 10*time.Second, func() bool { return metric(t, p, "vocals_bridge_tracking_tasks") == 0 })
 	if n := metric(t, p, `vocals_bridge_tracking_ended_total{how="timeout"}`); n != 1 {
 		t.Errorf("%v timeouts counted", n)
 	}
+
+	body := []byte(`{"code":531,"msg":"Generation failed; credits refunded","data":{"callbackType":"error","task_id":"` + task + `","data":null}}`)
+	ts, sig := sign(simHMAC, task, time.Now().Unix())
+	r := postWith(t, p.public+"/callbacks/vocals?token="+cbToken, body, map[string]string{"X-Webhook-Timestamp": ts, "X-Webhook-Signature": sig})
+	if r.status != http.StatusOK || r.a.Duplicate {
+		t.Fatalf("the provider's failure after the timeout: %d %+v", r.status, r.a)
+	}
+	evs = events(t, p.natsURL, "vocals."+task+".error")
+	if len(evs) != 1 || evs[0].Origin != "callback" || evs[0].Data.Code != 531 || evs[0].Data.Msg != "Generation failed; credits refunded" {
+		t.Fatalf("error events %+v", evs)
+	}
+	schematest.ValidateEvent(t, evs[0].raw)
 }
 
 // Announcements are request/reply; announcing twice tracks once; a bad id

@@ -1,7 +1,7 @@
 // Command failurestats is an example analytics subscriber: it follows
-// every family's failures (vocals.*.error, lyrics.*.error, ...), counts
-// them by family and provider code, and exposes the counts as Prometheus
-// metrics.
+// every family's failures (vocals.*.error, lyrics.*.error, ..., and the
+// bridge's own vocals.*.timeout, ...), counts them by family and code,
+// and exposes the counts as Prometheus metrics.
 //
 //	go run ./bridge/examples/failurestats --nats-url nats://127.0.0.1:4222 --listen :9102
 package main
@@ -83,7 +83,7 @@ func main() {
 	err = consumer.Consume(ctx, js, consumer.Options{
 		Durable:  *durable,
 		Families: event.Families(),
-		Stages:   []event.Stage{event.StageError},
+		Stages:   []event.Stage{event.StageError, event.StageTimeout},
 	}, s.handle)
 	if err != nil {
 		log.Fatal(err)

@@ -168,9 +168,9 @@ func (b *Builder) BuildHashed(tr tracing.Context, cb callback.Callback, bodySum 
 }
 
 // BuildFrom is Build for a stage learned another way: from a record-info
-// answer (body is that answer) or a timeout (body is empty). The id is the
-// same as the callback's would be, so whichever reaches the stream second
-// is a duplicate.
+// answer (body is that answer; the id is the callback's, so whichever
+// reaches the stream second is a duplicate) or a timeout (body is empty;
+// cb is the error the bridge declares, published as the timeout stage).
 func (b *Builder) BuildFrom(cb callback.Callback, body []byte, origin event.Origin) (Message, error) {
 	return b.build(tracing.Context{}, cb, sha256.Sum256(body), origin)
 }
@@ -185,12 +185,19 @@ func (b *Builder) build(tr tracing.Context, cb callback.Callback, bodySum [sha25
 	if !ok || !cb.Family.HasStage(cb.Stage) {
 		return Message{}, fmt.Errorf("build: family %q has no stage %q", cb.Family, cb.Stage)
 	}
-	id := cb.Family.ID(cb.TaskID, cb.Stage)
+	stage := cb.Stage
+	if origin == event.OriginTimeout {
+		if cb.Stage != event.StageError {
+			return Message{}, fmt.Errorf("build: a timeout is an error, not %q", cb.Stage)
+		}
+		stage = event.StageTimeout
+	}
+	id := cb.Family.ID(cb.TaskID, stage)
 	var (
 		out []byte
 		err error
 	)
-	sum, typ := hex.EncodeToString(bodySum[:]), cb.Family.Type(cb.Stage)
+	sum, typ := hex.EncodeToString(bodySum[:]), cb.Family.Type(stage)
 	if cb.Data != nil { // a family with its own data type
 		out, err = encode(b, &envelope[any]{
 			ID: id, Type: typ, Subject: cb.TaskID, DataSchema: t.dataSchema, Data: cb.Data, BodySHA256: sum, Origin: origin,
@@ -208,9 +215,9 @@ func (b *Builder) build(tr tracing.Context, cb callback.Callback, bodySum [sha25
 	return Message{
 		ID:      id,
 		Family:  cb.Family,
-		Subject: event.Subject(t.prefix, cb.TaskID, cb.Stage),
+		Subject: event.Subject(t.prefix, cb.TaskID, stage),
 		Trace:   tr,
-		Stage:   cb.Stage,
+		Stage:   stage,
 		TaskID:  cb.TaskID,
 		Body:    out,
 	}, nil

@@ -229,7 +229,6 @@ func TestBuildFromKeepsIDAndRecordsOrigin(t *testing.T) {
 	}{
 		{event.OriginCallback, func() (build.Message, error) { return b.Build(cb, []byte(`{}`)) }},
 		{event.OriginPoll, func() (build.Message, error) { return b.BuildFrom(cb, []byte(`{"code":200}`), event.OriginPoll) }},
-		{event.OriginTimeout, func() (build.Message, error) { return b.BuildFrom(cb, nil, event.OriginTimeout) }},
 	}
 	for _, tt := range tests {
 		m, err := tt.build()
@@ -243,6 +242,72 @@ func TestBuildFromKeepsIDAndRecordsOrigin(t *testing.T) {
 			t.Errorf("%s: origin %v id %s subject %s", tt.origin, ev["origin"], m.ID, m.Subject)
 		}
 	}
+}
+
+// A timeout is the bridge's verdict, on a subject, id and type of its own,
+// so the provider's own error (same task, stage error) is never its
+// duplicate; its data is an error, and a non-error is refused.
+func TestTimeoutHasItsOwnStage(t *testing.T) {
+	b := newBuilder(t, "UTC")
+	for _, f := range family.All() {
+		t.Run(string(f.Name), func(t *testing.T) {
+			cb, err := f.Callback("task1", 408, "timeout: no terminal stage within 1h0m0s", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := b.BuildFrom(cb, nil, event.OriginTimeout)
+			if err != nil {
+				t.Fatal(err)
+			}
+			real, err := b.Build(cb, []byte(`{"code":408}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Stage != event.StageTimeout || m.ID != f.Name.ID("task1", event.StageTimeout) || m.ID == real.ID ||
+				m.Subject != b.Prefix(f.Name)+".task1.timeout" || real.Subject != b.Prefix(f.Name)+".task1.error" {
+				t.Errorf("timeout %s %s %s, provider's error %s %s", m.Stage, m.ID, m.Subject, real.ID, real.Subject)
+			}
+			schematest.ValidateFamilyEvent(t, filepath.Base(f.Name.TimeoutEventSchemaPath()), m.Body)
+			var ev struct {
+				Type   string
+				Origin string
+				Data   event.Common
+			}
+			if err := json.Unmarshal(m.Body, &ev); err != nil {
+				t.Fatal(err)
+			}
+			if ev.Type != f.Name.Type(event.StageTimeout) || ev.Origin != "timeout" || ev.Data.Stage != "error" || ev.Data.Code != 408 {
+				t.Errorf("event %+v", ev)
+			}
+			if err := schematest.CheckEvent(t, m.Body); f.Name == event.FamilyVocals && err == nil {
+				t.Error("a timeout event passes as a provider stage event")
+			}
+		})
+	}
+	vocals, _ := family.Get(event.FamilyVocals)
+	ok, err := vocals.Callback("task1", 200, "success", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.BuildFrom(ok, nil, event.OriginTimeout); err == nil {
+		t.Error("a complete stage was built as a timeout")
+	}
+}
+
+// The timeout event of the contract's example (bridge/event/testdata,
+// checked there against the AsyncAPI catalog) is what the builder makes.
+func TestTimeoutGolden(t *testing.T) {
+	vocals, _ := family.Get(event.FamilyVocals)
+	cb, err := vocals.Callback("task1", 408,
+		"timeout: no terminal stage within 1h0m0s of tracking the task (last record-info status: PENDING)", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := newBuilder(t, "UTC").BuildFrom(cb, nil, event.OriginTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	matchGolden(t, m.Body, filepath.Join(goldens, "..", "timeout.json"))
 }
 
 func TestSubmitted(t *testing.T) {

@@ -120,7 +120,7 @@ var help = map[string]string{
 	"tracking_poll_after":       "first poll of a task this long after it is tracked",
 	"tracking_poll_interval":    "then one poll per task per interval (at least 1s)",
 	"tracking_poll_rate":        "record-info requests per second from one replica",
-	"tracking_deadline":         "no terminal stage this long after tracking: an error event with origin timeout",
+	"tracking_deadline":         "no terminal stage this long after tracking: a timeout event (<prefix>.<task_id>.timeout)",
 	"tracking_family_deadlines": "tracking_deadline per family, family=duration comma-separated (lyrics=10m,video=2h)",
 	"tracking_stuck_after":      "tracked this long: counted in vocals_bridge_tracking_stuck_tasks",
 	"provider_base_url":         "the provider API's base URL (for record-info and the submit proxy)",

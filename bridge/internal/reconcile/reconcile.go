@@ -2,7 +2,7 @@
 // polls each tracked task that has not reached a terminal stage at its
 // family's details endpoint, publishes what it learns with the ids the callbacks
 // would have had (so a late callback and a poll result are one event), and
-// ends tasks stuck past a deadline with a timeout error event.
+// ends tasks stuck past a deadline with a timeout event.
 //
 // Replicas share the task bucket. Before polling, a replica claims the poll
 // by moving the task's next poll forward with a compare-and-set on its
@@ -324,10 +324,11 @@ func (r *Reconciler) backoff(failures int) time.Duration {
 	return backoff.Backoff{Min: r.cfg.Interval, Max: r.cfg.MaxBackoff}.Nth(failures)
 }
 
-// finished reports whether the stream holds a terminal stage (complete or
-// error) of the task already: its callback went to another replica.
+// finished reports whether the stream holds a terminal stage (complete,
+// error or timeout) of the task already: its callback went to another
+// replica, or another replica timed it out.
 func (r *Reconciler) finished(ctx context.Context, fam event.Family, taskID string) (bool, error) {
-	for _, st := range []event.Stage{event.StageComplete, event.StageError} {
+	for _, st := range []event.Stage{event.StageComplete, event.StageError, event.StageTimeout} {
 		if ok, err := r.stream.Holds(ctx, event.Subject(r.builder.Prefix(fam), taskID, st)); ok || err != nil {
 			return ok, err
 		}
@@ -335,7 +336,7 @@ func (r *Reconciler) finished(ctx context.Context, fam event.Family, taskID stri
 	return false, nil
 }
 
-// timeout ends a task past its deadline with an error event.
+// timeout ends a task past its deadline with a timeout event.
 func (r *Reconciler) timeout(ctx context.Context, log *zap.Logger, fam family.Family, claimed track.Entry, status string) {
 	if status == "" {
 		status = "unknown"
@@ -371,7 +372,7 @@ func familyOf(t track.Task) event.Family {
 	return event.Family(t.Family)
 }
 
-// TimeoutCode is the code of a timeout error event: the provider's own
+// TimeoutCode is the code in a timeout event's data: the provider's own
 // "rate limited / timeout" code. The event's origin attribute is timeout.
 const TimeoutCode = 408
 

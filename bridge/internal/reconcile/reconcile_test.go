@@ -200,7 +200,7 @@ func TestFamilyDeadline(t *testing.T) {
 		t.Fatalf("lyrics task ended %q, want timeout", how)
 	}
 	msgs := natstest.Messages(t, r.pub.JS(), "VOCALS", "lyrics."+ids[event.FamilyLyrics]+".>")
-	if len(msgs) != 1 || !strings.HasSuffix(msgs[0].Subject, ".error") || !strings.Contains(string(msgs[0].Data), `"origin":"timeout"`) ||
+	if len(msgs) != 1 || !strings.HasSuffix(msgs[0].Subject, ".timeout") || !strings.Contains(string(msgs[0].Data), `"origin":"timeout"`) ||
 		!strings.Contains(string(msgs[0].Data), `"lyrics":[]`) || !strings.Contains(string(msgs[0].Data), `"code":408`) {
 		t.Fatalf("stored %v", msgs)
 	}

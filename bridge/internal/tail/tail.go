@@ -34,7 +34,7 @@ func Run(ctx context.Context, args, environ []string, out, errOut io.Writer) err
 	stream := fs.String("stream", "", "stream name (default: the bridge's stream)")
 	prefix := fs.String("subject-prefix", "", "add-vocals subject prefix (default: the bridge's subject_prefix)")
 	families := fs.String("families", "", "comma-separated families to show (vocals, generate, lyrics, ...); empty for every family the bridge has on")
-	stages := fs.String("stages", "", "comma-separated stages to show (text, first, complete, error); empty for all")
+	stages := fs.String("stages", "", "comma-separated stages to show (text, first, complete, error, timeout); empty for all")
 	task := fs.String("task", "", "show only this task id")
 	all := fs.Bool("all", false, "start from the oldest stored event instead of new ones")
 	raw := fs.Bool("json", false, "print each event as its JSON CloudEvent")
@@ -111,7 +111,7 @@ func Run(ctx context.Context, args, environ []string, out, errOut io.Writer) err
 			continue
 		}
 		for _, st := range show {
-			if f.HasStage(st) {
+			if f.Publishes(st) {
 				filters = append(filters, prefixes[f]+"."+taskToken+"."+string(st))
 			}
 		}
@@ -181,7 +181,7 @@ func Run(ctx context.Context, args, environ []string, out, errOut io.Writer) err
 }
 
 func validStage(s string) bool {
-	for _, st := range event.Stages() {
+	for _, st := range append(event.Stages(), event.StageTimeout) {
 		if string(st) == s {
 			return true
 		}
