@@ -262,19 +262,23 @@ func TestHelmTemplateEverythingOn(t *testing.T) {
 		t.Errorf("no submit Service; got %v", kinds(docs))
 	}
 	c := sts.Spec.Template.Spec.Containers[0]
-	hasPort, hasKey, hasLimit := false, false, false
+	hasPort, hasKey, hasToken, hasLimit := false, false, false, false
 	for _, p := range c.Ports {
 		hasPort = hasPort || p.Name == "submit" && p.ContainerPort == 8082
 	}
 	for _, e := range c.Env {
 		hasKey = hasKey || e.Name == "VOCALS_BRIDGE_PROVIDER_API_KEY" && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef.Key == "provider-api-key"
+		hasToken = hasToken || e.Name == "VOCALS_BRIDGE_SUBMIT_TOKEN" && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef.Key == "submit-token"
 		hasLimit = hasLimit || e.Name == "GOMEMLIMIT" && e.ValueFrom != nil && e.ValueFrom.ResourceFieldRef.Resource == "limits.memory"
 	}
 	if !hasLimit {
 		t.Error("GOMEMLIMIT does not follow the memory limit")
 	}
-	if !hasPort || !hasKey {
-		t.Errorf("submit port %v, provider key from the Secret %v", hasPort, hasKey)
+	if !hasPort || !hasKey || !hasToken {
+		t.Errorf("submit port %v, provider key %v and submit token %v from the Secret", hasPort, hasKey, hasToken)
+	}
+	if sec := decodeStrict(t, "Secret/x", docs["Secret/hooks-vocals-bridge"]).(*corev1.Secret); len(sec.Data["submit-token"]) == 0 {
+		t.Error("the Secret has no submit-token")
 	}
 	np := decodeStrict(t, "NetworkPolicy/x", docs["NetworkPolicy/hooks-vocals-bridge"]).(*networkingv1.NetworkPolicy)
 	egress443, ingressSubmit := false, false

@@ -181,7 +181,9 @@ func streamInfo(t *testing.T, url, stream string) *jetstream.StreamInfo {
 func TestBinaryEveryFamilyRecoveredByPolling(t *testing.T) {
 	t.Parallel()
 	_, simURL := startSim(t, nil)
-	p := start(t, t.TempDir(), trackingEnv(t, simURL)...).waitReady(t)
+	// 32 submissions at once from one address: above the default per-source
+	// limit, which TestSubmitProxyTokenAndLimit covers.
+	p := start(t, t.TempDir(), trackingEnv(t, simURL, "VOCALS_BRIDGE_SUBMIT_RATE_LIMIT=100")...).waitReady(t)
 	type task struct {
 		f     family.Family
 		stage event.Stage

@@ -565,3 +565,55 @@ func TestSubmitProxyNeverLeaksTheKey(t *testing.T) {
 		t.Error("nothing stored to check")
 	}
 }
+
+// The submit proxy spends the API key: with submit_token set, a request
+// without it (or with another) is 401 and never reaches the provider, and
+// past submit_rate_limit a source gets 429 with Retry-After, token or not.
+// Without a token the proxy must listen on loopback (config tests).
+func TestSubmitProxyTokenAndLimit(t *testing.T) {
+	t.Parallel()
+	sim, simURL := startSim(t, nil)
+	const token = "submit-token-7f3a9c2e"
+	p := start(t, t.TempDir(), trackingEnv(t, simURL, "VOCALS_BRIDGE_SUBMIT_TOKEN="+token, "VOCALS_BRIDGE_SUBMIT_RATE_LIMIT=1")...).waitReady(t)
+	send := func(tok string) *http.Response {
+		h := http.Header{}
+		if tok != "" {
+			h.Set("Vocals-Submit-Token", tok)
+		}
+		resp, _ := submitWith(t, p.submit, h, addVocals(""))
+		return resp
+	}
+	// Rate 1/s in bursts of 2: the first two requests have budget, so
+	// their answer is the token's.
+	began := time.Now()
+	for _, tok := range []string{"", "wrong-token-0123456789"} {
+		if resp := send(tok); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("token %q: HTTP %d, want 401", tok, resp.StatusCode)
+		}
+	}
+	if n := len(sim.Tasks()); n != 0 {
+		t.Fatalf("the provider saw %d submissions without the token, want none", n)
+	}
+	// Then at most what refilled since (plus one in flight) is admitted,
+	// however slow the machine; the rest are 429 with Retry-After.
+	admitted := 0
+	for range 8 {
+		resp := send(token)
+		switch {
+		case resp.StatusCode == http.StatusOK:
+			admitted++
+		case resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "":
+			t.Fatalf("HTTP %d Retry-After %q, want 200 or 429 with one", resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+	}
+	if bound := int(time.Since(began).Seconds()) + 1; admitted > bound {
+		t.Errorf("%d of 8 submissions admitted in %s, more than %d at 1/s after a spent burst", admitted, time.Since(began), bound)
+	}
+	eventually(t, "a submission with the token", 20*time.Second, func() bool { return send(token).StatusCode == http.StatusOK })
+	if n := len(sim.Tasks()); n != admitted+1 {
+		t.Errorf("the provider saw %d submissions, want %d", n, admitted+1)
+	}
+	if strings.Contains(p.log(), token) {
+		t.Error("the log shows the submit token")
+	}
+}

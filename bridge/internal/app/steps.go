@@ -352,7 +352,8 @@ func (a *App) listen(context.Context) error {
 		return err
 	}
 	if a.tracking != nil && cfg.SubmitAddr != "" {
-		return bind("submit", "submit_addr", cfg.SubmitAddr, httpapi.NewSubmit(a.log.Named("submit"), a.metrics, cfg.Families(), a.tracking.handler), nil)
+		return bind("submit", "submit_addr", cfg.SubmitAddr, httpapi.NewSubmit(a.log.Named("submit"), a.metrics, cfg.Families(),
+			httpapi.SubmitGuard{Token: cfg.SubmitToken, Rate: cfg.SubmitRateLimit}, a.tracking.handler), nil)
 	}
 	return nil
 }

@@ -69,6 +69,7 @@ const (
 	DefaultTrackingDeadline        = time.Hour
 	DefaultStuckAfter              = 15 * time.Minute
 	DefaultProviderRequestTimeout  = 10 * time.Second
+	DefaultSubmitRateLimit         = 10.0
 
 	// ProviderRetrySpan is how long the provider keeps retrying one callback
 	// (1 + 5 + 15 minutes). A duplicate window shorter than this lets a late
@@ -172,6 +173,10 @@ type Config struct {
 	ProviderTimeout         time.Duration `yaml:"provider_timeout"`
 	SubmitAddr              string        `yaml:"submit_addr"`
 	SubmitCallbackURL       string        `yaml:"submit_callback_url"`
+	// SubmitToken must come with every submission (in the header
+	// Vocals-Submit-Token); required unless SubmitAddr is loopback.
+	SubmitToken     string  `yaml:"submit_token"`
+	SubmitRateLimit float64 `yaml:"submit_rate_limit"`
 
 	LogLevel  string `yaml:"log_level"`
 	LogFormat string `yaml:"log_format"`
@@ -241,6 +246,7 @@ func Default() Config {
 		TrackingDeadline:        DefaultTrackingDeadline,
 		TrackingStuckAfter:      DefaultStuckAfter,
 		ProviderTimeout:         DefaultProviderRequestTimeout,
+		SubmitRateLimit:         DefaultSubmitRateLimit,
 	}
 }
 
@@ -575,8 +581,34 @@ func (c Config) validateTracking() error {
 		if u, err := url.Parse(c.SubmitCallbackURL); err != nil || !u.IsAbs() || u.Host == "" {
 			return bad("submit_callback_url", "%q must be the absolute URL the provider reaches the callback endpoint at", redact.URL(c.SubmitCallbackURL))
 		}
+		if c.SubmitToken == "" && !loopback(c.SubmitAddr) {
+			return bad("submit_token", "submit_addr %q is reachable from other hosts and the proxy spends the API key: set submit_token (at least %d characters), or listen on 127.0.0.1", c.SubmitAddr, MinSubmitToken)
+		}
+		if c.SubmitToken != "" && len(c.SubmitToken) < MinSubmitToken {
+			return bad("submit_token", "must be at least %d characters (value not shown)", MinSubmitToken)
+		}
+		if c.SubmitRateLimit < 0 || c.SubmitRateLimit > 1000 {
+			return bad("submit_rate_limit", "%g must be 0 (off) to 1000 per second", c.SubmitRateLimit)
+		}
 	}
 	return nil
+}
+
+// MinSubmitToken is the shortest submit_token accepted.
+const MinSubmitToken = 16
+
+// loopback reports whether the listener address addr (host:port) takes
+// connections from this host only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // ProviderAPIKeyValue returns provider_api_key, or the first line of

@@ -109,18 +109,26 @@ func TestUnknownEnvIsAWarningNotAnError(t *testing.T) {
 	}
 }
 
-// Invalid configuration fails with an error that names the key the way the
-// user wrote it: variable, flag, or file key.
 // tracking is a valid tracking configuration for tests to spoil.
 var tracking = []string{
 	"VOCALS_BRIDGE_TRACKING_ENABLED=true", "VOCALS_BRIDGE_PROVIDER_BASE_URL=http://127.0.0.1:9", "VOCALS_BRIDGE_PROVIDER_API_KEY=k",
 }
 
+// submitCB is a valid submit_callback_url.
+const submitCB = "VOCALS_BRIDGE_SUBMIT_CALLBACK_URL=https://bridge.invalid/callbacks/vocals?token=t"
+
+// The submit proxy needs no token on loopback, and one elsewhere.
 func TestTrackingConfigIsValid(t *testing.T) {
-	env := append(append([]string(nil), tracking...), "VOCALS_BRIDGE_SUBMIT_ADDR=127.0.0.1:8082",
-		"VOCALS_BRIDGE_SUBMIT_CALLBACK_URL=https://bridge.invalid/callbacks/vocals?token=t")
-	if _, _, err := config.Load(nil, env, io.Discard); err != nil {
-		t.Fatal(err)
+	for _, submit := range [][]string{
+		{"VOCALS_BRIDGE_SUBMIT_ADDR=127.0.0.1:8082"},
+		{"VOCALS_BRIDGE_SUBMIT_ADDR=[::1]:8082"},
+		{"VOCALS_BRIDGE_SUBMIT_ADDR=localhost:8082", "VOCALS_BRIDGE_SUBMIT_RATE_LIMIT=0"},
+		{"VOCALS_BRIDGE_SUBMIT_ADDR=:8082", "VOCALS_BRIDGE_SUBMIT_TOKEN=0123456789abcdef"},
+	} {
+		env := append(append(append([]string(nil), tracking...), submitCB), submit...)
+		if _, _, err := config.Load(nil, env, io.Discard); err != nil {
+			t.Errorf("%v: %v", submit, err)
+		}
 	}
 	keyFile := writeFile(t, "from-file\nignored\n")
 	cfg, _, err := config.Load(nil, append(tracking[:2:2], "VOCALS_BRIDGE_PROVIDER_API_KEY_FILE="+keyFile), io.Discard)
@@ -132,6 +140,8 @@ func TestTrackingConfigIsValid(t *testing.T) {
 	}
 }
 
+// Invalid configuration fails with an error that names the key the way the
+// user wrote it: variable, flag, or file key.
 func TestInvalidConfigNamesTheKey(t *testing.T) {
 	tests := map[string]struct {
 		args []string
@@ -183,6 +193,10 @@ func TestInvalidConfigNamesTheKey(t *testing.T) {
 		"bucket name":                {env: append(tracking, "VOCALS_BRIDGE_TRACKING_BUCKET=a.b"), want: "tracking_bucket"},
 		"submit on public addr":      {env: append(tracking, "VOCALS_BRIDGE_SUBMIT_ADDR=:8080", "VOCALS_BRIDGE_SUBMIT_CALLBACK_URL=https://b.invalid/callbacks/vocals"), want: "submit_addr"},
 		"submit without callback":    {env: append(tracking, "VOCALS_BRIDGE_SUBMIT_ADDR=:8082"), want: "submit_callback_url"},
+		"submit on every address":    {env: append(tracking, "VOCALS_BRIDGE_SUBMIT_ADDR=:8082", submitCB), want: "submit_token"},
+		"submit on a LAN address":    {env: append(tracking, "VOCALS_BRIDGE_SUBMIT_ADDR=10.0.0.5:8082", submitCB), want: "submit_token"},
+		"submit token too short":     {env: append(tracking, "VOCALS_BRIDGE_SUBMIT_ADDR=:8082", submitCB, "VOCALS_BRIDGE_SUBMIT_TOKEN=short"), want: "VOCALS_BRIDGE_SUBMIT_TOKEN (submit_token)"},
+		"submit rate negative":       {env: append(tracking, "VOCALS_BRIDGE_SUBMIT_ADDR=127.0.0.1:8082", submitCB, "VOCALS_BRIDGE_SUBMIT_RATE_LIMIT=-1"), want: "submit_rate_limit"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

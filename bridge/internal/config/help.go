@@ -55,7 +55,7 @@ var Groups = []Group{
 	{"Dead letters", []string{"deadletter_enabled", "deadletter_stream", "deadletter_subject_prefix", "deadletter_max_body", "deadletter_max_bytes", "deadletter_queue_bytes"}},
 	{"Verification", []string{"webhook_hmac_key", "webhook_hmac_key_file", "standard_webhook_secret", "callback_token", "signature_tolerance", "replay_cache_size", "allowed_cidrs", "trusted_proxies"}},
 	{"Limits", []string{"body_limit", "rate_limit", "rate_burst", "max_reads_per_source", "body_min_rate", "body_read_grace", "max_in_flight"}},
-	{"Tracking", []string{"tracking_enabled", "tracking_bucket", "tracking_announce_subject", "tracking_poll_after", "tracking_poll_interval", "tracking_poll_rate", "tracking_deadline", "tracking_family_deadlines", "tracking_stuck_after", "provider_base_url", "provider_api_key", "provider_api_key_file", "provider_timeout", "submit_addr", "submit_callback_url"}},
+	{"Tracking", []string{"tracking_enabled", "tracking_bucket", "tracking_announce_subject", "tracking_poll_after", "tracking_poll_interval", "tracking_poll_rate", "tracking_deadline", "tracking_family_deadlines", "tracking_stuck_after", "provider_base_url", "provider_api_key", "provider_api_key_file", "provider_timeout", "submit_addr", "submit_callback_url", "submit_token", "submit_rate_limit"}},
 	{"Logs", []string{"log_level", "log_format"}},
 }
 
@@ -129,6 +129,8 @@ var help = map[string]string{
 	"provider_timeout":          "timeout of each request to the provider",
 	"submit_addr":               "submit proxy listener (POST each family's provider path: /api/v1/generate/add-vocals, /api/v1/lyrics, ...); empty turns it off; never public",
 	"submit_callback_url":       "the callBackUrl the proxy fills in: where the provider reaches /callbacks/vocals (with the token, if any); each family's is this with its own route",
+	"submit_token":              "secret every submission must carry in the Vocals-Submit-Token header (at least 16 characters); required unless submit_addr is a loopback address; never logged",
+	"submit_rate_limit":         "submissions per second per source address on the submit proxy, bursts of twice that (0: off); more are 429",
 	"log_level":                 "debug, info, warn, error",
 	"log_format":                "json or console",
 	"read_header_timeout":       "both listeners: time to read request headers",

@@ -133,6 +133,12 @@ spec:
               name: {{ include "vocals-bridge.secretName" . }}
               key: provider-api-key
               optional: true
+        - name: VOCALS_BRIDGE_SUBMIT_TOKEN
+          valueFrom:
+            secretKeyRef:
+              name: {{ include "vocals-bridge.secretName" . }}
+              key: submit-token
+              optional: true
         {{- if .Values.natsCredentials.existingSecret }}
         - name: VOCALS_BRIDGE_NATS_CREDS_FILE
           value: /etc/vocals-bridge/nats/nats.creds
