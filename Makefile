@@ -66,9 +66,22 @@ lint:
 	$(GO) vet ./...
 
 # Helm, Kubernetes and Prometheus libraries live in their own module so the
-# bridge does not depend on them.
+# bridge does not depend on them. The ecosystem linters: Grafana's
+# dashboard-linter from SHARED_TOOLS, kubeconform and kube-score on PATH
+# (.ci/run installs them from their Go modules), and kubeconform's schemas,
+# made once per machine from the OpenAPI document inside the
+# k8s.io/kubernetes module and kept in the Go build cache. A linter that is
+# missing skips its test, except in CI.
+SHARED_TOOLS ?= ../shared/tools
+K8S_VERSION := 1.34.2
+K8S_SCHEMAS = $(shell $(GO) env GOCACHE)/vocals-bridge-k8s-schemas-$(K8S_VERSION)
 lint-deploy:
-	cd bridge/deploycheck && $(GO) vet ./... && $(GO) test -count=1 ./...
+	@if [ ! -d "$(K8S_SCHEMAS)/v$(K8S_VERSION)-standalone-strict" ] && [ -f $(SHARED_TOOLS)/k8s-schemas.py ]; then \
+		src=$$(cd / && GOFLAGS=-mod=mod $(GO) mod download -json k8s.io/kubernetes@v$(K8S_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+		rm -rf "$(K8S_SCHEMAS).tmp" && python3 $(SHARED_TOOLS)/k8s-schemas.py "$$src/api/openapi-spec/swagger.json" "$(K8S_SCHEMAS).tmp" v$(K8S_VERSION) && \
+		mv "$(K8S_SCHEMAS).tmp" "$(K8S_SCHEMAS)"; fi
+	cd bridge/deploycheck && $(GO) vet ./... && VOCALS_K8S_SCHEMAS="$(K8S_SCHEMAS)" \
+		DASHBOARD_LINTER="$(abspath $(SHARED_TOOLS))/dashboard-linter" $(GO) test -count=1 ./...
 
 # Jaeger is built from its Go module (bridge/tracecheck's tool) on the first
 # run, a few minutes; the build cache keeps it.

@@ -11,13 +11,34 @@ import (
 )
 
 // The cluster profile adds three JetStream nodes that route to each other.
+// chosenPassword is what a user puts in .env: .env.example leaves
+// Grafana's admin password empty, so nobody runs with a shipped one.
+var chosenPassword = cli.WithEnv([]string{"GRAFANA_ADMIN_PASSWORD=chosen-by-the-user"})
+
+// Copied as it is, .env.example does not start Grafana: compose names the
+// password to choose.
+func TestComposeRefusesTheExamplePassword(t *testing.T) {
+	root, err := filepath.Abs(repoRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := cli.NewProjectOptions([]string{filepath.Join(root, "docker-compose.yml")},
+		cli.WithWorkingDirectory(root), cli.WithEnvFiles(filepath.Join(root, ".env.example")), cli.WithDotEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := opts.LoadProject(context.Background()); err == nil || !strings.Contains(err.Error(), "set GRAFANA_ADMIN_PASSWORD in .env") {
+		t.Fatalf("loaded with the example's password: %v", err)
+	}
+}
+
 func TestComposeClusterProfile(t *testing.T) {
 	root, err := filepath.Abs(repoRoot)
 	if err != nil {
 		t.Fatal(err)
 	}
 	opts, err := cli.NewProjectOptions([]string{filepath.Join(root, "docker-compose.yml")},
-		cli.WithWorkingDirectory(root), cli.WithEnvFiles(filepath.Join(root, ".env.example")), cli.WithDotEnv,
+		cli.WithWorkingDirectory(root), cli.WithEnvFiles(filepath.Join(root, ".env.example")), cli.WithDotEnv, chosenPassword,
 		cli.WithProfiles([]string{"cluster"}))
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +77,7 @@ func TestComposeFile(t *testing.T) {
 	opts, err := cli.NewProjectOptions([]string{filepath.Join(root, "docker-compose.yml")},
 		cli.WithWorkingDirectory(root),
 		cli.WithEnvFiles(filepath.Join(root, ".env.example")),
-		cli.WithDotEnv,
+		cli.WithDotEnv, chosenPassword,
 	)
 	if err != nil {
 		t.Fatal(err)

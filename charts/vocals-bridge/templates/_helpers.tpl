@@ -75,7 +75,7 @@ spec:
   terminationGracePeriodSeconds: {{ .Values.terminationGracePeriodSeconds }}
   containers:
     - name: vocals-bridge
-      image: "{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}"
+      image: "{{ include "vocals-bridge.repository" . }}:{{ .Values.image.tag | default .Chart.AppVersion }}"
       imagePullPolicy: {{ .Values.image.pullPolicy }}
       args: ["--config", "/etc/vocals-bridge/config.yaml"]
       env:
@@ -241,4 +241,12 @@ spec:
   tolerations:
     {{- toYaml . | nindent 4 }}
   {{- end }}
+{{- end }}
+
+{{/*
+The image repository, which the user must name: the project publishes no
+image, and a bare name would be pulled from Docker Hub.
+*/}}
+{{- define "vocals-bridge.repository" -}}
+{{- required "image.repository: set it to the registry/name you pushed the bridge's image to (docker build -t <registry>/vocals-bridge:<appVersion> .); the project publishes none" .Values.image.repository -}}
 {{- end }}
