@@ -15,7 +15,9 @@
 #   make trace-check  a callback's trace through the bridge and a consumer,
 #                read back from a real Jaeger (module bridge/tracecheck)
 #   make lint-schemas  the JSON Schemas with a standard validator (ajv, from npm)
-#                against the golden events
+#                against the golden events, and the AsyncAPI catalog with
+#                the AsyncAPI parser (the library the AsyncAPI CLI
+#                validates with, without the CLI's usage metrics)
 #   make schemas copy schemas/ into the binary's embedded copy
 #   make demo    the provider simulator, the bridge with task tracking and a
 #                tail of the events: five families, lost callbacks recovered
@@ -99,6 +101,8 @@ lint-schemas:
 			-d "$$d*.json" || exit 1; done
 	$(AJV) -s schemas/v1/submitted-event.schema.json -r schemas/v1/submitted.schema.json -d bridge/event/testdata/submitted.json
 	$(AJV) -s schemas/v1/timeout-event.schema.json -r schemas/v1/data.schema.json -d bridge/event/testdata/timeout.json
+	test -d bin/asyncapi/node_modules/@asyncapi/parser || npm install --silent --no-audit --no-fund --prefix bin/asyncapi @asyncapi/parser@3.6.6
+	cp bridge/event/testdata/asyncapi-check.mjs bin/asyncapi/ && node bin/asyncapi/asyncapi-check.mjs schemas/asyncapi.yaml
 
 schemas:
 	cp schemas/v1/*.json bridge/event/schemas/v1/
