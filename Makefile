@@ -18,7 +18,6 @@
 #                against the golden events, and the AsyncAPI catalog with
 #                the AsyncAPI parser (the library the AsyncAPI CLI
 #                validates with, without the CLI's usage metrics)
-#   make schemas copy schemas/ into the binary's embedded copy
 #   make demo    the provider simulator, the bridge with task tracking and a
 #                tail of the events: five families, lost callbacks recovered
 #   make clean   remove bin/, ./data and ./data-demo
@@ -30,7 +29,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 30s
 ARGS     ?=
 
-.PHONY: help build run test fuzz bench bench-smoke lint lint-deploy trace-check lint-schemas schemas demo clean
+.PHONY: help build run test fuzz bench bench-smoke lint lint-deploy trace-check lint-schemas demo clean
 
 help:
 	@sed -n '3,23p' Makefile | sed 's/^# \{0,1\}//'
@@ -103,9 +102,6 @@ lint-schemas:
 	$(AJV) -s schemas/v1/timeout-event.schema.json -r schemas/v1/data.schema.json -d bridge/event/testdata/timeout.json
 	test -d bin/asyncapi/node_modules/@asyncapi/parser || npm install --silent --no-audit --no-fund --prefix bin/asyncapi @asyncapi/parser@3.6.6
 	cp bridge/event/testdata/asyncapi-check.mjs bin/asyncapi/ && node bin/asyncapi/asyncapi-check.mjs schemas/asyncapi.yaml
-
-schemas:
-	cp schemas/v1/*.json bridge/event/schemas/v1/
 
 # The simulator runs at 1/20 of real time with stages 1.5 s apart; the bridge
 # (ports 18080-18082, NATS 14222, so `make run` can stay up) polls tasks 8 s

@@ -15,7 +15,7 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/schematest"
 )
 
-var updateSchemas = flag.Bool("update-schemas", false, "rewrite the generated family schemas in schemas/v1 and the embedded copy")
+var updateSchemas = flag.Bool("update-schemas", false, "rewrite the generated family schemas in schemas/v1")
 
 // Every family but add-vocals has an event schema made from add-vocals'
 // (its type, dataschema and data changed), and the music and voice
@@ -44,17 +44,15 @@ func TestFamilySchemas(t *testing.T) {
 				t.Fatal(err)
 			}
 			out := buf.Bytes()
-			for _, dir := range []string{filepath.Join(root, "schemas", "v1"), filepath.Join("schemas", "v1")} {
-				path := filepath.Join(dir, name)
-				if *updateSchemas {
-					if err := os.WriteFile(path, out, 0o644); err != nil {
-						t.Fatal(err)
-					}
+			path := filepath.Join(root, "schemas", "v1", name)
+			if *updateSchemas {
+				if err := os.WriteFile(path, out, 0o644); err != nil {
+					t.Fatal(err)
 				}
-				have, err := os.ReadFile(path)
-				if err != nil || !bytes.Equal(have, out) {
-					t.Errorf("%s is not what the family table makes (%v); run go test ./bridge/event -run TestFamilySchemas -update-schemas", path, err)
-				}
+			}
+			have, err := os.ReadFile(path)
+			if err != nil || !bytes.Equal(have, out) {
+				t.Errorf("%s is not what the family table makes (%v); run go test ./bridge/event -run TestFamilySchemas -update-schemas", path, err)
 			}
 		}
 	}
@@ -144,7 +142,7 @@ func familyDataSchema(f event.Family) map[string]any {
 	}
 }
 
-// Each family's schemas are where its events say, in both copies.
+// Each family's schemas are where its events say, and served.
 func TestEveryFamilyHasItsSchemas(t *testing.T) {
 	for _, f := range event.Families() {
 		for _, p := range []string{f.DataSchemaPath(), f.EventSchemaPath()} {

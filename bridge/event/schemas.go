@@ -1,12 +1,10 @@
 package event
 
 import (
-	"embed"
 	"io/fs"
-)
 
-//go:embed schemas/v1/*.json
-var schemaFiles embed.FS
+	"github.com/vocals-bridge/vocals-bridge/schemas"
+)
 
 // SchemaIDBase is where the published schemas' $id values point: the
 // repository's schemas/ folder. A bridge serving them under its own
@@ -16,12 +14,5 @@ const SchemaIDBase = "https://github.com/vocals-bridge/vocals-bridge/raw/main/sc
 
 // Schemas holds the JSON Schemas of this package's types, laid out as the
 // bridge serves them under /schemas (v1/data.schema.json,
-// v1/event.schema.json). The repository's top-level schemas/ folder is the
-// published copy; a test keeps the two identical.
-func Schemas() fs.FS {
-	sub, err := fs.Sub(schemaFiles, "schemas")
-	if err != nil {
-		panic(err) // the embed pattern guarantees the folder exists
-	}
-	return sub
-}
+// v1/event.schema.json): the repository's schemas/ folder itself.
+func Schemas() fs.FS { return schemas.FS }

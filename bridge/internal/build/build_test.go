@@ -188,36 +188,6 @@ func TestCodeReason(t *testing.T) {
 	}
 }
 
-// The binary serves the embedded copy; schemas/ is what users read. They
-// must be the same files.
-func TestEmbeddedSchemasMatchRepository(t *testing.T) {
-	root := schematest.RepoRoot(t)
-	repo, err := filepath.Glob(filepath.Join(root, "schemas", "v1", "*.json"))
-	if err != nil || len(repo) == 0 {
-		t.Fatalf("no schemas in schemas/v1 (%v)", err)
-	}
-	for _, path := range repo {
-		want, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := fsRead("v1/" + filepath.Base(path))
-		if err != nil {
-			t.Errorf("%s is not embedded (run make schemas): %v", path, err)
-			continue
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("embedded %s differs from schemas/ (run make schemas)", filepath.Base(path))
-		}
-	}
-	if got := event.Type(event.StageComplete); got != "com.sunoapi.vocals.complete.v1" {
-		t.Errorf("type %q", got)
-	}
-	if !strings.HasSuffix(event.SchemaPath, "/v1/data.schema.json") {
-		t.Errorf("schema path %q", event.SchemaPath)
-	}
-}
-
 // A stage learned by polling gets the callback's id and subject, so the
 // stream keeps whichever arrives first, and says where it came from.
 func TestBuildFromKeepsIDAndRecordsOrigin(t *testing.T) {
