@@ -15,16 +15,17 @@ import (
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/consumer"
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/cloudevent"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natstest"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/outbound"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/tracing"
 )
 
 // setup publishes every provider fixture through the bridge's own
 // publisher in the given content mode and returns a JetStream handle.
-func setup(t *testing.T, mode string) (jetstream.JetStream, *nats.Conn, []build.Message) {
+func setup(t *testing.T, mode string) (jetstream.JetStream, *nats.Conn, []outbound.Message) {
 	t.Helper()
 	srv := natstest.Start(t)
 	nc, js := srv.Connect(t)
@@ -38,8 +39,8 @@ func setup(t *testing.T, mode string) (jetstream.JetStream, *nats.Conn, []build.
 		t.Fatal(err)
 	}
 	files, _ := filepath.Glob("../internal/callback/testdata/*.json")
-	b := build.NewBuilder("vocals", "/vocals-bridge", "http://localhost:8080/schemas", time.UTC)
-	var msgs []build.Message
+	b := cloudevent.NewBuilder("vocals", "/vocals-bridge", "http://localhost:8080/schemas", time.UTC)
+	var msgs []outbound.Message
 	for _, f := range files {
 		raw, err := os.ReadFile(f)
 		if err != nil {
@@ -52,7 +53,7 @@ func setup(t *testing.T, mode string) (jetstream.JetStream, *nats.Conn, []build.
 		// A trace state with a comma and a space: binary mode carries it
 		// as a header the SDKs must read back unchanged.
 		tr := tracing.Context{Parent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", State: "vendor=a b,other=c%2Cd"}
-		m, err := b.BuildTraced(tr, cb, raw, event.OriginCallback)
+		m, err := b.Build(cb, cloudevent.Source{Body: raw, Origin: event.OriginCallback, Trace: tr})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -288,9 +289,9 @@ func TestConsumeNeedsADurableName(t *testing.T) {
 // Origin reads the attribute in both modes; an event without it (from a
 // bridge that predates it) counts as a callback.
 func TestOrigin(t *testing.T) {
-	b := build.NewBuilder("vocals", "/vocals-bridge", "http://localhost:8080/schemas", time.UTC)
+	b := cloudevent.NewBuilder("vocals", "/vocals-bridge", "http://localhost:8080/schemas", time.UTC)
 	cb := callback.Callback{Family: event.FamilyVocals, TaskID: "t1", Stage: event.StageComplete, CallbackType: "complete", Code: 200}
-	polled, err := b.BuildFrom(cb, []byte(`{}`), event.OriginPoll)
+	polled, err := b.Build(cb, cloudevent.Source{Body: []byte(`{}`), Origin: event.OriginPoll})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/consumer"
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/cloudevent"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/family"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natstest"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
@@ -33,7 +33,7 @@ func TestEveryFamilyDecodesAndFilters(t *testing.T) {
 			defer cancel()
 			prefixes := map[event.Family]string{event.FamilyLyrics: "songtext"}
 			spec := publish.StreamSpec{Name: "VOCALS", SubjectPrefix: "vocals", Replicas: 1, MaxAge: time.Hour, Duplicates: time.Minute}
-			b := build.NewBuilder("vocals", "/vocals-bridge", "http://localhost:8080/schemas", time.UTC).WithPrefixes(prefixes)
+			b := cloudevent.NewBuilder("vocals", "/vocals-bridge", "http://localhost:8080/schemas", time.UTC).WithPrefixes(prefixes)
 			for _, f := range family.All()[1:] {
 				spec.MorePrefixes = append(spec.MorePrefixes, b.Prefix(f.Name))
 			}
@@ -52,7 +52,7 @@ func TestEveryFamilyDecodesAndFilters(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					m, err := b.Build(cb, body)
+					m, err := b.Build(cb, cloudevent.Source{Body: body})
 					if err != nil {
 						t.Fatal(err)
 					}

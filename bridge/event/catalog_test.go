@@ -15,7 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/cloudevent"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/family"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/schematest"
 )
@@ -240,7 +240,7 @@ func TestAsyncAPITimeoutMessages(t *testing.T) {
 	messages, _ := pointer(doc, "/components/messages")
 	schemas, _ := pointer(doc, "/components/schemas")
 	msgs := messages.(map[string]any)
-	b := build.NewBuilder("vocals", "/vocals-bridge", "http://localhost:8080/schemas", time.UTC)
+	b := cloudevent.NewBuilder("vocals", "/vocals-bridge", "http://localhost:8080/schemas", time.UTC)
 	for _, f := range family.All() {
 		prefix := ""
 		if f.Name != event.FamilyVocals {
@@ -256,7 +256,7 @@ func TestAsyncAPITimeoutMessages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := b.BuildFrom(cb, nil, event.OriginTimeout)
+		m, err := b.Build(cb, cloudevent.Source{Body: nil, Origin: event.OriginTimeout})
 		if err != nil {
 			t.Fatal(err)
 		}

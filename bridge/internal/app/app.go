@@ -18,7 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/cloudevent"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/config"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deadletter"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
@@ -43,7 +43,7 @@ type App struct {
 	// streamsPending is set when the streams could not be set up at
 	// start-up: Run sets them up once NATS answers.
 	streamsPending bool
-	builder        *build.Builder
+	builder        *cloudevent.Builder
 	sink           *deliver.Deliverer
 	drainer        atomic.Pointer[deliver.Drainer] // once the drain runs
 	tracking       *tracking                       // nil unless tracking_enabled

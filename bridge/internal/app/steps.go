@@ -13,7 +13,7 @@ import (
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/backoff"
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/cloudevent"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/config"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deadletter"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
@@ -266,7 +266,7 @@ func (a *App) pipeline(context.Context) error {
 	if err != nil {
 		return fmt.Errorf("app: %w", err)
 	}
-	a.builder = build.NewBuilder(cfg.SubjectPrefix, cfg.EventSource, cfg.SchemaBase(), loc).WithPrefixes(cfg.Prefixes())
+	a.builder = cloudevent.NewBuilder(cfg.SubjectPrefix, cfg.EventSource, cfg.SchemaBase(), loc).WithPrefixes(cfg.Prefixes())
 	a.sink = deliver.New(a.pub, a.spool, cfg.PublishTimeout, a.pub.MaxEvent)
 	if !cfg.TrackingEnabled {
 		return nil

@@ -14,7 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/consumer"
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/cloudevent"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
@@ -317,7 +317,7 @@ func TestDecodeLimits(t *testing.T) {
 			}
 			// What is accepted is stored, and every stored event must
 			// decode for consumers, two levels deeper than the body.
-			m, err := build.NewBuilder("vocals", "/s", "http://localhost/schemas", time.UTC).Build(cb, tc.body)
+			m, err := cloudevent.NewBuilder("vocals", "/s", "http://localhost/schemas", time.UTC).Build(cb, cloudevent.Source{Body: tc.body})
 			if err != nil {
 				t.Fatal(err)
 			}

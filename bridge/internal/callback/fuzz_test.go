@@ -12,8 +12,8 @@ import (
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/consumer"
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/cloudevent"
 )
 
 // FuzzDecode feeds arbitrary bytes through decode and build. Whatever the
@@ -35,7 +35,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"code":200,"data":{"task_id":"x","task_id":"y","callbackType":"text"}}`))
 	f.Add(nested(callback.MaxDepth))
 
-	b := build.NewBuilder("vocals", "/vocals-bridge", "http://localhost/schemas", time.UTC)
+	b := cloudevent.NewBuilder("vocals", "/vocals-bridge", "http://localhost/schemas", time.UTC)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		cb, err := callback.Decode(body)
 		if err != nil {
@@ -56,7 +56,7 @@ func FuzzDecode(f *testing.F) {
 		if cb.Code != callback.SuccessCode && cb.Stage != event.StageError {
 			t.Fatalf("code %d mapped to %q", cb.Code, cb.Stage)
 		}
-		msg, err := b.Build(cb, body)
+		msg, err := b.Build(cb, cloudevent.Source{Body: body})
 		if err != nil {
 			t.Fatalf("accepted callback does not build: %v", err)
 		}

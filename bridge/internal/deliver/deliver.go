@@ -14,7 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/backoff"
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/outbound"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/spool"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/tracing"
@@ -46,7 +46,7 @@ type Result struct {
 // callback handler, the submit tracker and the reconciler all deliver
 // through it.
 type Sink interface {
-	Deliver(ctx context.Context, m build.Message) (Result, error)
+	Deliver(ctx context.Context, m outbound.Message) (Result, error)
 }
 
 // ErrSpoolFull means JetStream was unavailable and the spool at its limits.
@@ -79,7 +79,7 @@ func New(pub publish.Publisher, sp *spool.Spool, timeout time.Duration, maxEvent
 // Errors wrap ErrEventTooLarge (nothing was tried), publish.ErrUnavailable
 // or publish.ErrRejected (no spool, or rejected), spool.ErrFull, or a spool
 // write error.
-func (d *Deliverer) Deliver(ctx context.Context, m build.Message) (Result, error) {
+func (d *Deliverer) Deliver(ctx context.Context, m outbound.Message) (Result, error) {
 	if d.maxEvent != nil {
 		if limit := d.maxEvent(); int64(len(m.Body)) > limit {
 			return Result{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrEventTooLarge, len(m.Body), limit)
@@ -114,7 +114,7 @@ func (d *Deliverer) Deliver(ctx context.Context, m build.Message) (Result, error
 // election takes a few seconds in a cluster, longer than the client's own
 // retries), and once for any other failure: a disconnected client fails at
 // once, and that event belongs in the spool without waiting.
-func (d *Deliverer) publish(ctx context.Context, m build.Message) (res publish.Result, err error) {
+func (d *Deliverer) publish(ctx context.Context, m outbound.Message) (res publish.Result, err error) {
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	_, span := StartPublish(ctx, m)
@@ -130,7 +130,7 @@ func (d *Deliverer) publish(ctx context.Context, m build.Message) (res publish.R
 
 // StartPublish starts the producer span of publishing m (messaging
 // conventions: system nats, the subject, the message id).
-func StartPublish(ctx context.Context, m build.Message) (context.Context, trace.Span) {
+func StartPublish(ctx context.Context, m outbound.Message) (context.Context, trace.Span) {
 	ctx, span := tracing.Start(ctx, "publish", trace.WithSpanKind(trace.SpanKindProducer))
 	if span.IsRecording() {
 		span.SetAttributes(tracing.MessagingNATS, semconv.MessagingOperationTypeSend, semconv.MessagingDestinationName(m.Subject),
@@ -139,7 +139,7 @@ func StartPublish(ctx context.Context, m build.Message) (context.Context, trace.
 	return ctx, span
 }
 
-func (d *Deliverer) spool(ctx context.Context, m build.Message, r Result) (_ Result, err error) {
+func (d *Deliverer) spool(ctx context.Context, m outbound.Message, r Result) (_ Result, err error) {
 	_, span := tracing.Start(ctx, "spool append")
 	defer func() { tracing.End(span, err) }()
 	err = d.sp.Append(m)

@@ -16,9 +16,9 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natstest"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/outbound"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/spool"
 )
@@ -69,13 +69,13 @@ func (e *env) restart(t *testing.T) {
 	e.srv = natstest.StartAt(t, e.storeDir, e.srv.URL)
 }
 
-func message(i int) build.Message {
+func message(i int) outbound.Message {
 	task := fmt.Sprintf("task%d", i)
-	return build.Message{ID: event.ID(task, event.StageComplete), Subject: event.Subject("vocals", task, event.StageComplete),
+	return outbound.Message{ID: event.ID(task, event.StageComplete), Subject: event.Subject("vocals", task, event.StageComplete),
 		Stage: event.StageComplete, TaskID: task, Body: []byte(fmt.Sprintf(`{"n":%d}`, i))}
 }
 
-func deliverOK(t *testing.T, d *deliver.Deliverer, m build.Message, want deliver.Outcome) deliver.Result {
+func deliverOK(t *testing.T, d *deliver.Deliverer, m outbound.Message, want deliver.Outcome) deliver.Result {
 	t.Helper()
 	r, err := d.Deliver(context.Background(), m)
 	if err != nil || r.Outcome != want {
@@ -194,7 +194,7 @@ func TestDrainerSetsAsideRejectedEvents(t *testing.T) {
 	}
 	bad := message(1)
 	bad.Subject = "other.task1.complete" // bound to a different stream: ErrRejected
-	for _, m := range []build.Message{bad, message(2)} {
+	for _, m := range []outbound.Message{bad, message(2)} {
 		if err := e.sp.Append(m); err != nil {
 			t.Fatal(err)
 		}
@@ -261,7 +261,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // published; nothing behind it is lost.
 func TestDrainerKeepsARecordItCannotReadYet(t *testing.T) {
 	e := setup(t, spool.Limits{SegmentBytes: 1}) // a segment per record
-	for _, m := range []build.Message{message(1), message(2)} {
+	for _, m := range []outbound.Message{message(1), message(2)} {
 		if err := e.sp.Append(m); err != nil {
 			t.Fatal(err)
 		}
@@ -298,7 +298,7 @@ func TestDrainerKeepsARecordItCannotReadYet(t *testing.T) {
 // and what is behind it flows.
 func TestDrainerSetsAsideADamagedRecordWithItsBytes(t *testing.T) {
 	e := setup(t, spool.Limits{SegmentBytes: 1})
-	for _, m := range []build.Message{message(1), message(2)} {
+	for _, m := range []outbound.Message{message(1), message(2)} {
 		if err := e.sp.Append(m); err != nil {
 			t.Fatal(err)
 		}

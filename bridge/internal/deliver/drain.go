@@ -11,7 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/backoff"
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/outbound"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/spool"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/tracing"
@@ -109,7 +109,7 @@ func (d *Drainer) Run(ctx context.Context) {
 		}
 
 		// The drain continues the trace the callback started.
-		m.Trace = build.TraceOf(m.Body)
+		m.Trace = outbound.TraceOf(m.Body)
 		sctx, span := tracing.Start(m.Trace.Into(ctx), "drain")
 		pctx, cancel := context.WithTimeout(sctx, d.Timeout)
 		_, pspan := StartPublish(pctx, m)
@@ -159,7 +159,7 @@ func (d *Drainer) noStream(ctx context.Context, err error, subject string) bool 
 
 // setAside moves the head to rejected.log, counted and logged; if that
 // fails it stays at the head and the drain backs off.
-func (d *Drainer) setAside(ctx context.Context, wait *backoff.Backoff, e spool.Entry, m build.Message, reason, msg string, err error) {
+func (d *Drainer) setAside(ctx context.Context, wait *backoff.Backoff, e spool.Entry, m outbound.Message, reason, msg string, err error) {
 	d.Log.Error(msg, zap.String("event_id", m.ID), zap.String("subject", m.Subject), zap.Error(err))
 	d.count(reason)
 	if serr := d.Spool.SetAside(e, m); serr != nil {

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/cloudevent"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/family"
 )
 
@@ -43,7 +43,7 @@ func decode(t *testing.T, f family.Family, body []byte) (callback.Callback, erro
 // decodes to the stage its name says, and its event's data decodes back
 // into the family's type with the task id and stage.
 func TestEveryExampleDecodes(t *testing.T) {
-	b := build.NewBuilder("vocals", "/vocals-bridge", "http://localhost/schemas", time.UTC)
+	b := cloudevent.NewBuilder("vocals", "/vocals-bridge", "http://localhost/schemas", time.UTC)
 	for _, f := range family.All() {
 		have := map[string]bool{}
 		for _, ex := range f.Examples() {
@@ -56,7 +56,7 @@ func TestEveryExampleDecodes(t *testing.T) {
 				if cb.Stage != ex.Stage || cb.TaskID != "task-1" || cb.Family != f.Name {
 					t.Fatalf("decoded %s %s %s, want %s %s task-1", cb.Family, cb.TaskID, cb.Stage, f.Name, ex.Stage)
 				}
-				m, err := b.Build(cb, ex.Body)
+				m, err := b.Build(cb, cloudevent.Source{Body: ex.Body})
 				if err != nil {
 					t.Fatal(err)
 				}

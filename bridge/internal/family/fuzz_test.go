@@ -9,8 +9,8 @@ import (
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/consumer"
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/cloudevent"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/family"
 )
 
@@ -28,7 +28,7 @@ func FuzzFamilies(f *testing.F) {
 	}
 	f.Add(byte(10), []byte(`{"code":200,"task_id":"a","data":{"taskId":"a","instruments":[{"notes":[{"start":"1e400"}]}]}}`))
 	f.Add(byte(7), []byte(`{"code":200,"data":{"task_id":"a","data":[{}],"lyricsData":[{"errorMessage":null}]}}`))
-	b := build.NewBuilder("vocals", "/vocals-bridge", "http://localhost/schemas", time.UTC)
+	b := cloudevent.NewBuilder("vocals", "/vocals-bridge", "http://localhost/schemas", time.UTC)
 	f.Fuzz(func(t *testing.T, which byte, body []byte) {
 		fam := all[int(which)%len(all)]
 		p, err := fam.Kind.Peek(body)
@@ -46,7 +46,7 @@ func FuzzFamilies(f *testing.F) {
 		if !event.ValidTaskID(cb.TaskID) || !fam.Name.HasStage(cb.Stage) {
 			t.Fatalf("%s accepted task %q at stage %q", fam.Name, cb.TaskID, cb.Stage)
 		}
-		msg, err := b.Build(cb, body)
+		msg, err := b.Build(cb, cloudevent.Source{Body: body})
 		if err != nil {
 			t.Fatalf("%s: accepted but not built: %v", fam.Name, err)
 		}

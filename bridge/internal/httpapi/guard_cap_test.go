@@ -13,11 +13,12 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/cloudevent"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/family"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/httpapi"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/metrics"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/outbound"
 )
 
 // blockingSink holds every delivery until released, so a test knows a
@@ -27,7 +28,7 @@ type blockingSink struct {
 	release chan struct{}
 }
 
-func (s blockingSink) Deliver(context.Context, build.Message) (deliver.Result, error) {
+func (s blockingSink) Deliver(context.Context, outbound.Message) (deliver.Result, error) {
 	s.entered <- struct{}{}
 	<-s.release
 	return deliver.Result{Outcome: deliver.Published}, nil
@@ -39,7 +40,7 @@ func TestInFlightCap(t *testing.T) {
 	sink := blockingSink{entered: make(chan struct{}, 1), release: make(chan struct{})}
 	h := httpapi.NewPublic(httpapi.PublicDeps{
 		Log: zaptest.NewLogger(t), Metrics: metrics.New(prometheus.NewRegistry(), "test"),
-		Builder: build.NewBuilder("vocals", "/s", "http://localhost/schemas", time.UTC),
+		Builder: cloudevent.NewBuilder("vocals", "/s", "http://localhost/schemas", time.UTC),
 		Sink:    sink, BodyLimit: bodyLimit, RetryAfter: 7 * time.Second, Schemas: event.Schemas(), Families: family.All(),
 		Guard: httpapi.GuardConfig{MaxInFlight: 1, RetryAfter: 7 * time.Second},
 	})

@@ -29,8 +29,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/cloudevent"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deadletter"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/family"
@@ -51,7 +51,7 @@ const SchemaPrefix = "/schemas"
 type PublicDeps struct {
 	Log     *zap.Logger
 	Metrics *metrics.Metrics
-	Builder *build.Builder
+	Builder *cloudevent.Builder
 	Sink    deliver.Sink
 	// Families are the enabled families: each has its route.
 	Families []family.Family
@@ -260,7 +260,7 @@ func (h *callbackHandler) serve(c echo.Context, f family.Family) error {
 		server.SetAttributes(tracing.TaskID.String(cb.TaskID), tracing.Stage.String(string(cb.Stage)))
 	}
 
-	msg, err := h.d.Builder.BuildHashed(tracing.From(ctx), cb, sum)
+	msg, err := h.d.Builder.Build(cb, cloudevent.Source{Sum: sum, Trace: tracing.From(ctx)})
 	if err != nil {
 		log.Error("building event", rid, zap.String("family", string(fam)), zap.String("task_id", cb.TaskID), zap.Error(err))
 		h.d.Metrics.CallbacksReceived.WithLabelValues(string(fam), string(cb.Stage), metrics.OutcomeFailed).Inc()

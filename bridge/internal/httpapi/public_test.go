@@ -25,13 +25,14 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/cloudevent"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deadletter"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/family"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/httpapi"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/metrics"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natstest"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/outbound"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/schematest"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/spool"
@@ -96,7 +97,7 @@ func newBridgeSpool(t testing.TB, pub publish.Publisher, sp *spool.Spool) *bridg
 	m := metrics.New(reg, "test")
 	h := httpapi.NewPublic(httpapi.PublicDeps{
 		Log: log, Metrics: m, Families: family.All(),
-		Builder:    build.NewBuilder("vocals", "/vocals-bridge", "http://localhost:8080/schemas", time.UTC),
+		Builder:    cloudevent.NewBuilder("vocals", "/vocals-bridge", "http://localhost:8080/schemas", time.UTC),
 		Sink:       deliver.New(pub, sp, 2*time.Second, nil),
 		BodyLimit:  bodyLimit,
 		RetryAfter: 30 * time.Second,
@@ -399,7 +400,7 @@ func TestBrokerDownAnswers503WithRetryAfter(t *testing.T) {
 
 type panickingPublisher struct{}
 
-func (panickingPublisher) Publish(context.Context, build.Message) (publish.Result, error) {
+func (panickingPublisher) Publish(context.Context, outbound.Message) (publish.Result, error) {
 	panic("boom")
 }
 

@@ -14,7 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/outbound"
 )
 
 // Publisher stores events in the stream.
@@ -27,7 +27,7 @@ import (
 // ErrUnavailable (transient: the same event may succeed later) or
 // ErrRejected (the stream will never take this event).
 type Publisher interface {
-	Publish(ctx context.Context, m build.Message) (Result, error)
+	Publish(ctx context.Context, m outbound.Message) (Result, error)
 }
 
 // Result describes an acknowledged publish.
@@ -123,7 +123,7 @@ func (p *JetStream) Stream(ctx context.Context) (jetstream.Stream, error) {
 func (p *JetStream) JS() jetstream.JetStream { return p.js }
 
 // Publish implements Publisher. The ctx deadline bounds the wait for the ack.
-func (p *JetStream) Publish(ctx context.Context, m build.Message) (Result, error) {
+func (p *JetStream) Publish(ctx context.Context, m outbound.Message) (Result, error) {
 	msg := nats.NewMsg(m.Subject)
 	if p.binary {
 		// Messages (and the spool) always hold the structured form; the
@@ -163,7 +163,7 @@ func (p *JetStream) Publish(ctx context.Context, m build.Message) (Result, error
 // only after the duplicate window, so rarely): the subject holds this
 // event (a late retry: a duplicate), or another event with another id,
 // which no retry will replace (rejected; the caller sets it aside).
-func (p *JetStream) sameEvent(ctx context.Context, m build.Message) (Result, error) {
+func (p *JetStream) sameEvent(ctx context.Context, m outbound.Message) (Result, error) {
 	st, err := p.Stream(ctx)
 	if err != nil {
 		return Result{}, Classify(err)

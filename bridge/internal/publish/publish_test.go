@@ -13,8 +13,8 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natstest"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/outbound"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
 )
 
@@ -22,8 +22,8 @@ func spec(window time.Duration) publish.StreamSpec {
 	return publish.StreamSpec{Name: "VOCALS", SubjectPrefix: "vocals", Replicas: 1, MaxAge: time.Hour, Duplicates: window}
 }
 
-func message(task string, stage event.Stage) build.Message {
-	return build.Message{
+func message(task string, stage event.Stage) outbound.Message {
+	return outbound.Message{
 		ID: event.ID(task, stage), Subject: event.Subject("vocals", task, stage),
 		Stage: stage, TaskID: task, Body: []byte(`{"task":"` + task + `"}`),
 	}
@@ -50,7 +50,7 @@ func setup(t *testing.T, window time.Duration) (*publish.JetStream, jetstream.Je
 	return p, js, srv
 }
 
-func pub(t *testing.T, p publish.Publisher, m build.Message) (publish.Result, error) {
+func pub(t *testing.T, p publish.Publisher, m outbound.Message) (publish.Result, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

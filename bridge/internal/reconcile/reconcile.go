@@ -23,8 +23,8 @@ import (
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/backoff"
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/cloudevent"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/family"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/provider"
@@ -76,7 +76,7 @@ type Hooks struct {
 type Reconciler struct {
 	store   *track.Store
 	poller  Poller
-	builder *build.Builder
+	builder *cloudevent.Builder
 	sink    deliver.Sink
 	stream  Stream
 	cfg     Config
@@ -90,7 +90,7 @@ type Reconciler struct {
 }
 
 // New returns a Reconciler; Run starts it.
-func New(store *track.Store, poller Poller, builder *build.Builder, sink deliver.Sink, stream Stream,
+func New(store *track.Store, poller Poller, builder *cloudevent.Builder, sink deliver.Sink, stream Stream,
 	cfg Config, log *zap.Logger, hooks Hooks) *Reconciler {
 	if cfg.Workers < 1 {
 		cfg.Workers = 4
@@ -258,7 +258,7 @@ func (r *Reconciler) handle(ctx context.Context, e track.Entry) {
 
 // publish builds and delivers a stage learned without its callback.
 func (r *Reconciler) publish(ctx context.Context, log *zap.Logger, cb callback.Callback, body []byte, origin event.Origin) error {
-	msg, err := r.builder.BuildTraced(tracing.From(ctx), cb, body, origin)
+	msg, err := r.builder.Build(cb, cloudevent.Source{Body: body, Origin: origin, Trace: tracing.From(ctx)})
 	if err != nil {
 		return fmt.Errorf("reconcile: %w", err)
 	}

@@ -12,8 +12,8 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/cloudevent"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/family"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natstest"
@@ -31,7 +31,7 @@ type rig struct {
 	simURL  string
 	store   *track.Store
 	pub     *publish.JetStream
-	builder *build.Builder
+	builder *cloudevent.Builder
 	mu      sync.Mutex
 	ended   map[string]string
 }
@@ -44,7 +44,7 @@ func newRig(t *testing.T) *rig {
 	hs := httptest.NewServer(sim)
 	t.Cleanup(func() { hs.Close(); sim.Close() })
 	return &rig{sim: sim, simURL: hs.URL, store: store, pub: pub, ended: map[string]string{},
-		builder: build.NewBuilder("vocals", "/vocals-bridge", "http://localhost/schemas", time.UTC)}
+		builder: cloudevent.NewBuilder("vocals", "/vocals-bridge", "http://localhost/schemas", time.UTC)}
 }
 
 // run starts a reconciler polling every interval, with a tracking
@@ -108,7 +108,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestFinishedTaskIsNotPolled(t *testing.T) {
 	r := newRig(t)
 	id := r.submit(t, "never")
-	msg, err := r.builder.Build(callback.Callback{Family: event.FamilyVocals, TaskID: id, Stage: event.StageComplete, CallbackType: "complete", Code: 200}, []byte(`{}`))
+	msg, err := r.builder.Build(callback.Callback{Family: event.FamilyVocals, TaskID: id, Stage: event.StageComplete, CallbackType: "complete", Code: 200}, cloudevent.Source{Body: []byte(`{}`)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/outbound"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/smallfs"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/spool"
 )
@@ -99,7 +99,7 @@ func TestFullDiskIsNotFatal(t *testing.T) {
 	appendN(t, s, 0, 3)
 	free := smallfs.Fill(t, dir)
 	// Large enough not to fit in the active segment's last page either.
-	big := func(i int) build.Message {
+	big := func(i int) outbound.Message {
 		m := msg(i)
 		m.Body = append(m.Body, strings.Repeat(" ", 64<<10)...)
 		return m

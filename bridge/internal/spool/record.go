@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/outbound"
 )
 
 // On disk a record is a 9-byte header followed by its payload:
@@ -36,7 +36,7 @@ var (
 	errCorrupt = errors.New("record checksum or framing is wrong")
 )
 
-func encodeRecord(m build.Message, at time.Time) ([]byte, error) {
+func encodeRecord(m outbound.Message, at time.Time) ([]byte, error) {
 	for _, f := range []string{m.ID, m.Subject, string(m.Stage), m.TaskID} {
 		if len(f) > maxShortFld {
 			return nil, fmt.Errorf("spool: field of %d bytes is too long", len(f))
@@ -80,8 +80,8 @@ func parseHeader(h []byte, remaining int64) (int, error) {
 }
 
 // decodeRecord checks rec (header and payload) and decodes it.
-func decodeRecord(rec []byte) (build.Message, time.Time, error) {
-	var m build.Message
+func decodeRecord(rec []byte) (outbound.Message, time.Time, error) {
+	var m outbound.Message
 	n, err := parseHeader(rec, int64(len(rec)))
 	if err != nil {
 		return m, time.Time{}, err
@@ -106,7 +106,7 @@ func decodeRecord(rec []byte) (build.Message, time.Time, error) {
 	if len(p) < 4 || uint32(len(p)-4) != binary.BigEndian.Uint32(p) {
 		return m, at, errCorrupt
 	}
-	m = build.Message{
+	m = outbound.Message{
 		ID: fields[0], Subject: fields[1], Stage: event.Stage(fields[2]), TaskID: fields[3],
 		Body: append([]byte(nil), p[4:]...),
 	}

@@ -24,7 +24,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/outbound"
 )
 
 // Defaults for Limits.
@@ -275,10 +275,10 @@ func endsRecord(recs []Entry, off int64) bool {
 }
 
 // readRecord decodes the record at off in a segment's bytes.
-func readRecord(raw []byte, off int64) (build.Message, time.Time, int64, error) {
+func readRecord(raw []byte, off int64) (outbound.Message, time.Time, int64, error) {
 	n, err := parseHeader(raw[off:], int64(len(raw))-off)
 	if err != nil {
-		return build.Message{}, time.Time{}, 0, err
+		return outbound.Message{}, time.Time{}, 0, err
 	}
 	size := int64(headerSize + n)
 	m, at, err := decodeRecord(raw[off : off+size])
@@ -355,7 +355,7 @@ func (s *Spool) newSegment() error {
 // Append stores m durably. It returns nil only after the record is fsynced;
 // ErrAlreadySpooled when an event with the same id waits already (nothing is
 // added); ErrFull at the limits.
-func (s *Spool) Append(m build.Message) error {
+func (s *Spool) Append(m outbound.Message) error {
 	now := time.Now()
 	rec, err := encodeRecord(m, now)
 	if err != nil {
@@ -543,11 +543,11 @@ func (s *Spool) Stats() (entries int, bytes int64, oldest time.Duration) {
 }
 
 // Head returns the oldest waiting event, read back from disk and checked.
-func (s *Spool) Head() (Entry, build.Message, bool, error) {
+func (s *Spool) Head() (Entry, outbound.Message, bool, error) {
 	s.mu.Lock()
 	if len(s.pending) == 0 {
 		s.mu.Unlock()
-		return Entry{}, build.Message{}, false, nil
+		return Entry{}, outbound.Message{}, false, nil
 	}
 	e := s.pending[0]
 	s.mu.Unlock()
@@ -561,7 +561,7 @@ func (s *Spool) Head() (Entry, build.Message, bool, error) {
 		f, err := os.Open(filepath.Join(s.dir, segName(e.seg)))
 		if err != nil {
 			s.readF = nil
-			return e, build.Message{}, true, fmt.Errorf("spool: %w", err)
+			return e, outbound.Message{}, true, fmt.Errorf("spool: %w", err)
 		}
 		s.readF, s.readSeq = f, e.seg
 	}
@@ -571,7 +571,7 @@ func (s *Spool) Head() (Entry, build.Message, bool, error) {
 		// EMFILE, EIO, ...: nothing says the record is bad; read it again.
 		s.readF.Close()
 		s.readF = nil
-		return e, build.Message{}, true, fmt.Errorf("spool: reading %s@%d: %w", segName(e.seg), e.off, err)
+		return e, outbound.Message{}, true, fmt.Errorf("spool: reading %s@%d: %w", segName(e.seg), e.off, err)
 	}
 	m, _, err := decodeRecord(rec[:n])
 	if err != nil {
@@ -647,7 +647,7 @@ func (s *Spool) Remove(e Entry) error {
 
 // SetAside appends the raw record of e to rejected.log (fsynced) so an
 // event the stream refuses for good is kept for an operator, then removes it.
-func (s *Spool) SetAside(e Entry, m build.Message) error {
+func (s *Spool) SetAside(e Entry, m outbound.Message) error {
 	rec, err := encodeRecord(m, e.queued)
 	if err != nil {
 		return err

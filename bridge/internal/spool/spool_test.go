@@ -10,13 +10,13 @@ import (
 	"testing"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/outbound"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/spool"
 )
 
-func msg(i int) build.Message {
+func msg(i int) outbound.Message {
 	task := fmt.Sprintf("task%04d", i)
-	return build.Message{
+	return outbound.Message{
 		ID: event.ID(task, event.StageComplete), Subject: event.Subject("vocals", task, event.StageComplete),
 		Stage: event.StageComplete, TaskID: task, Body: []byte(fmt.Sprintf(`{"n":%d,"text":"城市之夜"}`, i)),
 	}
@@ -33,9 +33,9 @@ func open(t *testing.T, dir string, limits spool.Limits) (*spool.Spool, []spool.
 }
 
 // drainAll removes every waiting event and returns them in order.
-func drainAll(t *testing.T, s *spool.Spool) []build.Message {
+func drainAll(t *testing.T, s *spool.Spool) []outbound.Message {
 	t.Helper()
-	var out []build.Message
+	var out []outbound.Message
 	for i := 0; i < 100000; i++ {
 		e, m, ok, err := s.Head()
 		if err != nil {
@@ -53,7 +53,7 @@ func drainAll(t *testing.T, s *spool.Spool) []build.Message {
 	return nil
 }
 
-func sameMessage(a, b build.Message) bool {
+func sameMessage(a, b outbound.Message) bool {
 	return a.ID == b.ID && a.Subject == b.Subject && a.Stage == b.Stage && a.TaskID == b.TaskID && string(a.Body) == string(b.Body)
 }
 

@@ -14,7 +14,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/cloudevent"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/family"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natstest"
@@ -52,7 +52,7 @@ func newProxyRig(t *testing.T, providerURL string) *proxyRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	builder := build.NewBuilder("vocals", "/vocals-bridge", "http://localhost/schemas", time.UTC)
+	builder := cloudevent.NewBuilder("vocals", "/vocals-bridge", "http://localhost/schemas", time.UTC)
 	tracker := submit.NewTracker(store, builder, deliver.New(pub, nil, time.Second, nil), time.Minute, event.Families())
 	r.proxy = httptest.NewServer(&submit.Proxy{
 		Provider: client, Tracker: tracker, Families: family.All(), CallbackURL: callbackURL, Timeout: 2 * time.Second, Log: zaptest.NewLogger(t),

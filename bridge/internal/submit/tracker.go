@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/cloudevent"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/tracing"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/track"
@@ -23,7 +23,7 @@ var ErrInvalidTaskID = errors.New("submit: invalid task id")
 // Tracker starts tracking tasks.
 type Tracker struct {
 	store     *track.Store
-	builder   *build.Builder
+	builder   *cloudevent.Builder
 	sink      deliver.Sink
 	pollAfter time.Duration
 	families  map[event.Family]bool
@@ -33,7 +33,7 @@ type Tracker struct {
 
 // NewTracker returns a Tracker of the tasks of families whose tasks are
 // first polled pollAfter after they are tracked.
-func NewTracker(store *track.Store, builder *build.Builder, sink deliver.Sink, pollAfter time.Duration, families []event.Family) *Tracker {
+func NewTracker(store *track.Store, builder *cloudevent.Builder, sink deliver.Sink, pollAfter time.Duration, families []event.Family) *Tracker {
 	t := &Tracker{store: store, builder: builder, sink: sink, pollAfter: pollAfter, families: map[event.Family]bool{}}
 	for _, f := range families {
 		t.families[f] = true

@@ -1,4 +1,4 @@
-package build_test
+package cloudevent_test
 
 import (
 	"bytes"
@@ -14,9 +14,10 @@ import (
 	ce "github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/cloudevent"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/family"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/outbound"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/schematest"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/tracing"
 )
@@ -33,13 +34,13 @@ func fsRead(name string) ([]byte, error) { return fs.ReadFile(event.Schemas(), n
 
 var fixedTime = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
-func newBuilder(t *testing.T, zone string) *build.Builder {
+func newBuilder(t *testing.T, zone string) *cloudevent.Builder {
 	t.Helper()
 	loc, err := time.LoadLocation(zone)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return build.NewBuilder("vocals", "/vocals-bridge", "http://localhost:8080/schemas", loc).
+	return cloudevent.NewBuilder("vocals", "/vocals-bridge", "http://localhost:8080/schemas", loc).
 		WithClock(func() time.Time { return fixedTime })
 }
 
@@ -62,7 +63,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			msg, err := b.Build(cb, raw)
+			msg, err := b.Build(cb, cloudevent.Source{Body: raw})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -94,7 +95,7 @@ func matchGolden(t *testing.T, body []byte, golden string) []byte {
 	}
 	want, err := os.ReadFile(golden)
 	if err != nil {
-		t.Fatalf("%v (run go test ./bridge/internal/build -update to create it)", err)
+		t.Fatalf("%v (run go test ./bridge/internal/cloudevent -update to create it)", err)
 	}
 	if !bytes.Equal(pretty.Bytes(), want) {
 		t.Errorf("event differs from %s:\n%s", golden, pretty.Bytes())
@@ -133,8 +134,8 @@ func TestRetryKeepsID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, _ := newBuilder(t, "UTC").Build(cb, raw)
-	later, _ := newBuilder(t, "UTC").WithClock(func() time.Time { return fixedTime.Add(21 * time.Minute) }).Build(cb, raw)
+	first, _ := newBuilder(t, "UTC").Build(cb, cloudevent.Source{Body: raw})
+	later, _ := newBuilder(t, "UTC").WithClock(func() time.Time { return fixedTime.Add(21 * time.Minute) }).Build(cb, cloudevent.Source{Body: raw})
 	if first.ID != later.ID || first.Subject != later.Subject {
 		t.Errorf("retry changed id or subject: %s/%s vs %s/%s", first.ID, first.Subject, later.ID, later.Subject)
 	}
@@ -162,7 +163,7 @@ func TestCreateTimeZone(t *testing.T) {
 				Tracks: []callback.Track{{CreateTime: tc.raw}},
 			}
 			d := newBuilder(t, tc.zone).Data(cb)
-			if _, err := newBuilder(t, tc.zone).Build(cb, nil); err != nil {
+			if _, err := newBuilder(t, tc.zone).Build(cb, cloudevent.Source{Body: nil}); err != nil {
 				t.Errorf("does not build: %v", err)
 			}
 			got := d.Tracks[0]
@@ -190,15 +191,17 @@ func TestCodeReason(t *testing.T) {
 
 // A stage learned by polling gets the callback's id and subject, so the
 // stream keeps whichever arrives first, and says where it came from.
-func TestBuildFromKeepsIDAndRecordsOrigin(t *testing.T) {
+func TestPollKeepsIDAndRecordsOrigin(t *testing.T) {
 	cb := callback.Callback{Family: event.FamilyVocals, TaskID: "task1", Stage: event.StageComplete, CallbackType: "complete", Code: 200}
 	b := newBuilder(t, "UTC")
 	tests := []struct {
 		origin event.Origin
-		build  func() (build.Message, error)
+		build  func() (outbound.Message, error)
 	}{
-		{event.OriginCallback, func() (build.Message, error) { return b.Build(cb, []byte(`{}`)) }},
-		{event.OriginPoll, func() (build.Message, error) { return b.BuildFrom(cb, []byte(`{"code":200}`), event.OriginPoll) }},
+		{event.OriginCallback, func() (outbound.Message, error) { return b.Build(cb, cloudevent.Source{Body: []byte(`{}`)}) }},
+		{event.OriginPoll, func() (outbound.Message, error) {
+			return b.Build(cb, cloudevent.Source{Body: []byte(`{"code":200}`), Origin: event.OriginPoll})
+		}},
 	}
 	for _, tt := range tests {
 		m, err := tt.build()
@@ -225,11 +228,11 @@ func TestTimeoutHasItsOwnStage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m, err := b.BuildFrom(cb, nil, event.OriginTimeout)
+			m, err := b.Build(cb, cloudevent.Source{Body: nil, Origin: event.OriginTimeout})
 			if err != nil {
 				t.Fatal(err)
 			}
-			real, err := b.Build(cb, []byte(`{"code":408}`))
+			real, err := b.Build(cb, cloudevent.Source{Body: []byte(`{"code":408}`)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -259,7 +262,7 @@ func TestTimeoutHasItsOwnStage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.BuildFrom(ok, nil, event.OriginTimeout); err == nil {
+	if _, err := b.Build(ok, cloudevent.Source{Body: nil, Origin: event.OriginTimeout}); err == nil {
 		t.Error("a complete stage was built as a timeout")
 	}
 }
@@ -273,7 +276,7 @@ func TestTimeoutGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := newBuilder(t, "UTC").BuildFrom(cb, nil, event.OriginTimeout)
+	m, err := newBuilder(t, "UTC").Build(cb, cloudevent.Source{Body: nil, Origin: event.OriginTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,11 +357,11 @@ func TestEncodingMatchesSDK(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := build.NewBuilder("vocals", tt.source, "http://localhost:8080/schemas", time.UTC).
+			b := cloudevent.NewBuilder("vocals", tt.source, "http://localhost:8080/schemas", time.UTC).
 				WithClock(func() time.Time { return tt.at })
 			cb := callback.Callback{Family: event.FamilyVocals, TaskID: "t1", Stage: event.StageComplete, CallbackType: "complete", Code: 200,
 				Tracks: []callback.Track{{Title: tt.title}}}
-			m, err := b.Build(cb, []byte(`{}`))
+			m, err := b.Build(cb, cloudevent.Source{Body: []byte(`{}`)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -384,7 +387,7 @@ func TestEncodingMatchesSDK(t *testing.T) {
 			}
 		})
 	}
-	if _, err := newBuilder(t, "UTC").Build(callback.Callback{Family: event.FamilyVocals, TaskID: "a.b", Stage: event.StageText}, nil); err == nil {
+	if _, err := newBuilder(t, "UTC").Build(callback.Callback{Family: event.FamilyVocals, TaskID: "a.b", Stage: event.StageText}, cloudevent.Source{Body: nil}); err == nil {
 		t.Error("a task id that cannot be a subject token was built into an event")
 	}
 }
@@ -440,7 +443,7 @@ func TestFamilyGolden(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				msg, err := b.Build(cb, ex.Body)
+				msg, err := b.Build(cb, cloudevent.Source{Body: ex.Body})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -1,4 +1,4 @@
-package build_test
+package cloudevent_test
 
 import (
 	"os"
@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/cloudevent"
 )
 
 // BenchmarkDecodeBuild is the CPU cost of one callback before the broker:
@@ -18,7 +18,7 @@ func BenchmarkDecodeBuild(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		bld := build.NewBuilder("vocals", "/vocals-bridge", "http://localhost:8080/schemas", time.UTC)
+		bld := cloudevent.NewBuilder("vocals", "/vocals-bridge", "http://localhost:8080/schemas", time.UTC)
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(raw)))
@@ -27,7 +27,7 @@ func BenchmarkDecodeBuild(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if _, err := bld.Build(cb, raw); err != nil {
+				if _, err := bld.Build(cb, cloudevent.Source{Body: raw}); err != nil {
 					b.Fatal(err)
 				}
 			}

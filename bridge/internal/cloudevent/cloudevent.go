@@ -1,7 +1,7 @@
-// Package build turns decoded callbacks (and polled or timed-out stages,
+// Package cloudevent turns decoded callbacks (and polled or timed-out stages,
 // and submitted tasks) into the CloudEvents of the contract in bridge/event,
 // encoded from typed structs with json v2, ready to publish.
-package build
+package cloudevent
 
 import (
 	"bytes"
@@ -17,24 +17,9 @@ import (
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/outbound"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/tracing"
 )
-
-// Message is a built event ready to publish: the structured-mode CloudEvent
-// body and what the broker needs around it. A Message is immutable once
-// built, so a retry or a spooled copy publishes exactly the same bytes.
-type Message struct {
-	ID      string // CloudEvent id and Nats-Msg-Id
-	Family  event.Family
-	Subject string
-	// Trace is the event's traceparent and tracestate, also sent as NATS
-	// headers; none when the callback came without one and the bridge
-	// records no spans.
-	Trace  tracing.Context
-	Stage  event.Stage
-	TaskID string
-	Body   []byte // application/cloudevents+json
-}
 
 // Builder turns decoded callbacks into Messages. It is safe for concurrent use.
 type Builder struct {
@@ -154,41 +139,43 @@ func (b *Builder) Data(cb callback.Callback) event.DataV1 {
 	return d
 }
 
-// Build makes the CloudEvent for a callback decoded from body. The id
-// depends only on the task and stage; time is when this delivery was built.
-func (b *Builder) Build(cb callback.Callback, body []byte) (Message, error) {
-	return b.BuildFrom(cb, body, event.OriginCallback)
+// Source is how the bridge learned of a stage: the bytes it came in
+// (hashed into the bodysha256 attribute; a timeout has none), how (Origin;
+// the provider's callback when empty) and the trace it was learned in.
+type Source struct {
+	Body []byte
+	// Sum is Body's SHA-256 when the caller has it already (the callback
+	// handler hashes for verification); zero, Build computes it.
+	Sum    [sha256.Size]byte
+	Origin event.Origin
+	Trace  tracing.Context
 }
 
-// BuildHashed is Build for a caller that has already hashed the body
-// (bodySum is its SHA-256), as the callback handler has for verification,
-// and whose trace the event carries on.
-func (b *Builder) BuildHashed(tr tracing.Context, cb callback.Callback, bodySum [sha256.Size]byte) (Message, error) {
-	return b.build(tr, cb, bodySum, event.OriginCallback)
+// Build makes the CloudEvent of the stage cb reports. The id depends only
+// on the family, task and stage, so a callback, a retry and a poll of the
+// same stage are one event and whichever reaches the stream second is a
+// duplicate; time is when this delivery was built. A timeout (Origin
+// timeout; cb is the error the bridge declares) is published as the
+// timeout stage.
+func (b *Builder) Build(cb callback.Callback, src Source) (outbound.Message, error) {
+	if src.Sum == ([sha256.Size]byte{}) {
+		src.Sum = sha256.Sum256(src.Body)
+	}
+	if src.Origin == "" {
+		src.Origin = event.OriginCallback
+	}
+	return b.build(src.Trace, cb, src.Sum, src.Origin)
 }
 
-// BuildFrom is Build for a stage learned another way: from a record-info
-// answer (body is that answer; the id is the callback's, so whichever
-// reaches the stream second is a duplicate) or a timeout (body is empty;
-// cb is the error the bridge declares, published as the timeout stage).
-func (b *Builder) BuildFrom(cb callback.Callback, body []byte, origin event.Origin) (Message, error) {
-	return b.build(tracing.Context{}, cb, sha256.Sum256(body), origin)
-}
-
-// BuildTraced is BuildFrom for a stage learned within a trace (a poll).
-func (b *Builder) BuildTraced(tr tracing.Context, cb callback.Callback, body []byte, origin event.Origin) (Message, error) {
-	return b.build(tr, cb, sha256.Sum256(body), origin)
-}
-
-func (b *Builder) build(tr tracing.Context, cb callback.Callback, bodySum [sha256.Size]byte, origin event.Origin) (Message, error) {
+func (b *Builder) build(tr tracing.Context, cb callback.Callback, bodySum [sha256.Size]byte, origin event.Origin) (outbound.Message, error) {
 	t, ok := b.families[cb.Family]
 	if !ok || !cb.Family.HasStage(cb.Stage) {
-		return Message{}, fmt.Errorf("build: family %q has no stage %q", cb.Family, cb.Stage)
+		return outbound.Message{}, fmt.Errorf("build: family %q has no stage %q", cb.Family, cb.Stage)
 	}
 	stage := cb.Stage
 	if origin == event.OriginTimeout {
 		if cb.Stage != event.StageError {
-			return Message{}, fmt.Errorf("build: a timeout is an error, not %q", cb.Stage)
+			return outbound.Message{}, fmt.Errorf("build: a timeout is an error, not %q", cb.Stage)
 		}
 		stage = event.StageTimeout
 	}
@@ -210,9 +197,9 @@ func (b *Builder) build(tr tracing.Context, cb callback.Callback, bodySum [sha25
 		})
 	}
 	if err != nil {
-		return Message{}, err
+		return outbound.Message{}, err
 	}
-	return Message{
+	return outbound.Message{
 		ID:      id,
 		Family:  cb.Family,
 		Subject: event.Subject(t.prefix, cb.TaskID, stage),
@@ -243,19 +230,6 @@ type envelope[T any] struct {
 	TraceState  string `json:"tracestate,omitempty"`
 }
 
-// TraceOf reads the trace context a structured event carries, as a
-// spooled one is read back.
-func TraceOf(body []byte) tracing.Context {
-	var e struct {
-		TraceParent string `json:"traceparent"`
-		TraceState  string `json:"tracestate"`
-	}
-	if !bytes.Contains(body, []byte(`"traceparent"`)) || json.Unmarshal(body, &e) != nil {
-		return tracing.Context{}
-	}
-	return tracing.Context{Parent: e.TraceParent, State: e.TraceState}
-}
-
 // encodeOptions sort map keys and escape U+2028 and U+2029, as
 // encoding/json (and so every event before this encoder) does. Names need
 // no duplicate check: struct fields and map keys are unique already.
@@ -282,16 +256,16 @@ func encode[T any](b *Builder, e *envelope[T]) ([]byte, error) {
 // without one); its callBackUrl (calBackUrl for voice-regenerate) is
 // dropped, since it may carry the callback token. tr is the trace of the
 // submit request or announcement, carried as on every other event.
-func (b *Builder) Submitted(tr tracing.Context, fam event.Family, taskID string, via event.Via, request stdjson.RawMessage) (Message, error) {
+func (b *Builder) Submitted(tr tracing.Context, fam event.Family, taskID string, via event.Via, request stdjson.RawMessage) (outbound.Message, error) {
 	t, ok := b.families[fam]
 	if !ok {
-		return Message{}, fmt.Errorf("build: unknown family %q", fam)
+		return outbound.Message{}, fmt.Errorf("build: unknown family %q", fam)
 	}
 	data := event.SubmittedV1{TaskID: taskID, Via: string(via)}
 	if len(request) > 0 {
 		var fields map[string]stdjson.RawMessage
 		if err := json.Unmarshal(request, &fields); err != nil {
-			return Message{}, fmt.Errorf("build: submitted request: %w", err)
+			return outbound.Message{}, fmt.Errorf("build: submitted request: %w", err)
 		}
 		delete(fields, "callBackUrl")
 		delete(fields, "calBackUrl")
@@ -303,9 +277,9 @@ func (b *Builder) Submitted(tr tracing.Context, fam event.Family, taskID string,
 		TraceParent: tr.Parent, TraceState: tr.State,
 	})
 	if err != nil {
-		return Message{}, err
+		return outbound.Message{}, err
 	}
-	return Message{
+	return outbound.Message{
 		ID: id, Family: fam, Subject: event.TaskSubject(t.prefix, taskID), Trace: tr, Stage: event.StageSubmitted, TaskID: taskID, Body: out,
 	}, nil
 }

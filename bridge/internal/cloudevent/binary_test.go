@@ -1,4 +1,4 @@
-package build_test
+package cloudevent_test
 
 import (
 	"os"
@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/build"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/cloudevent"
 )
 
 // Binary mode round-trips every golden event, and the header values go as
@@ -23,8 +23,8 @@ func TestBinaryRoundTrip(t *testing.T) {
 		}
 		// The SDK keeps source as a URI, so this is stored as %20 and %E2...,
 		// and the header carries exactly that.
-		b := build.NewBuilder("vocals", "/source with space/€", "http://localhost:8080/schemas", time.UTC)
-		m, err := b.Build(cb, raw)
+		b := cloudevent.NewBuilder("vocals", "/source with space/€", "http://localhost:8080/schemas", time.UTC)
+		m, err := b.Build(cb, cloudevent.Source{Body: raw})
 		if err != nil {
 			t.Fatal(err)
 		}
