@@ -37,7 +37,7 @@ func (a *App) traces(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("app: tracing: %w", err)
 	}
-	if tracing.Enabled() {
+	if tracing.Active() {
 		a.log.Info("tracing on: exporting spans over OTLP")
 	}
 	a.onClose(func() {

@@ -211,8 +211,10 @@ func TestPollKeepsIDAndRecordsOrigin(t *testing.T) {
 		schematest.ValidateEvent(t, m.Body)
 		var ev map[string]any
 		_ = json.Unmarshal(m.Body, &ev)
-		if ev["origin"] != string(tt.origin) || m.ID != event.ID("task1", event.StageComplete) || m.Subject != "vocals.task1.complete" {
-			t.Errorf("%s: origin %v id %s subject %s", tt.origin, ev["origin"], m.ID, m.Subject)
+		// The attribute names are the contract's constants.
+		if ev[event.OriginExtension] != string(tt.origin) || ev[event.BodyHashExtension] == nil ||
+			m.ID != event.ID("task1", event.StageComplete) || m.Subject != "vocals.task1.complete" {
+			t.Errorf("%s: origin %v body hash %v id %s subject %s", tt.origin, ev[event.OriginExtension], ev[event.BodyHashExtension], m.ID, m.Subject)
 		}
 	}
 }

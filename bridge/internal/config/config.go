@@ -300,9 +300,6 @@ var (
 // Validate checks every setting and returns the first problem as an *Error
 // naming its key.
 func (c Config) Validate() error {
-	bad := func(key, format string, a ...any) error {
-		return &Error{Key: key, Msg: fmt.Sprintf(format, a...)}
-	}
 	for _, a := range []struct{ key, val string }{{"http_addr", c.HTTPAddr}, {"admin_addr", c.AdminAddr}} {
 		if _, _, err := net.SplitHostPort(a.val); err != nil {
 			return bad(a.key, "%q is not host:port (%v)", a.val, err)
@@ -507,9 +504,6 @@ func (c Config) Validate() error {
 // validateTracking checks the tracking keys; they matter only when
 // tracking_enabled is on, except that submit_addr needs it.
 func (c Config) validateTracking() error {
-	bad := func(key, format string, a ...any) error {
-		return &Error{Key: key, Msg: fmt.Sprintf(format, a...)}
-	}
 	if !c.TrackingEnabled {
 		if c.SubmitAddr != "" {
 			return bad("submit_addr", "the submit proxy tracks tasks: set tracking_enabled too")
@@ -677,7 +671,8 @@ func splitList(s string) []string {
 	return out
 }
 
-func badKey(key, format string, a ...any) error {
+// bad is the *Error of key.
+func bad(key, format string, a ...any) error {
 	return &Error{Key: key, Msg: fmt.Sprintf(format, a...)}
 }
 
@@ -705,11 +700,11 @@ func (c Config) FamilyDeadlines() map[event.Family]time.Duration {
 func (c Config) validFamilies() error {
 	fams, err := family.Enabled(c.DisabledFamilies)
 	if err != nil {
-		return badKey("disabled_families", "%v", err)
+		return bad("disabled_families", "%v", err)
 	}
 	prefixes, err := family.Prefixes(c.SubjectPrefix, c.FamilySubjectPrefixes)
 	if err != nil {
-		return badKey("family_subject_prefixes", "%v", err)
+		return bad("family_subject_prefixes", "%v", err)
 	}
 	// Each subject space names the setting that put it there, so that an
 	// overlap blames the one the user set: the announcement subject, then a
@@ -725,7 +720,7 @@ func (c Config) validFamilies() error {
 		case p != string(f.Name):
 			key = "family_subject_prefixes"
 			if err := validSubjectPrefix(p); err != nil {
-				return badKey(key, "%s: %q %v", f.Name, p, err)
+				return bad(key, "%s: %q %v", f.Name, p, err)
 			}
 		}
 		spaces = append(spaces, space{p, string(f.Name), key}, space{event.TaskPrefix(p), string(f.Name) + " tasks", key})
@@ -747,7 +742,7 @@ func (c Config) validFamilies() error {
 	for i, a := range spaces {
 		for _, b := range spaces[i+1:] {
 			if overlaps(a.prefix, b.prefix) {
-				return badKey(blame(a.key, b.key), "the subjects of %s (%q) overlap those of %s (%q)", a.owner, a.prefix, b.owner, b.prefix)
+				return bad(blame(a.key, b.key), "the subjects of %s (%q) overlap those of %s (%q)", a.owner, a.prefix, b.owner, b.prefix)
 			}
 		}
 	}

@@ -21,10 +21,6 @@ type Family struct {
 	Name event.Family
 	// Kind is the shape of its callback body.
 	Kind *callback.Kind
-	// TaskIDAt is where FAMILIES.md says the family puts the task id (one
-	// of the examples has it there); decoding accepts data.task_id,
-	// data.taskId, task_id and taskId, wherever it is.
-	TaskIDAt string
 	// Submit and Details are the provider's paths: the POST that creates
 	// a task and the GET ?taskId= that reports its state.
 	Submit, Details string
@@ -64,31 +60,31 @@ var table = []Family{
 	music(event.FamilyUploadCover, "/api/v1/generate/upload-cover"),
 	music(event.FamilyUploadExtend, "/api/v1/generate/upload-extend"),
 	music(event.FamilyAddInstrumental, "/api/v1/generate/add-instrumental"),
-	{Name: event.FamilyReplaceSection, Kind: callback.MusicOneShot, TaskIDAt: "data.task_id",
+	{Name: event.FamilyReplaceSection, Kind: callback.MusicOneShot,
 		Submit: "/api/v1/generate/replace-section", Details: "/api/v1/generate/record-info", Status: MusicStatus},
-	{Name: event.FamilyLyrics, Kind: callback.Lyrics, TaskIDAt: "data.task_id",
+	{Name: event.FamilyLyrics, Kind: callback.Lyrics,
 		Submit: "/api/v1/lyrics", Details: "/api/v1/lyrics/record-info", Status: LyricsStatus,
 		Result: Result{From: "response"}},
-	{Name: event.FamilyWAV, Kind: callback.WAV, TaskIDAt: "data.task_id",
+	{Name: event.FamilyWAV, Kind: callback.WAV,
 		Submit: "/api/v1/wav/generate", Details: "/api/v1/wav/record-info", Status: FlagStatus,
 		Result: Result{From: "response", Snake: true}},
-	{Name: event.FamilyStems, Kind: callback.Stems, TaskIDAt: "data.task_id",
+	{Name: event.FamilyStems, Kind: callback.Stems,
 		Submit: "/api/v1/vocal-removal/generate", Details: "/api/v1/vocal-removal/record-info", Status: FlagStatus,
 		Result: Result{From: "response", Into: "vocal_removal_info", Snake: true}},
-	{Name: event.FamilyMIDI, Kind: callback.MIDI, TaskIDAt: "task_id",
+	{Name: event.FamilyMIDI, Kind: callback.MIDI,
 		Submit: "/api/v1/midi/generate", Details: "/api/v1/midi/record-info", Status: NumericFlagStatus,
 		Result: Result{From: "midiData"}},
-	{Name: event.FamilyVideo, Kind: callback.Video, TaskIDAt: "data.task_id",
+	{Name: event.FamilyVideo, Kind: callback.Video,
 		Submit: "/api/v1/mp4/generate", Details: "/api/v1/mp4/record-info", Status: FlagStatus,
 		Result: Result{From: "response", Snake: true}},
-	{Name: event.FamilyCoverImage, Kind: callback.CoverImage, TaskIDAt: "data.taskId",
+	{Name: event.FamilyCoverImage, Kind: callback.CoverImage,
 		Submit: "/api/v1/suno/cover/generate", Details: "/api/v1/suno/cover/record-info", Status: CoverStatus,
 		Result: Result{From: "response"}},
-	{Name: event.FamilyVoiceValidate, Kind: callback.Voice, TaskIDAt: "data.taskId",
+	{Name: event.FamilyVoiceValidate, Kind: callback.Voice,
 		Submit: "/api/v1/voice/validate", Details: "/api/v1/voice/validate-info", Status: VoiceStatus},
-	{Name: event.FamilyVoiceRegenerate, Kind: callback.Voice, TaskIDAt: "data.taskId", CallbackField: "calBackUrl",
+	{Name: event.FamilyVoiceRegenerate, Kind: callback.Voice, CallbackField: "calBackUrl",
 		Submit: "/api/v1/voice/regenerate", Details: "/api/v1/voice/validate-info", Status: VoiceStatus},
-	{Name: event.FamilyVoice, Kind: callback.Voice, TaskIDAt: "data.taskId",
+	{Name: event.FamilyVoice, Kind: callback.Voice,
 		Submit: "/api/v1/voice/generate", Details: "/api/v1/voice/record-info", Status: VoiceStatus},
 }
 
@@ -101,7 +97,7 @@ func init() {
 }
 
 func music(name event.Family, submit string) Family {
-	return Family{Name: name, Kind: callback.Music, TaskIDAt: "data.task_id",
+	return Family{Name: name, Kind: callback.Music,
 		Submit: submit, Details: "/api/v1/generate/record-info", Status: MusicStatus}
 }
 

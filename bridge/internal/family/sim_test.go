@@ -17,7 +17,7 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/sunosim"
 )
 
-// The simulator is written from FAMILIES.md alone; its paths must be the
+// The simulator is written from the provider's documentation alone; its paths must be the
 // bridge's.
 func TestSimulatorServesTheSameFamilies(t *testing.T) {
 	if len(sunosim.Families) != len(family.All()) {

@@ -25,7 +25,7 @@ func (v Vocabulary) Stage(value string) (event.Stage, bool) {
 
 const callbackException = "CALLBACK_EXCEPTION"
 
-// The vocabularies of FAMILIES.md, "Polling vocabularies".
+// The vocabularies of the provider's details endpoints, as its documentation lists them.
 var (
 	MusicStatus = Vocabulary{Field: "status", Delivery: callbackException, Stages: map[string]event.Stage{
 		"TEXT_SUCCESS": event.StageText, "FIRST_SUCCESS": event.StageFirst, "SUCCESS": event.StageComplete,

@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"sync/atomic"
 	"testing"
-
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/httpapi"
 )
 
 // BenchmarkCallback posts callbacks with fresh task ids over real HTTP to
@@ -24,7 +22,7 @@ func BenchmarkCallback(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			body := mustJSON(callbackBody(200, "complete", fmt.Sprintf("bench%d", n.Add(1))))
-			resp, err := client.Post(br.url+httpapi.CallbackPath, "application/json", bytes.NewReader(body))
+			resp, err := client.Post(br.url+vocalsPath, "application/json", bytes.NewReader(body))
 			if err != nil {
 				b.Error(err)
 				return

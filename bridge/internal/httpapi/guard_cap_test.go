@@ -47,7 +47,7 @@ func TestInFlightCap(t *testing.T) {
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	post := func() *http.Response {
-		resp, err := http.Post(srv.URL+httpapi.CallbackPath, "application/json", bytes.NewReader(mustJSON(callbackBody(200, "text", "cap"))))
+		resp, err := http.Post(srv.URL+vocalsPath, "application/json", bytes.NewReader(mustJSON(callbackBody(200, "text", "cap"))))
 		if err != nil {
 			t.Error(err)
 			return nil

@@ -40,10 +40,6 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/verify"
 )
 
-// CallbackPath is the add-vocals callBackUrl path; every family has its
-// own, family.Family.Path.
-const CallbackPath = "/callbacks/vocals"
-
 // SchemaPrefix is where the event schemas are served.
 const SchemaPrefix = "/schemas"
 

@@ -41,6 +41,8 @@ import (
 const (
 	bodyLimit  = 64 << 10
 	dlqMaxBody = 1 << 10
+	// vocalsPath is add-vocals' route (family.Family.Path).
+	vocalsPath = "/callbacks/vocals"
 )
 
 // bridge is a public listener over a real JetStream server.
@@ -124,7 +126,7 @@ type response struct {
 
 func (b *bridge) post(t *testing.T, contentType string, body []byte) response {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, b.url+httpapi.CallbackPath, bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, b.url+vocalsPath, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,7 +373,7 @@ func TestBodyAtTheLimitIsAccepted(t *testing.T) {
 // A chunked body has no Content-Length; the limit must still hold.
 func TestChunkedBodyOverTheLimit(t *testing.T) {
 	b := newBridge(t, nil)
-	req, _ := http.NewRequest(http.MethodPost, b.url+httpapi.CallbackPath, io.MultiReader(bytes.NewReader(bigBody(bodyLimit+10))))
+	req, _ := http.NewRequest(http.MethodPost, b.url+vocalsPath, io.MultiReader(bytes.NewReader(bigBody(bodyLimit+10))))
 	req.Header.Set("Content-Type", "application/json")
 	req.ContentLength = -1
 	if r := do(t, req); r.status != http.StatusRequestEntityTooLarge {
@@ -460,13 +462,13 @@ func TestPublicSurfaceIsOnlyCallbacksAndSchemas(t *testing.T) {
 
 func TestRequestIDIsEchoedOrGenerated(t *testing.T) {
 	b := newBridge(t, nil)
-	req, _ := http.NewRequest(http.MethodPost, b.url+httpapi.CallbackPath, bytes.NewReader(mustJSON(callbackBody(200, "text", "rid"))))
+	req, _ := http.NewRequest(http.MethodPost, b.url+vocalsPath, bytes.NewReader(mustJSON(callbackBody(200, "text", "rid"))))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Request-Id", "abc-123")
 	if r := do(t, req); r.header.Get("X-Request-Id") != "abc-123" {
 		t.Errorf("request id not echoed: %q", r.header.Get("X-Request-Id"))
 	}
-	req, _ = http.NewRequest(http.MethodPost, b.url+httpapi.CallbackPath, bytes.NewReader(mustJSON(callbackBody(200, "text", "rid"))))
+	req, _ = http.NewRequest(http.MethodPost, b.url+vocalsPath, bytes.NewReader(mustJSON(callbackBody(200, "text", "rid"))))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Request-Id", "bad id\twith spaces")
 	if got := do(t, req).header.Get("X-Request-Id"); got == "" || strings.ContainsAny(got, " \t") {
@@ -496,7 +498,7 @@ func TestConcurrentCallbacksKeepTheirOwnBytes(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				req, _ := http.NewRequest(http.MethodPost, b.url+httpapi.CallbackPath, bytes.NewReader(raw))
+				req, _ := http.NewRequest(http.MethodPost, b.url+vocalsPath, bytes.NewReader(raw))
 				req.Header.Set("Content-Type", "application/json")
 				resp, err := http.DefaultClient.Do(req)
 				if err != nil {
@@ -551,7 +553,7 @@ func waitDeadLetters(t *testing.T, w *deadletter.Writer) {
 // An answer is one line of compact JSON, as the README shows it.
 func TestAnswerIsOneCompactLine(t *testing.T) {
 	b := newBridge(t, nil)
-	resp, err := http.Post(b.url+httpapi.CallbackPath, "application/json", bytes.NewReader(mustJSON(callbackBody(200, "complete", "compact"))))
+	resp, err := http.Post(b.url+vocalsPath, "application/json", bytes.NewReader(mustJSON(callbackBody(200, "complete", "compact"))))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,8 +5,8 @@ import (
 	"strings"
 )
 
-// Family is one of the provider's task families as FAMILIES.md describes
-// it, from the provider's side: where tasks are submitted and their state
+// Family is one of the provider's task families as its documentation
+// describes it, from the provider's side: where tasks are submitted and their state
 // read, and what its callbacks and details answers look like. The bridge
 // has its own description; a test holds the two to the same paths.
 type Family struct {
@@ -66,7 +66,7 @@ func (f Family) taskType() string {
 func (f Family) staged() bool { return f.Kind == "music" }
 
 // Spellings of the two main providers' pages: where they disagree, S and
-// K write a callback differently (FAMILIES.md).
+// K write a callback differently (the provider's documentation).
 const (
 	SpellingS = "s"
 	SpellingK = "k"

@@ -1,5 +1,5 @@
-// Package sunosim simulates the provider's side of the Suno API
-// (../shared/provider/CONTRACT.md and FAMILIES.md) for demos and
+// Package sunosim simulates the provider's side of the Suno API (as its
+// public documentation describes it) for demos and
 // end-to-end tests: task submission for every family, callbacks on a
 // scaled timeline with the documented retry schedule, timeout and optional
 // HMAC signature, in either main provider's spelling, details polling with

@@ -85,10 +85,11 @@ func Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (con
 // sets it, before anything is served).
 var Propagator propagation.TextMapPropagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 
-// Enabled reports whether spans are exported: an OTLP endpoint is named,
-// and neither OTEL_SDK_DISABLED=true nor OTEL_TRACES_EXPORTER=none says
-// otherwise.
-func Enabled() bool {
+// Requested reports whether the environment asks for spans to be
+// exported: an OTLP endpoint is named, and neither OTEL_SDK_DISABLED=true
+// nor OTEL_TRACES_EXPORTER=none says otherwise. Setup then installs the
+// exporter, and Active turns true.
+func Requested() bool {
 	if strings.EqualFold(strings.TrimSpace(os.Getenv("OTEL_SDK_DISABLED")), "true") ||
 		strings.TrimSpace(os.Getenv("OTEL_TRACES_EXPORTER")) == "none" {
 		return false
@@ -97,7 +98,7 @@ func Enabled() bool {
 }
 
 // Setup installs the propagator (OTEL_PROPAGATORS: tracecontext, baggage,
-// b3, b3multi, jaeger, xray, ottrace or none) and, when Enabled, an OTLP
+// b3, b3multi, jaeger, xray, ottrace or none) and, when Requested, an OTLP
 // exporter (OTEL_EXPORTER_OTLP_PROTOCOL: http/protobuf, the default, or
 // grpc) behind a batching tracer provider whose sampler, resource and
 // limits come from the OTEL_* variables; service.name defaults to
@@ -116,7 +117,7 @@ func Setup(ctx context.Context, version string) (shutdown func(context.Context) 
 	default:
 		return nil, errors.New("tracing: OTEL_TRACES_EXPORTER must be otlp or none, not " + e)
 	}
-	if !Enabled() {
+	if !Requested() {
 		return func(context.Context) error { return nil }, nil
 	}
 	var exp sdktrace.SpanExporter

@@ -75,8 +75,8 @@ func TestSetupHonoursTheOTELVariables(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer func() { _ = shutdown(context.Background()) }()
-			if tracing.Enabled() != tc.enabled {
-				t.Errorf("Enabled() = %v, want %v", tracing.Enabled(), tc.enabled)
+			if tracing.Requested() != tc.enabled {
+				t.Errorf("Requested() = %v, want %v", tracing.Requested(), tc.enabled)
 			}
 			if !strings.Contains(strings.Join(tracing.Propagator.Fields(), " "), tc.fields) {
 				t.Errorf("propagator fields %v, want %s", tracing.Propagator.Fields(), tc.fields)
