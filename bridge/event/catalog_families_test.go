@@ -3,7 +3,6 @@ package event_test
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,8 +14,6 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/schematest"
 )
-
-var updateAsyncAPI = flag.Bool("update-asyncapi", false, "rewrite the generated family sections of schemas/asyncapi.yaml")
 
 const (
 	beginFamilies = "# families: generated from the family table and the golden events by\n"
@@ -202,14 +199,14 @@ func TestAsyncAPIFamilies(t *testing.T) {
 		}
 		doc = splice(t, doc, i, buf.Bytes())
 	}
-	if *updateAsyncAPI {
+	if *update {
 		if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return
 	}
 	if doc != string(raw) {
-		t.Fatal("schemas/asyncapi.yaml's family sections are stale; run go test ./bridge/event -run TestAsyncAPIFamilies -update-asyncapi")
+		t.Fatal("schemas/asyncapi.yaml's family sections are stale; run go test ./bridge/event -run TestAsyncAPIFamilies -update")
 	}
 }
 

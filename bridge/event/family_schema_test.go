@@ -3,7 +3,6 @@ package event_test
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,13 +14,11 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/schematest"
 )
 
-var updateSchemas = flag.Bool("update-schemas", false, "rewrite the generated family schemas in schemas/v1")
-
 // Every family but add-vocals has an event schema made from add-vocals'
 // (its type, dataschema and data changed), and the music and voice
 // families whose data is another family's type have a data schema that
 // refers to it. They are generated, so the families stay alike: run
-// go test ./bridge/event -run TestFamilySchemas -update-schemas.
+// go test ./bridge/event -run TestFamilySchemas -update.
 func TestFamilySchemas(t *testing.T) {
 	root := schematest.RepoRoot(t)
 	base := readJSON(t, filepath.Join(root, "schemas", "v1", "event.schema.json"))
@@ -45,14 +42,14 @@ func TestFamilySchemas(t *testing.T) {
 			}
 			out := buf.Bytes()
 			path := filepath.Join(root, "schemas", "v1", name)
-			if *updateSchemas {
+			if *update {
 				if err := os.WriteFile(path, out, 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
 			have, err := os.ReadFile(path)
 			if err != nil || !bytes.Equal(have, out) {
-				t.Errorf("%s is not what the family table makes (%v); run go test ./bridge/event -run TestFamilySchemas -update-schemas", path, err)
+				t.Errorf("%s is not what the family table makes (%v); run go test ./bridge/event -run TestFamilySchemas -update", path, err)
 			}
 		}
 	}

@@ -22,7 +22,7 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/tracing"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/golden from the current output")
+var update = flag.Bool("update", false, "rewrite the golden events from the current output (go generate ./... does)")
 
 // fixtures are the provider payloads shared with the decoder's tests.
 const fixtures = "../callback/testdata"

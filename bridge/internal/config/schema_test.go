@@ -14,7 +14,7 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/config"
 )
 
-var updateSchema = flag.Bool("update-schema", false, "rewrite the chart's values.schema.json config block from the settings")
+var update = flag.Bool("update", false, "rewrite the chart's values.schema.json config block from the settings (go generate ./... does)")
 
 // chartSchema is the Helm chart's values schema, with which helm lint
 // refuses a mistyped value or an unknown config key.
@@ -60,7 +60,7 @@ func TestChartValuesSchemaKnowsEverySetting(t *testing.T) {
 	}
 	props := doc["properties"].(map[string]any)
 	want := configSchema()
-	if *updateSchema {
+	if *update {
 		props["config"] = want
 		var out bytes.Buffer
 		enc := json.NewEncoder(&out)
@@ -82,6 +82,6 @@ func TestChartValuesSchemaKnowsEverySetting(t *testing.T) {
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
-		t.Errorf("the chart's values schema does not list the settings %v as they are; run go test ./bridge/internal/config -run TestChartValuesSchema -update-schema", keys)
+		t.Errorf("the chart's values schema does not list the settings %v as they are; run go test ./bridge/internal/config -run TestChartValuesSchema -update", keys)
 	}
 }
