@@ -9,10 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/labstack/echo/v4"
 	"golang.org/x/time/rate"
 
-	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/metrics"
 )
 
@@ -43,9 +41,9 @@ type GuardConfig struct {
 	RetryAfter  time.Duration
 }
 
-// gate holds the per-source and global limits of the callback route.
-// Refusals that need no body (allow-list 403, spent budget 429, busy
-// source 429, in-flight 503) are answered here, each with a reason, counted.
+// gate holds the per-source and global limits of the callback route. Its
+// refusals (allow-list 403, spent budget 429, busy source 429, in-flight
+// 503) are *refusal errors, answered by the handler's fail.
 type gate struct {
 	cfg        GuardConfig
 	m          *metrics.Metrics
@@ -67,26 +65,39 @@ func newGate(cfg GuardConfig, m *metrics.Metrics) *gate {
 	return g
 }
 
-// refuse answers a request the gate turns away before its body is read.
-func (g *gate) refuse(c echo.Context, fam event.Family, status int, reason, msg string) error {
-	g.m.CallbacksRejected.WithLabelValues(string(fam), reason).Inc()
-	g.m.CallbacksReceived.WithLabelValues(string(fam), metrics.StageUnknown, metrics.OutcomeRejected).Inc()
-	if status != http.StatusForbidden {
-		c.Response().Header().Set("Retry-After", g.retryAfter)
-	}
-	return c.JSON(status, errorBody(reason, msg))
+// refusal is the gate turning a request away, before its body is read
+// or before it is processed: its answer's status and reason.
+type refusal struct {
+	status      int
+	reason, msg string
 }
 
+func (r *refusal) Error() string { return r.msg }
+
 // admit refuses a source outside the allow-list and one whose budget for
-// refused requests is spent; refused says it answered.
-func (g *gate) admit(c echo.Context, fam event.Family, ip netip.Addr, now time.Time) (refused bool, err error) {
+// refused requests is spent.
+func (g *gate) admit(ip netip.Addr, now time.Time) error {
 	if len(g.cfg.Allowed) > 0 && !contains(g.cfg.Allowed, ip) {
-		return true, g.refuse(c, fam, http.StatusForbidden, "ip", "source address not allowed")
+		return &refusal{http.StatusForbidden, "ip", "source address not allowed"}
 	}
 	if g.limiters != nil && g.limiters.spent(ip, now) {
-		return true, g.refuse(c, fam, http.StatusTooManyRequests, "rate", "too many refused requests from this address")
+		return &refusal{http.StatusTooManyRequests, "rate", "too many refused requests from this address"}
 	}
-	return false, nil
+	return nil
+}
+
+// enter takes one of the in-flight slots (none without a cap); leave
+// gives it back.
+func (g *gate) enter() (leave func(), err error) {
+	if g.inFlight == nil {
+		return func() {}, nil
+	}
+	select {
+	case g.inFlight <- struct{}{}:
+		return func() { <-g.inFlight }, nil
+	default:
+		return nil, &refusal{http.StatusServiceUnavailable, "overloaded", "too many callbacks in flight"}
+	}
 }
 
 // charge spends one unit of ip's budget for a refused request.
@@ -103,18 +114,18 @@ type sourceCounts struct {
 	byIP map[netip.Addr]int
 }
 
-// acquire takes one of ip's slots; false when it has max already.
-func (s *sourceCounts) acquire(ip netip.Addr) bool {
+// acquire takes one of ip's slots; a refusal when it has max already.
+func (s *sourceCounts) acquire(ip netip.Addr) error {
 	if s.max <= 0 {
-		return true
+		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.byIP[ip] >= s.max {
-		return false
+		return &refusal{http.StatusTooManyRequests, "source_busy", "too many bodies from this address are still arriving"}
 	}
 	s.byIP[ip]++
-	return true
+	return nil
 }
 
 func (s *sourceCounts) release(ip netip.Addr) {
