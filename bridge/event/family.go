@@ -11,8 +11,7 @@ import (
 // event types (com.sunoapi.<family>.<stage>.v1). Add-vocals is "vocals".
 type Family string
 
-// The families. The first six report text, first, complete and error; the
-// others complete and error only.
+// The families.
 const (
 	FamilyVocals          Family = "vocals" // add vocals
 	FamilyGenerate        Family = "generate"
@@ -32,38 +31,76 @@ const (
 	FamilyVoice           Family = "voice" // custom voice
 )
 
-// families is the fixed order of Families, the add-vocals family first.
-var families = []Family{
-	FamilyVocals, FamilyGenerate, FamilyExtend, FamilyUploadCover, FamilyUploadExtend, FamilyAddInstrumental,
-	FamilyReplaceSection, FamilyLyrics, FamilyWAV, FamilyStems, FamilyMIDI, FamilyVideo, FamilyCoverImage,
-	FamilyVoiceValidate, FamilyVoiceRegenerate, FamilyVoice,
+// spec is what the contract says of a family: whether it reports text and
+// first before complete, and the Go type of its data.
+type spec struct {
+	name    Family
+	staged  bool
+	newData func() any
+}
+
+func music() any { return new(DataV1) }
+
+// families is every family, the add-vocals family first: one row each.
+var families = []spec{
+	{FamilyVocals, true, music},
+	{FamilyGenerate, true, music},
+	{FamilyExtend, true, music},
+	{FamilyUploadCover, true, music},
+	{FamilyUploadExtend, true, music},
+	{FamilyAddInstrumental, true, music},
+	{FamilyReplaceSection, false, music},
+	{FamilyLyrics, false, func() any { return new(LyricsV1) }},
+	{FamilyWAV, false, func() any { return new(WavV1) }},
+	{FamilyStems, false, func() any { return new(StemsV1) }},
+	{FamilyMIDI, false, func() any { return new(MIDIV1) }},
+	{FamilyVideo, false, func() any { return new(VideoV1) }},
+	{FamilyCoverImage, false, func() any { return new(CoverImageV1) }},
+	{FamilyVoiceValidate, false, func() any { return new(VoiceV1) }},
+	{FamilyVoiceRegenerate, false, func() any { return new(VoiceV1) }},
+	{FamilyVoice, false, func() any { return new(VoiceV1) }},
 }
 
 // Families lists every family.
-func Families() []Family { return append([]Family(nil), families...) }
+func Families() []Family {
+	out := make([]Family, len(families))
+	for i, s := range families {
+		out[i] = s.name
+	}
+	return out
+}
+
+func (f Family) spec() (spec, bool) {
+	for _, s := range families {
+		if s.name == f {
+			return s, true
+		}
+	}
+	return spec{}, false
+}
 
 // Known reports whether f is one of Families.
 func (f Family) Known() bool {
-	for _, k := range families {
-		if k == f {
-			return true
-		}
-	}
-	return false
+	_, ok := f.spec()
+	return ok
 }
 
 // Staged reports whether f reports text and first before complete.
 func (f Family) Staged() bool {
-	switch f {
-	case FamilyVocals, FamilyGenerate, FamilyExtend, FamilyUploadCover, FamilyUploadExtend, FamilyAddInstrumental:
-		return true
-	}
-	return false
+	s, _ := f.spec()
+	return s.staged
 }
 
 // Tracks reports whether f's data is DataV1 (the music families); every
 // other family has its own data type, see NewData.
-func (f Family) Tracks() bool { return f.Staged() || f == FamilyReplaceSection }
+func (f Family) Tracks() bool {
+	s, ok := f.spec()
+	if !ok {
+		return false
+	}
+	_, music := s.newData().(*DataV1)
+	return music
+}
 
 // Stages lists the stages f reports.
 func (f Family) Stages() []Stage {
@@ -137,23 +174,11 @@ func (f Family) TimeoutEventSchemaPath() string {
 }
 
 // NewData returns a pointer to a zero value of f's data type: *DataV1 for
-// the music families, *LyricsV1, *WavV1, ... for the others.
+// the music families, *LyricsV1, *WavV1, ... for the others (and *DataV1
+// for a family that is not one).
 func (f Family) NewData() any {
-	switch f {
-	case FamilyLyrics:
-		return new(LyricsV1)
-	case FamilyWAV:
-		return new(WavV1)
-	case FamilyStems:
-		return new(StemsV1)
-	case FamilyMIDI:
-		return new(MIDIV1)
-	case FamilyVideo:
-		return new(VideoV1)
-	case FamilyCoverImage:
-		return new(CoverImageV1)
-	case FamilyVoiceValidate, FamilyVoiceRegenerate, FamilyVoice:
-		return new(VoiceV1)
+	if s, ok := f.spec(); ok {
+		return s.newData()
 	}
 	return new(DataV1)
 }

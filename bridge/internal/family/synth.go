@@ -83,31 +83,16 @@ func snake(s string) string {
 }
 
 // HasResult reports whether a decoded callback carries something the
-// task made: a track with audio, a lyric, a URL, an image, a note, a voice.
+// task made (event.Result.Made): a track with audio, a lyric, a URL, an
+// image, a note, a voice.
 func HasResult(cb callback.Callback) bool {
-	switch d := cb.Data.(type) {
-	case nil:
-		for _, t := range cb.Tracks {
-			if t.AudioURL != "" {
-				return true
-			}
+	if r, ok := cb.Data.(event.Result); ok {
+		return r.Made()
+	}
+	for _, t := range cb.Tracks { // a music callback: tracks, no Data
+		if t.AudioURL != "" {
+			return true
 		}
-	case event.LyricsV1:
-		return len(d.Lyrics) > 0
-	case event.WavV1:
-		return d.AudioWavURL != ""
-	case event.StemsV1:
-		s := d.Stems
-		return s.VocalURL+s.InstrumentalURL+s.BackingVocalsURL+s.DrumsURL+s.BassURL+s.GuitarURL+s.KeyboardURL+
-			s.PercussionURL+s.StringsURL+s.SynthURL+s.FxURL+s.BrassURL+s.WoodwindsURL != ""
-	case event.MIDIV1:
-		return len(d.Instruments) > 0
-	case event.VideoV1:
-		return d.VideoURL != ""
-	case event.CoverImageV1:
-		return len(d.Images) > 0
-	case event.VoiceV1:
-		return d.ValidateInfo != "" || d.VoiceID != ""
 	}
 	return false
 }

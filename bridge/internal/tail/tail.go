@@ -202,56 +202,11 @@ func Line(e consumer.Event) string {
 		fmt.Fprintf(&b, " (%s) %q", clean(f.Reason), f.Msg)
 		return b.String()
 	}
-	item := func(format string, a ...any) { fmt.Fprintf(&b, "\n    "+format, a...) }
-	switch d := e.Payload.(type) {
-	case event.LyricsV1:
-		for _, l := range d.Lyrics {
-			item("%q %s, %d characters", l.Title, clean(l.Status), len([]rune(l.Text)))
+	// What the stage is about, whatever the family: its data type says.
+	if r, ok := e.Payload.(event.Result); ok {
+		for _, it := range r.Items() {
+			b.WriteString("\n    " + clean(it))
 		}
-	case event.WavV1:
-		item("%s", clean(d.AudioWavURL))
-	case event.StemsV1:
-		for _, u := range []string{d.Stems.VocalURL, d.Stems.InstrumentalURL, d.Stems.BackingVocalsURL, d.Stems.DrumsURL, d.Stems.BassURL,
-			d.Stems.GuitarURL, d.Stems.KeyboardURL, d.Stems.PercussionURL, d.Stems.StringsURL, d.Stems.SynthURL, d.Stems.FxURL,
-			d.Stems.BrassURL, d.Stems.WoodwindsURL} {
-			if u != "" {
-				item("%s", clean(u))
-			}
-		}
-	case event.MIDIV1:
-		for _, in := range d.Instruments {
-			item("%q %d %s", in.Name, len(in.Notes), plural(len(in.Notes), "note"))
-		}
-	case event.VideoV1:
-		item("%s", clean(d.VideoURL))
-	case event.CoverImageV1:
-		for _, u := range d.Images {
-			item("%s", clean(u))
-		}
-	case event.VoiceV1:
-		item("%s %s%q", clean(d.Status), clean(d.VoiceID), d.ValidateInfo)
-	}
-	// Tracks that show the same (a text stage's, before any audio) are one
-	// line with their count.
-	var shown []string
-	counts := map[string]int{}
-	for _, t := range e.Data.Tracks {
-		s := fmt.Sprintf("%q", t.Title)
-		if t.Duration != nil {
-			s += fmt.Sprintf(" %.1fs", *t.Duration)
-		}
-		if url := cmp.Or(t.AudioURL, t.StreamAudioURL); url != "" {
-			s += " " + clean(url)
-		}
-		if counts[s]++; counts[s] == 1 {
-			shown = append(shown, s)
-		}
-	}
-	for _, s := range shown {
-		if n := counts[s]; n > 1 {
-			s += fmt.Sprintf(" (%d tracks)", n)
-		}
-		item("%s", s)
 	}
 	return b.String()
 }
