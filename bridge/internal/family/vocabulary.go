@@ -15,6 +15,17 @@ type Vocabulary struct {
 	// Delivery is the value meaning "generated, but the provider failed
 	// to call back": complete when the answer carries a result, else error.
 	Delivery string
+	// Codes are the callback codes of failed values that come without an
+	// errorCode; any other is 500.
+	Codes map[string]int
+}
+
+// Code is the callback code of a failed value that came without one.
+func (v Vocabulary) Code(value string) int {
+	if c, ok := v.Codes[strings.ToUpper(strings.TrimSpace(value))]; ok {
+		return c
+	}
+	return 500
 }
 
 // Stage is the stage value stands for; false while pending or unknown.
@@ -31,7 +42,7 @@ var (
 		"TEXT_SUCCESS": event.StageText, "FIRST_SUCCESS": event.StageFirst, "SUCCESS": event.StageComplete,
 		"CREATE_TASK_FAILED": event.StageError, "GENERATE_AUDIO_FAILED": event.StageError,
 		"SENSITIVE_WORD_ERROR": event.StageError,
-	}}
+	}, Codes: map[string]int{"SENSITIVE_WORD_ERROR": 400, "GENERATE_AUDIO_FAILED": 501}}
 	LyricsStatus = Vocabulary{Field: "status", Delivery: callbackException, Stages: map[string]event.Stage{
 		"SUCCESS": event.StageComplete, "CREATE_TASK_FAILED": event.StageError,
 		"GENERATE_LYRICS_FAILED": event.StageError, "SENSITIVE_WORD_ERROR": event.StageError,

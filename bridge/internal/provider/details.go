@@ -33,7 +33,7 @@ func (c *Client) Details(ctx context.Context, f family.Family, taskID string) (P
 		if err != nil {
 			return Polled{}, err
 		}
-		cb, ok := info.Callback()
+		cb, ok := info.Callback(f.Status)
 		cb.Family = f.Name
 		return Polled{Callback: cb, Stage: ok && f.Name.HasStage(cb.Stage), Status: info.Status, Raw: info.Raw}, nil
 	}
@@ -88,7 +88,7 @@ func readDetails(f family.Family, taskID string, raw []byte) (Polled, int, strin
 	code, msg := callback.SuccessCode, "record-info status "+status
 	if stage == event.StageError {
 		if code = looseInt(env.Data["errorCode"]); code == 0 || code == callback.SuccessCode {
-			code = 500
+			code = f.Status.Code(status)
 		}
 		var m string
 		if json.Unmarshal(env.Data["errorMessage"], &m) == nil && m != "" {

@@ -25,12 +25,6 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/tracing"
 )
 
-// Paths of the provider's API.
-const (
-	SubmitPath     = "/api/v1/generate/add-vocals"
-	RecordInfoPath = "/api/v1/generate/record-info"
-)
-
 // maxAnswer bounds what is read of any answer.
 const maxAnswer = 4 << 20
 
@@ -188,12 +182,6 @@ func redact(err error) error {
 	return err
 }
 
-// RecordInfo fetches an add-vocals task's state. A non-success answer is
-// an *Error.
-func (c *Client) RecordInfo(ctx context.Context, taskID string) (TaskInfo, error) {
-	return c.recordInfo(ctx, RecordInfoPath, taskID)
-}
-
 // get fetches path?taskId= and reads its envelope: a non-success answer
 // is an *Error.
 func (c *Client) get(ctx context.Context, path, taskID string) (*http.Response, []byte, error) {
@@ -215,10 +203,6 @@ func answerError(resp *http.Response, code int, msg string, perr error) *Error {
 // every poll of the replica (task timeouts included), so one answer must
 // not stop tracking for longer than the reconciler's longest backoff.
 const MaxRetryAfter = 10 * time.Minute
-
-func (c *Client) recordInfo(ctx context.Context, path, taskID string) (TaskInfo, error) {
-	return c.recordInfoWith(ctx, path, taskID, callback.DefaultLimits)
-}
 
 func (c *Client) recordInfoWith(ctx context.Context, path, taskID string, lim callback.Limits) (TaskInfo, error) {
 	resp, raw, err := c.get(ctx, path, taskID)

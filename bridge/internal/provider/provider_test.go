@@ -41,6 +41,10 @@ func fixed(t *testing.T, status int, header map[string]string, body string) (*pr
 
 const id = "5c79a1b2c3d4e5f60718293a4b5cbe8e"
 
+// vocals is add-vocals' family: its record-info answers are the music
+// families'.
+var vocals, _ = family.Get(event.FamilyVocals)
+
 func TestRecordInfoStatuses(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -74,14 +78,14 @@ func TestRecordInfoStatuses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, req := fixed(t, 200, nil, `{"code":200,"msg":"success","data":`+tt.data+`}`)
-			info, err := c.RecordInfo(context.Background(), id)
+			p, err := c.Details(context.Background(), vocals, id)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if req.URL.Query().Get("taskId") != id || req.Header.Get("Authorization") != "Bearer secret-key" {
 				t.Errorf("request %s %v", req.URL, req.Header)
 			}
-			cb, ok := info.Callback()
+			cb, ok := p.Callback, p.Stage
 			if ok != (tt.stage != "") || cb.Stage != tt.stage {
 				t.Fatalf("stage %q %v, want %q", cb.Stage, ok, tt.stage)
 			}
@@ -133,7 +137,7 @@ func TestRecordInfoErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, _ := fixed(t, tt.status, tt.header, tt.body)
-			_, err := c.RecordInfo(context.Background(), id)
+			_, err := c.Details(context.Background(), vocals, id)
 			var pe *provider.Error
 			if !errors.As(err, &pe) {
 				t.Fatalf("error %v is not a *provider.Error", err)
@@ -150,7 +154,7 @@ func TestRecordInfoErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.RecordInfo(context.Background(), id)
+	_, err = c.Details(context.Background(), vocals, id)
 	var pe *provider.Error
 	if !errors.As(err, &pe) || pe.Reason() != "transport" || strings.Contains(err.Error(), "secret-key") {
 		t.Errorf("unreachable provider: %v", err)
@@ -172,19 +176,19 @@ func TestAgainstSimulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	body := `{"uploadUrl":"u","prompt":"p","title":"t","style":"s","negativeTags":"n","callBackUrl":"http://127.0.0.1:1/cb"}`
-	a, err := c.Submit(context.Background(), provider.SubmitPath, []byte(body), "")
+	a, err := c.Submit(context.Background(), vocals.Submit, []byte(body), "")
 	if err != nil || a.Status != 200 || len(a.TaskID) != 32 || !json.Valid(a.Body) || !strings.HasPrefix(a.ContentType, "application/json") {
 		t.Fatalf("submit: %+v %v", a, err)
 	}
-	info, err := c.RecordInfo(context.Background(), a.TaskID)
-	if err != nil || info.Status != provider.StatusPending {
-		t.Fatalf("record-info: %+v %v", info, err)
+	p, err := c.Details(context.Background(), vocals, a.TaskID)
+	if err != nil || p.Status != "PENDING" {
+		t.Fatalf("record-info: %+v %v", p, err)
 	}
-	if _, ok := info.Callback(); ok {
+	if p.Stage {
 		t.Error("a pending task stands for a callback")
 	}
 	// A refused submission is still an answer, returned as it came.
-	bad, err := c.Submit(context.Background(), provider.SubmitPath, []byte(`{}`), "Bearer wrong")
+	bad, err := c.Submit(context.Background(), vocals.Submit, []byte(`{}`), "Bearer wrong")
 	if err != nil || bad.Status != 401 || bad.TaskID != "" {
 		t.Errorf("wrong key: %+v %v", bad, err)
 	}
@@ -200,11 +204,11 @@ func FuzzRecordInfo(f *testing.F) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(body)) }))
 		defer srv.Close()
 		c, _ := provider.New(srv.URL, "k", time.Second)
-		info, err := c.RecordInfo(context.Background(), id)
+		p, err := c.Details(context.Background(), vocals, id)
 		if err != nil {
 			return
 		}
-		cb, ok := info.Callback()
+		cb, ok := p.Callback, p.Stage
 		if !ok {
 			return
 		}
@@ -270,10 +274,10 @@ func TestClientPropagatesTheTrace(t *testing.T) {
 	c, _ := provider.New(srv.URL, "k", time.Second)
 	const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	ctx := tracing.Context{Parent: parent}.Into(context.Background())
-	if _, err := c.Submit(ctx, provider.SubmitPath, []byte(`{}`), ""); err != nil {
+	if _, err := c.Submit(ctx, vocals.Submit, []byte(`{}`), ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.RecordInfo(ctx, id); err != nil {
+	if _, err := c.Details(ctx, vocals, id); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()

@@ -10,18 +10,7 @@ import (
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/callback"
-)
-
-// Statuses record-info reports.
-const (
-	StatusPending           = "PENDING"
-	StatusTextSuccess       = "TEXT_SUCCESS"
-	StatusFirstSuccess      = "FIRST_SUCCESS"
-	StatusSuccess           = "SUCCESS"
-	StatusCreateTaskFailed  = "CREATE_TASK_FAILED"
-	StatusGenerateFailed    = "GENERATE_AUDIO_FAILED"
-	StatusCallbackException = "CALLBACK_EXCEPTION"
-	StatusSensitiveWord     = "SENSITIVE_WORD_ERROR"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/family"
 )
 
 // TaskInfo is a task's state as record-info reports it.
@@ -159,33 +148,28 @@ func track(item map[string]json.RawMessage) callback.Track {
 	return t
 }
 
-// Callback is the callback the task's state stands for, and false when it
-// stands for none yet (PENDING, or a status this bridge does not know).
-// Earlier stages are not implied: like the provider's own callbacks, a
-// task first seen at SUCCESS gives only complete. CALLBACK_EXCEPTION means
-// the provider failed to deliver, not to generate: it is complete when the
-// tracks have audio, else error.
-func (i TaskInfo) Callback() (callback.Callback, bool) {
+// Callback is the callback the task's state stands for, read with the
+// family's vocabulary v, and false when it stands for none yet (pending,
+// or a status this bridge does not know). Earlier stages are not implied:
+// like the provider's own callbacks, a task first seen at SUCCESS gives
+// only complete. v's Delivery value means the provider failed to deliver,
+// not to generate: complete when the tracks have audio, else error.
+func (i TaskInfo) Callback(v family.Vocabulary) (callback.Callback, bool) {
 	cb := callback.Callback{
 		Family: event.FamilyVocals, Code: callback.SuccessCode, Msg: "record-info status " + i.Status, TaskID: i.TaskID,
 		Tracks: i.Tracks, Extra: map[string]json.RawMessage{"record_status": mustJSON(i.Status)},
 	}
-	switch i.Status {
-	case StatusTextSuccess:
-		cb.Stage = event.StageText
-	case StatusFirstSuccess:
-		cb.Stage = event.StageFirst
-	case StatusSuccess:
-		cb.Stage = event.StageComplete
-	case StatusCallbackException:
+	stage, ok := v.Stage(i.Status)
+	switch {
+	case ok:
+		cb.Stage = stage
+	case v.Delivery != "" && strings.EqualFold(i.Status, v.Delivery):
 		cb.Stage = event.StageError
 		for _, t := range i.Tracks {
 			if t.AudioURL != "" {
 				cb.Stage = event.StageComplete
 			}
 		}
-	case StatusCreateTaskFailed, StatusGenerateFailed, StatusSensitiveWord:
-		cb.Stage = event.StageError
 	default:
 		return callback.Callback{}, false
 	}
@@ -193,7 +177,7 @@ func (i TaskInfo) Callback() (callback.Callback, bool) {
 	if cb.Stage == event.StageError {
 		cb.Code = i.ErrorCode
 		if cb.Code == 0 || cb.Code == callback.SuccessCode {
-			cb.Code = failureCode(i.Status)
+			cb.Code = v.Code(i.Status)
 		}
 		if i.ErrorMessage != "" {
 			cb.Msg = i.ErrorMessage
@@ -201,18 +185,6 @@ func (i TaskInfo) Callback() (callback.Callback, bool) {
 		cb.Tracks = nil
 	}
 	return cb, true
-}
-
-// failureCode is the callback code closest to a failed status that came
-// without an errorCode.
-func failureCode(status string) int {
-	switch status {
-	case StatusSensitiveWord:
-		return 400
-	case StatusGenerateFailed:
-		return 501
-	}
-	return 500
 }
 
 func mustJSON(s string) json.RawMessage {

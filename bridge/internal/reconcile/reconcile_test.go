@@ -86,7 +86,7 @@ func (r *rig) submit(t *testing.T, fault string) string {
 	body, _ := json.Marshal(map[string]string{"uploadUrl": "u", "prompt": "p", "title": "t", "style": "s",
 		"negativeTags": "n", "callBackUrl": "http://127.0.0.1:1/cb", sunosim.FaultField: fault})
 	client, _ := provider.New(r.simURL, "k", 5*time.Second)
-	a, err := client.Submit(context.Background(), provider.SubmitPath, body, "")
+	a, err := client.Submit(context.Background(), sunosim.SubmitPath, body, "")
 	if err != nil || a.TaskID == "" {
 		t.Fatalf("submit: %+v %v", a, err)
 	}

@@ -63,7 +63,7 @@ func newProxyRig(t *testing.T, providerURL string) *proxyRig {
 
 func (r *proxyRig) post(t *testing.T, body string) (*http.Response, []byte) {
 	t.Helper()
-	resp, err := http.Post(r.proxy.URL+provider.SubmitPath, "application/json", strings.NewReader(body))
+	resp, err := http.Post(r.proxy.URL+sunosim.SubmitPath, "application/json", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,8 @@ func TestProxyFillsCallbackURLAndTracks(t *testing.T) {
 	}
 	// record-info shows the request as the provider received it.
 	pc, _ := provider.New(r.simURL, "key", time.Second)
-	ti, err := pc.RecordInfo(context.Background(), id)
+	vocals, _ := family.Get(event.FamilyVocals)
+	ti, err := pc.Details(context.Background(), vocals, id)
 	if err != nil {
 		t.Fatal(err)
 	}
