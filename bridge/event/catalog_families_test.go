@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/family"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/schematest"
 )
 
@@ -66,10 +67,14 @@ func familySections(t *testing.T) [4]map[string]any {
 		for _, st := range f.EventStages() {
 			stages = append(stages, string(st))
 		}
+		description := fmt.Sprintf("The %s family's stages (%s), on %s.<task_id>.<stage>; the prefix is the family's name unless family_subject_prefixes renames it. Stored in the same stream as add-vocals'. timeout is the bridge's verdict, as add-vocals' timeout channel says.", f, strings.Join(stages, ", "), f)
+		if row, _ := family.Get(f); row.Undocumented {
+			description += " The provider lists this task without a callback page: its callbacks are read as the music envelope, which is uncertain."
+		}
 		channels[k] = map[string]any{
 			"address":     string(f) + ".{task_id}.{stage}",
 			"title":       string(f) + " events",
-			"description": fmt.Sprintf("The %s family's stages (%s), on %s.<task_id>.<stage>; the prefix is the family's name unless family_subject_prefixes renames it. Stored in the same stream as add-vocals'. timeout is the bridge's verdict, as add-vocals' timeout channel says.", f, strings.Join(stages, ", "), f),
+			"description": description,
 			"parameters": map[string]any{
 				"task_id": map[string]any{"$ref": "#/components/parameters/task_id"},
 				"stage":   map[string]any{"description": "The stage; use * for every stage.", "enum": stages},

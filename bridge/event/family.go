@@ -29,6 +29,8 @@ const (
 	FamilyVoiceValidate   Family = "voice-validate"
 	FamilyVoiceRegenerate Family = "voice-regenerate"
 	FamilyVoice           Family = "voice" // custom voice
+	FamilySounds          Family = "sounds"
+	FamilyMashup          Family = "mashup"
 )
 
 // spec is what the contract says of a family: whether it reports text and
@@ -59,6 +61,10 @@ var families = []spec{
 	{FamilyVoiceValidate, false, func() any { return new(VoiceV1) }},
 	{FamilyVoiceRegenerate, false, func() any { return new(VoiceV1) }},
 	{FamilyVoice, false, func() any { return new(VoiceV1) }},
+	// The provider documents no callback for these two; they are read as
+	// the music envelope (uncertain).
+	{FamilySounds, true, music},
+	{FamilyMashup, true, music},
 }
 
 // Families lists every family.

@@ -31,6 +31,9 @@ type Family struct {
 	Result Result
 	// CallbackField is the submit body's member naming the callback URL.
 	CallbackField string
+	// Undocumented: the provider lists the task without a callback page;
+	// its callbacks are read as Kind's envelope, which is uncertain.
+	Undocumented bool
 }
 
 // CallbackURL is the callBackUrl of f's submissions, made from the
@@ -86,6 +89,13 @@ var table = []Family{
 		Submit: "/api/v1/voice/regenerate", Details: "/api/v1/voice/validate-info", Status: VoiceStatus},
 	{Name: event.FamilyVoice, Kind: callback.Voice,
 		Submit: "/api/v1/voice/generate", Details: "/api/v1/voice/record-info", Status: VoiceStatus},
+	undocumented(music(event.FamilySounds, "/api/v1/generate/sounds")),
+	undocumented(music(event.FamilyMashup, "/api/v1/generate/mashup")),
+}
+
+func undocumented(f Family) Family {
+	f.Undocumented = true
+	return f
 }
 
 func init() {

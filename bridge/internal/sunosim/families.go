@@ -34,6 +34,10 @@ var Families = []Family{
 	{Name: "voice-validate", Submit: "/api/v1/voice/validate", Details: "/api/v1/voice/validate-info", Kind: "voice"},
 	{Name: "voice-regenerate", Submit: "/api/v1/voice/regenerate", Details: "/api/v1/voice/validate-info", Kind: "voice", callbackField: "calBackUrl"},
 	{Name: "voice", Submit: "/api/v1/voice/generate", Details: "/api/v1/voice/record-info", Kind: "voice"},
+	// Listed by the providers without a callback page: the music envelope,
+	// as the generate family's.
+	{Name: "sounds", Submit: "/api/v1/generate/sounds", Details: RecordInfoPath, Kind: "music"},
+	{Name: "mashup", Submit: "/api/v1/generate/mashup", Details: RecordInfoPath, Kind: "music"},
 }
 
 // FamilyNamed returns the family called name.
