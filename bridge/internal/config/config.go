@@ -21,234 +21,123 @@ import (
 // EnvPrefix starts every environment variable the bridge reads.
 const EnvPrefix = "VOCALS_BRIDGE_"
 
-// Documented defaults. The README's configuration table lists the same values.
 const (
-	DefaultHTTPAddr                = ":8080"
-	DefaultAdminAddr               = "127.0.0.1:8081"
-	DefaultEmbeddedNATSAddr        = "127.0.0.1:4222"
-	DefaultDataDir                 = "./data"
-	DefaultStream                  = "VOCALS"
-	DefaultSubjectPrefix           = "vocals"
-	DefaultStreamReplicas          = 1
-	DefaultStreamMaxAge            = 14 * 24 * time.Hour
-	DefaultDuplicateWindow         = 30 * time.Minute
-	DefaultPublishTimeout          = 5 * time.Second
-	DefaultRetryAfter              = 60 * time.Second
-	DefaultSpoolMaxBytes           = 512 << 20
-	DefaultSpoolMaxEntries         = 500_000
-	DefaultDeadLetterStream        = "VOCALS_DLQ"
-	DefaultDeadLetterSubjectPrefix = "vocals_dlq"
-	DefaultDeadLetterMaxBody       = 64 << 10
-	DefaultDeadLetterMaxBytes      = 256 << 20
-	DefaultDeadLetterQueueBytes    = 16 << 20
-	DefaultNATSMaxPayload          = 1 << 20
-	DefaultMaxReadsPerSource       = 64
-	DefaultBodyMinRate             = 1024
-	DefaultBodyReadGrace           = 2 * time.Second
-	DefaultBodyLimit               = 1 << 20
-	DefaultEventSource             = "/vocals-bridge"
-	DefaultProviderTimeZone        = "UTC"
-	DefaultSignatureTolerance      = 5 * time.Minute
-	DefaultReplayCacheSize         = 100_000
-	DefaultRateLimit               = 200.0
-	DefaultRateBurst               = 400
-	DefaultMaxInFlight             = 1024
-	DefaultLogLevel                = "info"
-	DefaultLogFormat               = "json"
-	DefaultReadHeaderTimeout       = 5 * time.Second
-	DefaultReadTimeout             = 10 * time.Second
-	DefaultWriteTimeout            = 20 * time.Second
-	DefaultIdleTimeout             = 60 * time.Second
-	DefaultShutdownTimeout         = 20 * time.Second
-	DefaultShutdownDelay           = 0
-	DefaultTrackingBucket          = "VOCALS_TASKS"
-	DefaultAnnounceSubject         = "vocals_announce"
-	DefaultPollAfter               = 2 * time.Minute
-	DefaultPollInterval            = 30 * time.Second
-	DefaultPollRate                = 2.0
-	DefaultTrackingDeadline        = time.Hour
-	DefaultStuckAfter              = 15 * time.Minute
-	DefaultProviderRequestTimeout  = 10 * time.Second
-	DefaultSubmitRateLimit         = 10.0
-
 	// ProviderRetrySpan is how long the provider keeps retrying one callback
 	// (1 + 5 + 15 minutes). A duplicate window shorter than this lets a late
 	// retry through as a second event once the per-subject limit is lifted.
 	ProviderRetrySpan = 21 * time.Minute
 	// ProviderTimeout is how long the provider waits for an answer.
 	ProviderTimeout = 15 * time.Second
+	// MinSubmitToken is the shortest submit_token accepted.
+	MinSubmitToken = 16
 )
 
-// Config is every setting of the bridge. Field tags name the YAML key; the
-// environment variable is EnvPrefix plus the upper-cased key, the flag is the
-// key with dashes (see Settings).
+// Config is every setting of the bridge, each declared once, here: its
+// field tags give the YAML key (the variable is EnvPrefix plus the key upper-cased,
+// the flag the key with dashes), the default, what --help and the README
+// say, the heading it starts (group, kept by the fields after it) and the
+// bounds Validate checks (min, max, oneof). Defaults, --help, the README's
+// table, config/vocals-bridge.yaml and the chart's values schema come from
+// these tags; checks across settings are in Validate.
 type Config struct {
-	HTTPAddr         string `yaml:"http_addr"`
-	AdminAddr        string `yaml:"admin_addr"`
-	NATSURL          string `yaml:"nats_url"`
-	EmbeddedNATSAddr string `yaml:"embedded_nats_addr"`
-	// Credentials and TLS for an external NATS (user:password may also be
-	// in nats_url).
-	NATSCredsFile string `yaml:"nats_creds_file"`
-	NATSNKeyFile  string `yaml:"nats_nkey_file"`
-	NATSCAFile    string `yaml:"nats_ca_file"`
-	NATSCertFile  string `yaml:"nats_cert_file"`
-	NATSKeyFile   string `yaml:"nats_key_file"`
-	// NATSMaxPayload is the server's max_payload as configured, assumed
-	// until the first connect tells the real one.
-	NATSMaxPayload int64 `yaml:"nats_max_payload"`
-	// EmbeddedNATSSyncAlways makes the embedded server fsync before it
-	// acknowledges (its sync_interval: always).
-	EmbeddedNATSSyncAlways bool   `yaml:"embedded_nats_sync_always"`
-	DataDir                string `yaml:"data_dir"`
+	HTTPAddr          string        `yaml:"http_addr" group:"Listeners" default:":8080" help:"public listener: POST /callbacks/<family> (/callbacks/vocals for add-vocals), GET /schemas/..."`
+	AdminAddr         string        `yaml:"admin_addr" default:"127.0.0.1:8081" help:"admin listener: /healthz, /readyz, /metrics; loopback by default, the chart and Compose set :8081 so probes and Prometheus reach it"`
+	AdminPprof        bool          `yaml:"admin_pprof" help:"serve Go profiles at /debug/pprof/ on the admin listener"`
+	TLSCertFile       string        `yaml:"tls_cert_file" help:"serve HTTPS with this certificate (reloaded on change)"`
+	TLSKeyFile        string        `yaml:"tls_key_file" help:"its private key"`
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout" default:"5s" min:"1ms" help:"both listeners: time to read request headers"`
+	ReadTimeout       time.Duration `yaml:"read_timeout" default:"10s" min:"1ms" help:"both listeners: time to read a whole request"`
+	WriteTimeout      time.Duration `yaml:"write_timeout" default:"20s" min:"1ms" help:"both listeners: time to answer (must exceed the publish timeout)"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout" default:"60s" min:"1ms" help:"keep-alive idle time"`
+	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout" default:"20s" min:"1ms" help:"how long shutdown waits for in-flight requests"`
+	// ShutdownDelay keeps the listeners serving after SIGTERM with readiness
+	// already 503, so a load balancer stops routing first.
+	ShutdownDelay time.Duration `yaml:"shutdown_delay" default:"0s" max:"1m" help:"after SIGTERM, /readyz is 503 at once and the listeners keep serving this long before closing (the chart sets 5s, for rolling updates)"`
 
-	Stream        string `yaml:"stream"`
-	SubjectPrefix string `yaml:"subject_prefix"`
-	// DisabledFamilies turns families off (comma-separated names); a
-	// family that is off has no route, no subjects and no metrics.
-	DisabledFamilies string `yaml:"disabled_families"`
-	// FamilySubjectPrefixes overrides families' subject prefixes
-	// ("family=prefix,..."); each defaults to the family's name.
-	FamilySubjectPrefixes string        `yaml:"family_subject_prefixes"`
-	StreamReplicas        int           `yaml:"stream_replicas"`
-	StreamManage          bool          `yaml:"stream_manage"`
-	StreamMaxAge          time.Duration `yaml:"stream_max_age"`
-	StreamDuplicateWindow time.Duration `yaml:"stream_duplicate_window"`
-	PublishTimeout        time.Duration `yaml:"publish_timeout"`
-	RetryAfter            time.Duration `yaml:"retry_after"`
+	NATSURL          string `yaml:"nats_url" group:"NATS" help:"comma-separated seed URLs of one NATS cluster; empty starts the embedded server"`
+	EmbeddedNATSAddr string `yaml:"embedded_nats_addr" default:"127.0.0.1:4222" help:"loopback address where the embedded server accepts NATS clients (the bridge connects through it too, which is cheaper than an in-process pipe); empty for no listener and an in-process connection"`
+	// EmbeddedNATSSyncAlways is the embedded server's sync_interval: always.
+	EmbeddedNATSSyncAlways bool   `yaml:"embedded_nats_sync_always" default:"true" help:"the embedded server fsyncs each event before acknowledging it; false fsyncs every two minutes (faster, but a power cut can lose acknowledged events)"`
+	NATSCredsFile          string `yaml:"nats_creds_file" help:"NATS .creds file (JWT and NKey)"`
+	NATSNKeyFile           string `yaml:"nats_nkey_file" help:"NATS NKey seed file"`
+	NATSCAFile             string `yaml:"nats_ca_file" help:"CA bundle to verify NATS servers (TLS)"`
+	NATSCertFile           string `yaml:"nats_cert_file" help:"client certificate for NATS (TLS)"`
+	NATSKeyFile            string `yaml:"nats_key_file" help:"its key"`
+	// NATSMaxPayload is assumed until the first connect tells the real one.
+	NATSMaxPayload int64  `yaml:"nats_max_payload" default:"1048576" min:"65536" help:"the server's max_payload as configured; used only until the first connect tells the real one (events larger than the server or the stream takes are refused 413 event_too_large)"`
+	DataDir        string `yaml:"data_dir" default:"./data" help:"embedded server store (<dir>/nats) and other local state"`
 
-	SpoolEnabled    bool  `yaml:"spool_enabled"`
-	SpoolMaxBytes   int64 `yaml:"spool_max_bytes"`
-	SpoolMaxEntries int   `yaml:"spool_max_entries"`
+	Stream        string `yaml:"stream" group:"Stream and events" default:"VOCALS" help:"stream name"`
+	SubjectPrefix string `yaml:"subject_prefix" default:"vocals" help:"add-vocals subjects are <prefix>.<task_id>.<stage>"`
+	// DisabledFamilies have no route, no subjects and no metrics.
+	DisabledFamilies      string        `yaml:"disabled_families" help:"families turned off, comma-separated (generate, lyrics, wav, ...): no route, no subjects, no metrics; all are on by default"`
+	FamilySubjectPrefixes string        `yaml:"family_subject_prefixes" help:"other families' subject prefixes, family=prefix comma-separated; each defaults to the family's name (generate.<task_id>.complete)"`
+	StreamReplicas        int           `yaml:"stream_replicas" default:"1" min:"1" max:"5" help:"stream replicas (1–5; 3 for a cluster)"`
+	StreamManage          bool          `yaml:"stream_manage" default:"true" help:"create/update the stream at start-up; false only checks it"`
+	StreamMaxAge          time.Duration `yaml:"stream_max_age" default:"336h" min:"1s" help:"how long events are kept"`
+	StreamDuplicateWindow time.Duration `yaml:"stream_duplicate_window" default:"30m" min:"1s" help:"JetStream duplicate window (keep it above 21m)"`
+	PublishTimeout        time.Duration `yaml:"publish_timeout" default:"5s" min:"1ms" help:"wait for the JetStream ack before answering 503 (must be under 15s)"`
+	RetryAfter            time.Duration `yaml:"retry_after" default:"60s" min:"1s" help:"Retry-After on 503 answers"`
+	EventSource           string        `yaml:"event_source" default:"/vocals-bridge" help:"CloudEvents source"`
+	ContentMode           string        `yaml:"content_mode" default:"structured" oneof:"structured binary" help:"structured or binary CloudEvents content mode on NATS"`
+	SchemaBaseURL         string        `yaml:"schema_base_url" help:"base of dataschema; set it to your public URL (empty: http://localhost:<port>/schemas with the public listener's port)"`
+	ProviderTimeZone      string        `yaml:"provider_time_zone" default:"UTC" help:"zone of the provider's createTime"`
 
-	DeadLetterEnabled       bool   `yaml:"deadletter_enabled"`
-	DeadLetterStream        string `yaml:"deadletter_stream"`
-	DeadLetterSubjectPrefix string `yaml:"deadletter_subject_prefix"`
-	DeadLetterMaxBody       int    `yaml:"deadletter_max_body"`
-	DeadLetterMaxBytes      int64  `yaml:"deadletter_max_bytes"`
-	DeadLetterQueueBytes    int64  `yaml:"deadletter_queue_bytes"`
+	SpoolEnabled    bool  `yaml:"spool_enabled" group:"Spool" default:"true" help:"spool callbacks JetStream did not acknowledge (false: answer them 503)"`
+	SpoolMaxBytes   int64 `yaml:"spool_max_bytes" default:"536870912" min:"1048576" help:"spool limit in bytes (512 MiB); when full, callbacks get 503"`
+	SpoolMaxEntries int   `yaml:"spool_max_entries" default:"500000" min:"1" help:"spool limit in events"`
 
-	BodyLimit        int64  `yaml:"body_limit"`
-	EventSource      string `yaml:"event_source"`
-	ContentMode      string `yaml:"content_mode"`
-	SchemaBaseURL    string `yaml:"schema_base_url"`
-	ProviderTimeZone string `yaml:"provider_time_zone"`
+	DeadLetterEnabled       bool   `yaml:"deadletter_enabled" group:"Dead letters" default:"true" help:"keep refused callbacks in the dead-letter stream"`
+	DeadLetterStream        string `yaml:"deadletter_stream" default:"VOCALS_DLQ" help:"dead-letter stream name"`
+	DeadLetterSubjectPrefix string `yaml:"deadletter_subject_prefix" default:"vocals_dlq" help:"dead letters go to <prefix>.<reason>; must not overlap subject_prefix"`
+	DeadLetterMaxBody       int    `yaml:"deadletter_max_body" default:"65536" min:"0" max:"1048576" help:"bytes of a refused body kept"`
+	DeadLetterMaxBytes      int64  `yaml:"deadletter_max_bytes" default:"268435456" min:"1048576" help:"dead-letter stream size limit (256 MiB, oldest discarded)"`
+	DeadLetterQueueBytes    int64  `yaml:"deadletter_queue_bytes" default:"16777216" help:"dead letters held in memory while their stream is unreachable (16 MiB, oldest dropped; at most deadletter_max_bytes)"`
 
-	// Source verification (all off by default; see README "Verifying the source").
-	WebhookHMACKey        string        `yaml:"webhook_hmac_key"`
-	WebhookHMACKeyFile    string        `yaml:"webhook_hmac_key_file"`
-	StandardWebhookSecret string        `yaml:"standard_webhook_secret"`
-	CallbackToken         string        `yaml:"callback_token"`
-	SignatureTolerance    time.Duration `yaml:"signature_tolerance"`
-	ReplayCacheSize       int           `yaml:"replay_cache_size"`
-	AllowedCIDRs          string        `yaml:"allowed_cidrs"`
-	TrustedProxies        string        `yaml:"trusted_proxies"`
-	RateLimit             float64       `yaml:"rate_limit"`
-	RateBurst             int           `yaml:"rate_burst"`
-	MaxReadsPerSource     int           `yaml:"max_reads_per_source"`
-	BodyMinRate           int64         `yaml:"body_min_rate"`
-	BodyReadGrace         time.Duration `yaml:"body_read_grace"`
-	MaxInFlight           int           `yaml:"max_in_flight"`
-	TLSCertFile           string        `yaml:"tls_cert_file"`
-	TLSKeyFile            string        `yaml:"tls_key_file"`
+	WebhookHMACKey        string        `yaml:"webhook_hmac_key" group:"Verification" help:"provider HMAC key(s), comma-separated (rotation); turns signature checks on"`
+	WebhookHMACKeyFile    string        `yaml:"webhook_hmac_key_file" help:"file with one provider key per line (e.g. a mounted Secret); instead of the above"`
+	StandardWebhookSecret string        `yaml:"standard_webhook_secret" help:"Standard Webhooks secret(s) whsec_..., comma-separated"`
+	CallbackToken         string        `yaml:"callback_token" help:"secret required in the URL: /callbacks/vocals/<token> or ?token=<token>"`
+	SignatureTolerance    time.Duration `yaml:"signature_tolerance" default:"5m" min:"1s" max:"1h" help:"how far a signed timestamp may be from now, either way"`
+	ReplayCacheSize       int           `yaml:"replay_cache_size" default:"100000" min:"1000" help:"signatures remembered against replays"`
+	AllowedCIDRs          string        `yaml:"allowed_cidrs" help:"comma-separated source networks allowed (empty: all)"`
+	TrustedProxies        string        `yaml:"trusted_proxies" help:"comma-separated proxy networks whose X-Forwarded-For is believed"`
 
-	AdminPprof bool `yaml:"admin_pprof"`
+	BodyLimit         int64         `yaml:"body_limit" group:"Limits" default:"1048576" min:"1024" max:"67108864" help:"largest accepted body, bytes"`
+	RateLimit         float64       `yaml:"rate_limit" default:"200" min:"0" help:"refused (4xx) requests per second per source address (0: off); accepted callbacks spend nothing"`
+	RateBurst         int           `yaml:"rate_burst" default:"400" min:"1" help:"burst per source address"`
+	MaxReadsPerSource int           `yaml:"max_reads_per_source" default:"64" min:"0" help:"bodies one source address may be sending at once; more get 429 source_busy (0: off)"`
+	BodyMinRate       int64         `yaml:"body_min_rate" default:"1024" min:"0" help:"a body must arrive at this average rate (bytes/s) once the grace is over, else 408 read_timeout (0: off)"`
+	BodyReadGrace     time.Duration `yaml:"body_read_grace" default:"2s" min:"1ms" help:"time a body may take before the minimum rate applies (at most read_timeout)"`
+	MaxInFlight       int           `yaml:"max_in_flight" default:"1024" min:"1" help:"callbacks processed at once, after their bodies arrived; more get 503"`
 
-	// Task tracking and reconciliation (off by default; see README
-	// "Tracking tasks and polling for lost callbacks").
-	TrackingEnabled         bool          `yaml:"tracking_enabled"`
-	TrackingBucket          string        `yaml:"tracking_bucket"`
-	TrackingAnnounceSubject string        `yaml:"tracking_announce_subject"`
-	TrackingPollAfter       time.Duration `yaml:"tracking_poll_after"`
-	TrackingPollInterval    time.Duration `yaml:"tracking_poll_interval"`
-	TrackingPollRate        float64       `yaml:"tracking_poll_rate"`
-	TrackingDeadline        time.Duration `yaml:"tracking_deadline"`
-	// TrackingFamilyDeadlines overrides TrackingDeadline per family
-	// ("lyrics=10m,video=2h").
-	TrackingFamilyDeadlines string        `yaml:"tracking_family_deadlines"`
-	TrackingStuckAfter      time.Duration `yaml:"tracking_stuck_after"`
-	ProviderBaseURL         string        `yaml:"provider_base_url"`
-	ProviderAPIKey          string        `yaml:"provider_api_key"`
-	ProviderAPIKeyFile      string        `yaml:"provider_api_key_file"`
-	ProviderTimeout         time.Duration `yaml:"provider_timeout"`
-	SubmitAddr              string        `yaml:"submit_addr"`
-	SubmitCallbackURL       string        `yaml:"submit_callback_url"`
-	// SubmitToken must come with every submission (in the header
-	// Vocals-Submit-Token); required unless SubmitAddr is loopback.
-	SubmitToken     string  `yaml:"submit_token"`
-	SubmitRateLimit float64 `yaml:"submit_rate_limit"`
+	TrackingEnabled         bool          `yaml:"tracking_enabled" group:"Tracking" help:"track tasks and poll record-info for lost callbacks (needs the two PROVIDER_* keys below)"`
+	TrackingBucket          string        `yaml:"tracking_bucket" default:"VOCALS_TASKS" help:"JetStream key-value bucket of tracked tasks, shared by replicas"`
+	TrackingAnnounceSubject string        `yaml:"tracking_announce_subject" default:"vocals_announce" help:"core NATS subject where services announce task ids; empty turns it off"`
+	TrackingPollAfter       time.Duration `yaml:"tracking_poll_after" default:"2m" min:"0s" help:"first poll of a task this long after it is tracked"`
+	// The provider allows 3 record-info requests per second per task.
+	TrackingPollInterval    time.Duration `yaml:"tracking_poll_interval" default:"30s" min:"1s" help:"then one poll per task per interval (at least 1s)"`
+	TrackingPollRate        float64       `yaml:"tracking_poll_rate" default:"2" min:"0.01" max:"100" help:"record-info requests per second from one replica"`
+	TrackingDeadline        time.Duration `yaml:"tracking_deadline" default:"1h" help:"no terminal stage this long after tracking: a timeout event (<prefix>.<task_id>.timeout)"`
+	TrackingFamilyDeadlines string        `yaml:"tracking_family_deadlines" help:"tracking_deadline per family, family=duration comma-separated (lyrics=10m,video=2h)"`
+	TrackingStuckAfter      time.Duration `yaml:"tracking_stuck_after" default:"15m" min:"1s" help:"tracked this long: counted in vocals_bridge_tracking_stuck_tasks"`
+	ProviderBaseURL         string        `yaml:"provider_base_url" help:"the provider API's base URL (for record-info and the submit proxy)"`
+	ProviderAPIKey          string        `yaml:"provider_api_key" help:"the provider API key (Bearer); never logged"`
+	ProviderAPIKeyFile      string        `yaml:"provider_api_key_file" help:"file holding the key (first line), e.g. a mounted Secret; instead of the above"`
+	ProviderTimeout         time.Duration `yaml:"provider_timeout" default:"10s" min:"1ms" max:"1m" help:"timeout of each request to the provider"`
+	SubmitAddr              string        `yaml:"submit_addr" help:"submit proxy listener (POST each family's provider path: /api/v1/generate/add-vocals, /api/v1/lyrics, ...); empty turns it off; never public"`
+	SubmitCallbackURL       string        `yaml:"submit_callback_url" help:"the callBackUrl the proxy fills in: where the provider reaches /callbacks/vocals (with the token, if any); each family's is this with its own route"`
+	SubmitToken             string        `yaml:"submit_token" help:"secret every submission must carry in the Vocals-Submit-Token header (at least 16 characters); required unless submit_addr is a loopback address; never logged"`
+	SubmitRateLimit         float64       `yaml:"submit_rate_limit" default:"10" min:"0" max:"1000" help:"submissions per second per source address on the submit proxy, bursts of twice that (0: off); more are 429"`
 
-	LogLevel  string `yaml:"log_level"`
-	LogFormat string `yaml:"log_format"`
-
-	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
-	ReadTimeout       time.Duration `yaml:"read_timeout"`
-	WriteTimeout      time.Duration `yaml:"write_timeout"`
-	IdleTimeout       time.Duration `yaml:"idle_timeout"`
-	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
-	// ShutdownDelay is how long the listeners keep serving after SIGTERM,
-	// with readiness already 503, so a load balancer stops routing first.
-	ShutdownDelay time.Duration `yaml:"shutdown_delay"`
+	LogLevel  string `yaml:"log_level" group:"Logs" default:"info" oneof:"debug info warn error" help:"debug, info, warn, error"`
+	LogFormat string `yaml:"log_format" default:"json" oneof:"json console" help:"json or console"`
 }
 
-// Default returns the configuration the bridge runs with when nothing is set:
-// an embedded JetStream server under ./data, public listener :8080, admin :8081.
-func Default() Config {
-	return Config{
-		HTTPAddr:                DefaultHTTPAddr,
-		AdminAddr:               DefaultAdminAddr,
-		EmbeddedNATSAddr:        DefaultEmbeddedNATSAddr,
-		EmbeddedNATSSyncAlways:  true,
-		NATSMaxPayload:          DefaultNATSMaxPayload,
-		DataDir:                 DefaultDataDir,
-		Stream:                  DefaultStream,
-		SubjectPrefix:           DefaultSubjectPrefix,
-		StreamReplicas:          DefaultStreamReplicas,
-		StreamManage:            true,
-		StreamMaxAge:            DefaultStreamMaxAge,
-		StreamDuplicateWindow:   DefaultDuplicateWindow,
-		PublishTimeout:          DefaultPublishTimeout,
-		RetryAfter:              DefaultRetryAfter,
-		SpoolEnabled:            true,
-		SpoolMaxBytes:           DefaultSpoolMaxBytes,
-		SpoolMaxEntries:         DefaultSpoolMaxEntries,
-		DeadLetterEnabled:       true,
-		DeadLetterStream:        DefaultDeadLetterStream,
-		DeadLetterSubjectPrefix: DefaultDeadLetterSubjectPrefix,
-		DeadLetterMaxBody:       DefaultDeadLetterMaxBody,
-		DeadLetterMaxBytes:      DefaultDeadLetterMaxBytes,
-		DeadLetterQueueBytes:    DefaultDeadLetterQueueBytes,
-		BodyLimit:               DefaultBodyLimit,
-		EventSource:             DefaultEventSource,
-		ContentMode:             "structured",
-		ProviderTimeZone:        DefaultProviderTimeZone,
-		SignatureTolerance:      DefaultSignatureTolerance,
-		ReplayCacheSize:         DefaultReplayCacheSize,
-		RateLimit:               DefaultRateLimit,
-		RateBurst:               DefaultRateBurst,
-		MaxReadsPerSource:       DefaultMaxReadsPerSource,
-		BodyMinRate:             DefaultBodyMinRate,
-		BodyReadGrace:           DefaultBodyReadGrace,
-		MaxInFlight:             DefaultMaxInFlight,
-		LogLevel:                DefaultLogLevel,
-		LogFormat:               DefaultLogFormat,
-		ReadHeaderTimeout:       DefaultReadHeaderTimeout,
-		ReadTimeout:             DefaultReadTimeout,
-		WriteTimeout:            DefaultWriteTimeout,
-		IdleTimeout:             DefaultIdleTimeout,
-		ShutdownTimeout:         DefaultShutdownTimeout,
-		ShutdownDelay:           DefaultShutdownDelay,
-		TrackingBucket:          DefaultTrackingBucket,
-		TrackingAnnounceSubject: DefaultAnnounceSubject,
-		TrackingPollAfter:       DefaultPollAfter,
-		TrackingPollInterval:    DefaultPollInterval,
-		TrackingPollRate:        DefaultPollRate,
-		TrackingDeadline:        DefaultTrackingDeadline,
-		TrackingStuckAfter:      DefaultStuckAfter,
-		ProviderTimeout:         DefaultProviderRequestTimeout,
-		SubmitRateLimit:         DefaultSubmitRateLimit,
-	}
-}
+// Default is the configuration the bridge runs with when nothing is set:
+// an embedded JetStream server under ./data, public listener :8080, admin
+// 127.0.0.1:8081.
+func Default() Config { return defaults() }
 
 // Embedded reports whether the bridge starts its own JetStream server.
 func (c Config) Embedded() bool { return c.NATSURL == "" }
@@ -298,8 +187,14 @@ var (
 )
 
 // Validate checks every setting and returns the first problem as an *Error
-// naming its key.
+// naming its key: first each setting's own bounds (its tags), then what
+// settings require of each other.
 func (c Config) Validate() error {
+	for _, s := range Settings() {
+		if err := s.check(c); err != nil {
+			return err
+		}
+	}
 	for _, a := range []struct{ key, val string }{{"http_addr", c.HTTPAddr}, {"admin_addr", c.AdminAddr}} {
 		if _, _, err := net.SplitHostPort(a.val); err != nil {
 			return bad(a.key, "%q is not host:port (%v)", a.val, err)
@@ -355,29 +250,11 @@ func (c Config) Validate() error {
 	if err := validSubjectPrefix(c.SubjectPrefix); err != nil {
 		return bad("subject_prefix", "%q %v", c.SubjectPrefix, err)
 	}
-	if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
-		return bad("stream_replicas", "%d must be between 1 and 5", c.StreamReplicas)
-	}
-	if c.StreamMaxAge <= 0 {
-		return bad("stream_max_age", "must be positive")
-	}
-	if c.StreamDuplicateWindow < time.Second {
-		return bad("stream_duplicate_window", "must be at least 1s")
-	}
 	if c.StreamDuplicateWindow > c.StreamMaxAge {
 		return bad("stream_duplicate_window", "%s is longer than stream_max_age %s", c.StreamDuplicateWindow, c.StreamMaxAge)
 	}
-	if c.PublishTimeout <= 0 || c.PublishTimeout >= ProviderTimeout {
-		return bad("publish_timeout", "%s must be positive and shorter than the provider's %s timeout", c.PublishTimeout, ProviderTimeout)
-	}
-	if c.RetryAfter < time.Second {
-		return bad("retry_after", "must be at least 1s")
-	}
-	if c.SpoolMaxBytes < 1<<20 {
-		return bad("spool_max_bytes", "%d must be at least 1 MiB", c.SpoolMaxBytes)
-	}
-	if c.SpoolMaxEntries < 1 {
-		return bad("spool_max_entries", "%d must be at least 1", c.SpoolMaxEntries)
+	if c.PublishTimeout >= ProviderTimeout {
+		return bad("publish_timeout", "%s must be shorter than the provider's %s timeout", c.PublishTimeout, ProviderTimeout)
 	}
 	if c.DeadLetterEnabled {
 		if !streamRe.MatchString(c.DeadLetterStream) || c.DeadLetterStream == c.Stream {
@@ -389,27 +266,15 @@ func (c Config) Validate() error {
 		if overlaps(c.DeadLetterSubjectPrefix, c.SubjectPrefix) {
 			return bad("deadletter_subject_prefix", "%q overlaps subject_prefix %q: dead letters could be read as events", c.DeadLetterSubjectPrefix, c.SubjectPrefix)
 		}
-		if c.DeadLetterMaxBody < 0 || c.DeadLetterMaxBody > 1<<20 {
-			return bad("deadletter_max_body", "%d must be between 0 and 1048576", c.DeadLetterMaxBody)
-		}
-		if c.DeadLetterMaxBytes < 1<<20 {
-			return bad("deadletter_max_bytes", "%d must be at least 1 MiB", c.DeadLetterMaxBytes)
-		}
 		if c.DeadLetterQueueBytes < int64(c.DeadLetterMaxBody)+4096 || c.DeadLetterQueueBytes > c.DeadLetterMaxBytes {
 			return bad("deadletter_queue_bytes", "%d must hold one dead letter (deadletter_max_body + 4 KiB) and be at most deadletter_max_bytes %d",
 				c.DeadLetterQueueBytes, c.DeadLetterMaxBytes)
 		}
 	}
-	if c.BodyLimit < 1024 || c.BodyLimit > 64<<20 {
-		return bad("body_limit", "%d must be between 1024 and %d bytes", c.BodyLimit, 64<<20)
-	}
 	if u, err := url.Parse(c.EventSource); err != nil || c.EventSource == "" {
 		return bad("event_source", "%q is not a URI reference", c.EventSource)
 	} else if u.String() == "" {
 		return bad("event_source", "must not be empty")
-	}
-	if c.ContentMode != "structured" && c.ContentMode != "binary" {
-		return bad("content_mode", "%q must be structured or binary", c.ContentMode)
 	}
 	if c.SchemaBaseURL != "" {
 		if u, err := url.Parse(c.SchemaBaseURL); err != nil || !u.IsAbs() {
@@ -432,64 +297,16 @@ func (c Config) Validate() error {
 			return bad("standard_webhook_secret", "each secret must start with whsec_ (value not shown)")
 		}
 	}
-	if c.SignatureTolerance < time.Second || c.SignatureTolerance > time.Hour {
-		return bad("signature_tolerance", "%s must be between 1s and 1h", c.SignatureTolerance)
-	}
-	if c.ReplayCacheSize < 1000 {
-		return bad("replay_cache_size", "%d must be at least 1000", c.ReplayCacheSize)
-	}
 	for _, k := range []struct{ key, val string }{{"allowed_cidrs", c.AllowedCIDRs}, {"trusted_proxies", c.TrustedProxies}} {
 		if _, err := ParsePrefixes(k.val); err != nil {
 			return bad(k.key, "%v", err)
 		}
 	}
-	if c.RateLimit < 0 || c.RateBurst < 1 {
-		return bad("rate_limit", "rate_limit must be >= 0 (0 turns it off) and rate_burst >= 1")
-	}
-	if c.NATSMaxPayload < 64<<10 {
-		return bad("nats_max_payload", "%d must be at least 64 KiB", c.NATSMaxPayload)
-	}
-	if c.MaxReadsPerSource < 0 {
-		return bad("max_reads_per_source", "%d must be >= 0 (0 turns it off)", c.MaxReadsPerSource)
-	}
-	if c.BodyMinRate < 0 {
-		return bad("body_min_rate", "%d must be >= 0 bytes per second (0 turns it off)", c.BodyMinRate)
-	}
-	if c.BodyReadGrace <= 0 || c.BodyReadGrace > c.ReadTimeout {
-		return bad("body_read_grace", "%s must be positive and at most read_timeout %s", c.BodyReadGrace, c.ReadTimeout)
-	}
-	if c.MaxInFlight < 1 {
-		return bad("max_in_flight", "%d must be at least 1", c.MaxInFlight)
-	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		return bad("tls_key_file", "tls_cert_file and tls_key_file go together")
 	}
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		return bad("log_level", "%q must be debug, info, warn or error", c.LogLevel)
-	}
-	switch c.LogFormat {
-	case "json", "console":
-	default:
-		return bad("log_format", "%q must be json or console", c.LogFormat)
-	}
-	for _, d := range []struct {
-		key string
-		val time.Duration
-	}{
-		{"read_header_timeout", c.ReadHeaderTimeout},
-		{"read_timeout", c.ReadTimeout},
-		{"write_timeout", c.WriteTimeout},
-		{"idle_timeout", c.IdleTimeout},
-		{"shutdown_timeout", c.ShutdownTimeout},
-	} {
-		if d.val <= 0 {
-			return bad(d.key, "must be positive")
-		}
-	}
-	if c.ShutdownDelay < 0 || c.ShutdownDelay > time.Minute {
-		return bad("shutdown_delay", "%s must be between 0 and 1m", c.ShutdownDelay)
+	if c.BodyReadGrace > c.ReadTimeout {
+		return bad("body_read_grace", "%s must be at most read_timeout %s", c.BodyReadGrace, c.ReadTimeout)
 	}
 	if c.WriteTimeout <= c.PublishTimeout {
 		return bad("write_timeout", "%s must be longer than publish_timeout %s, or answers are cut off", c.WriteTimeout, c.PublishTimeout)
@@ -526,13 +343,6 @@ func (c Config) validateTracking() error {
 	if overlaps(c.SubjectPrefix+"_tasks", c.DeadLetterSubjectPrefix) {
 		return bad("deadletter_subject_prefix", "%q overlaps the task subjects %q", c.DeadLetterSubjectPrefix, c.SubjectPrefix+"_tasks")
 	}
-	// The provider allows 3 record-info requests per second per task.
-	if c.TrackingPollInterval < time.Second {
-		return bad("tracking_poll_interval", "%s must be at least 1s", c.TrackingPollInterval)
-	}
-	if c.TrackingPollAfter < 0 {
-		return bad("tracking_poll_after", "must not be negative")
-	}
 	if c.TrackingDeadline <= c.TrackingPollAfter {
 		return bad("tracking_deadline", "%s must be longer than tracking_poll_after %s", c.TrackingDeadline, c.TrackingPollAfter)
 	}
@@ -545,12 +355,6 @@ func (c Config) validateTracking() error {
 			return bad("tracking_family_deadlines", "%s: %s must be longer than tracking_poll_after %s", f, d, c.TrackingPollAfter)
 		}
 	}
-	if c.TrackingStuckAfter <= 0 {
-		return bad("tracking_stuck_after", "must be positive")
-	}
-	if c.TrackingPollRate <= 0 || c.TrackingPollRate > 100 {
-		return bad("tracking_poll_rate", "%g must be above 0 and at most 100 per second", c.TrackingPollRate)
-	}
 	if u, err := url.Parse(c.ProviderBaseURL); err != nil || !u.IsAbs() || u.Host == "" {
 		return bad("provider_base_url", "%q must be an absolute URL such as https://provider.example (tracking polls it)", redact.URL(c.ProviderBaseURL))
 	}
@@ -561,9 +365,6 @@ func (c Config) validateTracking() error {
 		return bad("provider_api_key_file", "%v", err)
 	} else if key == "" {
 		return bad("provider_api_key", "tracking polls record-info, which needs the API key (value not shown)")
-	}
-	if c.ProviderTimeout <= 0 || c.ProviderTimeout > time.Minute {
-		return bad("provider_timeout", "%s must be positive and at most 1m", c.ProviderTimeout)
 	}
 	if c.SubmitAddr != "" {
 		if _, _, err := net.SplitHostPort(c.SubmitAddr); err != nil {
@@ -581,15 +382,9 @@ func (c Config) validateTracking() error {
 		if c.SubmitToken != "" && len(c.SubmitToken) < MinSubmitToken {
 			return bad("submit_token", "must be at least %d characters (value not shown)", MinSubmitToken)
 		}
-		if c.SubmitRateLimit < 0 || c.SubmitRateLimit > 1000 {
-			return bad("submit_rate_limit", "%g must be 0 (off) to 1000 per second", c.SubmitRateLimit)
-		}
 	}
 	return nil
 }
-
-// MinSubmitToken is the shortest submit_token accepted.
-const MinSubmitToken = 16
 
 // loopback reports whether the listener address addr (host:port) takes
 // connections from this host only.

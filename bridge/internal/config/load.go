@@ -2,42 +2,115 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 )
 
-// Setting describes one key: its YAML name, environment variable and flag.
+// Setting is one field of Config as its tags declare it.
 type Setting struct {
-	Key   string // YAML key
-	Env   string // environment variable
-	Flag  string // command-line flag without dashes
-	field int
+	Key     string // YAML key
+	Env     string // environment variable
+	Flag    string // command-line flag without dashes
+	Group   string // heading in --help and the sample file
+	Help    string // what it does, for --help, the README and the sample file
+	Default string // the default as written; empty is the zero value
+	Type    reflect.Type
+	min     string
+	max     string
+	oneof   []string
+	field   int
 }
 
-// Settings lists every key in declaration order.
-func Settings() []Setting {
-	t := reflect.TypeOf(Config{})
+// Settings lists every key in declaration order. Callers must not modify it.
+func Settings() []Setting { return settings() }
+
+var settings = sync.OnceValue(func() []Setting {
+	t := reflect.TypeFor[Config]()
 	out := make([]Setting, 0, t.NumField())
+	group := ""
 	for i := 0; i < t.NumField(); i++ {
-		key := t.Field(i).Tag.Get("yaml")
+		f := t.Field(i)
+		key := f.Tag.Get("yaml")
+		group = cmp.Or(f.Tag.Get("group"), group)
 		out = append(out, Setting{
-			Key:   key,
-			Env:   EnvPrefix + strings.ToUpper(key),
-			Flag:  strings.ReplaceAll(key, "_", "-"),
+			Key: key, Env: EnvPrefix + strings.ToUpper(key), Flag: strings.ReplaceAll(key, "_", "-"),
+			Group: group, Help: f.Tag.Get("help"), Default: f.Tag.Get("default"), Type: f.Type,
+			min: f.Tag.Get("min"), max: f.Tag.Get("max"), oneof: strings.Fields(f.Tag.Get("oneof")),
 			field: i,
 		})
 	}
 	return out
+})
+
+// defaults is every default tag applied; a tag that does not parse is a
+// programming error, caught by any test that loads a configuration.
+var defaults = sync.OnceValue(func() Config {
+	var c Config
+	for _, s := range Settings() {
+		if s.Default == "" {
+			continue
+		}
+		if err := s.set(&c, s.Default); err != nil {
+			panic(fmt.Sprintf("config: default of %s: %v", s.Key, err))
+		}
+	}
+	return c
+})
+
+// check holds c's value of s to the bounds in its tags.
+func (s Setting) check(c Config) error {
+	v := reflect.ValueOf(c).Field(s.field)
+	if len(s.oneof) > 0 && !slices.Contains(s.oneof, v.String()) {
+		return bad(s.Key, "%q must be one of %s", v.String(), strings.Join(s.oneof, ", "))
+	}
+	below, above := s.beyond(v, s.min, -1), s.beyond(v, s.max, 1)
+	switch {
+	case (below || above) && s.min != "" && s.max != "":
+		return bad(s.Key, "%s must be between %s and %s", s.shown(v), s.min, s.max)
+	case below:
+		return bad(s.Key, "%s must be at least %s", s.shown(v), s.min)
+	case above:
+		return bad(s.Key, "%s must be at most %s", s.shown(v), s.max)
+	}
+	return nil
+}
+
+// beyond reports whether v lies past the bound (parsed like the setting
+// itself) in direction dir: -1 below it, 1 above it.
+func (s Setting) beyond(v reflect.Value, bound string, dir int) bool {
+	if bound == "" {
+		return false
+	}
+	var b Config
+	if err := s.set(&b, bound); err != nil {
+		panic(fmt.Sprintf("config: bound of %s: %v", s.Key, err))
+	}
+	w := reflect.ValueOf(b).Field(s.field)
+	if v.CanFloat() {
+		return cmp.Compare(v.Float(), w.Float()) == dir
+	}
+	return cmp.Compare(v.Int(), w.Int()) == dir
+}
+
+// shown is a value as one would write it.
+func (s Setting) shown(v reflect.Value) string {
+	if d, ok := v.Interface().(time.Duration); ok {
+		return d.String()
+	}
+	return fmt.Sprint(v.Interface())
 }
 
 // Names is how a key is spelled in each source, for errors about a value

@@ -68,7 +68,7 @@ func Run(ctx context.Context, args, environ []string, out, errOut io.Writer) err
 	if *url == "" {
 		*url = bridge.NATSURL
 		if *url == "" {
-			*url = "nats://" + cmp.Or(bridge.EmbeddedNATSAddr, config.DefaultEmbeddedNATSAddr)
+			*url = "nats://" + cmp.Or(bridge.EmbeddedNATSAddr, config.Default().EmbeddedNATSAddr)
 		}
 	}
 	*stream, *prefix = cmp.Or(*stream, bridge.Stream), cmp.Or(*prefix, bridge.SubjectPrefix)
