@@ -125,7 +125,7 @@ func (h *callbackHandler) serve(c echo.Context, f family.Family) error {
 	// A field on each line rather than Log.With: With copies the encoder
 	// for every request, and most requests log once.
 	r := &request{c: c, f: f, start: time.Now(), rid: zap.String("request_id", requestID(c))}
-	r.ip = ClientIP(req, h.g.cfg.TrustedProxies)
+	r.ip = addr(c.RealIP())
 	if err := h.g.admit(r.ip, r.start); err != nil {
 		return h.fail(r, err)
 	}

@@ -4,15 +4,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"net/http"
-	"runtime"
 	"strconv"
 	"time"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
 	"go.uber.org/zap"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/metrics"
@@ -60,18 +59,16 @@ func newEcho(log *zap.Logger, m *metrics.Metrics, listener string) *echo.Echo {
 		_ = c.JSON(status, errorBody(reason, msg))
 	}
 	e.Use(
-		func(next echo.HandlerFunc) echo.HandlerFunc {
-			return func(c echo.Context) error {
-				id := c.Request().Header.Get(requestIDHeader)
+		// The id lives in the answer's header only (Echo's per-request store
+		// allocates a map); a client's id is kept only when it is safe to log.
+		middleware.RequestIDWithConfig(middleware.RequestIDConfig{
+			TargetHeader: requestIDHeader, Generator: newRequestID,
+			RequestIDHandler: func(c echo.Context, id string) {
 				if !validRequestID(id) {
-					id = newRequestID()
+					c.Response().Header().Set(requestIDHeader, newRequestID())
 				}
-				// Kept in the answer's header only: Echo's per-request store
-				// allocates a map, for every request.
-				c.Response().Header().Set(requestIDHeader, id)
-				return next(c)
-			}
-		},
+			},
+		}),
 		func(next echo.HandlerFunc) echo.HandlerFunc {
 			return func(c echo.Context) error {
 				start := time.Now()
@@ -88,23 +85,13 @@ func newEcho(log *zap.Logger, m *metrics.Metrics, listener string) *echo.Echo {
 				return nil
 			}
 		},
-		func(next echo.HandlerFunc) echo.HandlerFunc {
-			return func(c echo.Context) (err error) {
-				defer func() {
-					if r := recover(); r != nil {
-						if r == http.ErrAbortHandler {
-							panic(r)
-						}
-						stack := make([]byte, 4<<10)
-						stack = stack[:runtime.Stack(stack, false)]
-						log.Error("handler panic", zap.String("request_id", requestID(c)),
-							zap.String("panic", fmt.Sprint(r)), zap.ByteString("stack", stack))
-						err = echo.NewHTTPError(http.StatusInternalServerError)
-					}
-				}()
-				return next(c)
-			}
-		},
+		middleware.RecoverWithConfig(middleware.RecoverConfig{
+			StackSize: 4 << 10, DisableStackAll: true,
+			LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+				log.Error("handler panic", zap.String("request_id", requestID(c)), zap.Error(err), zap.ByteString("stack", stack))
+				return echo.NewHTTPError(http.StatusInternalServerError)
+			},
+		}),
 	)
 	return e
 }

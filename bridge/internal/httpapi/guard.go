@@ -5,10 +5,10 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"golang.org/x/time/rate"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/metrics"
@@ -139,33 +139,22 @@ func (s *sourceCounts) release(ip netip.Addr) {
 	}
 }
 
-// ClientIP is the request's source: the peer address, or, when the peer is
-// a trusted proxy, the last X-Forwarded-For entry that is not.
-func ClientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
+// clientIPs is Echo's walk of X-Forwarded-For from the right, believing
+// only the trusted proxies: the client is the peer, or, when the peer is
+// trusted, the first address from the right that is not. (Echo would also
+// trust loopback, link-local and private peers by default.)
+func clientIPs(trusted []netip.Prefix) echo.IPExtractor {
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range trusted {
+		opts = append(opts, echo.TrustIPRange(&net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}))
 	}
-	peer, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}
-	}
-	peer = peer.Unmap()
-	if len(trusted) == 0 || !contains(trusted, peer) {
-		return peer
-	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			return peer // a malformed chain is not trusted past this point
-		}
-		if a = a.Unmap(); !contains(trusted, a) {
-			return a
-		}
-		peer = a
-	}
-	return peer
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+// addr parses what an IPExtractor returned; the zero Addr when nothing.
+func addr(ip string) netip.Addr {
+	a, _ := netip.ParseAddr(ip)
+	return a.Unmap()
 }
 
 func contains(prefixes []netip.Prefix, a netip.Addr) bool {

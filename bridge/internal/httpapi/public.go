@@ -74,6 +74,7 @@ type DeadLetter interface {
 // GET /schemas/..., nothing else.
 func NewPublic(d PublicDeps) *echo.Echo {
 	e := newEcho(d.Log, d.Metrics, "public")
+	e.IPExtractor = clientIPs(d.Guard.TrustedProxies)
 	h := &callbackHandler{d: d, g: newGate(d.Guard, d.Metrics)}
 	for _, f := range d.Families {
 		serve := func(c echo.Context) error { return h.traced(c, f) }
