@@ -4,9 +4,12 @@ package metrics
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/tracing"
@@ -99,140 +102,66 @@ func (m *Metrics) WatchDeadLetterQueue(queued func() float64) {
 // New creates the metrics and registers them, with the Go and process
 // collectors, on reg. version labels vocals_bridge_build_info.
 func New(reg prometheus.Registerer, version string) *Metrics {
+	f := promauto.With(reg)
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	counter := func(sub, name, help string) prometheus.Counter {
+		return f.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Subsystem: sub, Name: name, Help: help})
+	}
+	gauge := func(sub, name, help string) prometheus.Gauge {
+		return f.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Subsystem: sub, Name: name, Help: help})
+	}
+	// by is a counter with one label, each of whose values is exported from
+	// the start so rates and alerts see a zero instead of a missing
+	// series; its help lists them.
+	by := func(sub, name, help, label string, values ...string) *prometheus.CounterVec {
+		v := f.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Subsystem: sub, Name: name,
+			Help: fmt.Sprintf("%s, by %s (%s).", help, label, strings.Join(values, ", "))}, []string{label})
+		for _, x := range values {
+			v.WithLabelValues(x)
+		}
+		return v
+	}
+	buckets := []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 	m := &Metrics{
 		reg: reg,
-		CallbacksReceived: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: Namespace, Subsystem: "callbacks", Name: "received_total",
+		CallbacksReceived: f.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Subsystem: "callbacks", Name: "received_total",
 			Help: "Callbacks received, by family, stage and outcome (published, duplicate, spooled, rejected, failed).",
 		}, []string{"family", "stage", "outcome"}),
-		CallbacksRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: Namespace, Subsystem: "callbacks", Name: "rejected_total",
+		CallbacksRejected: f.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Subsystem: "callbacks", Name: "rejected_total",
 			Help: "Callbacks answered with a 4xx, by family and reason.",
 		}, []string{"family", "reason"}),
-		PublishDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: Namespace, Subsystem: "publish", Name: "duration_seconds",
-			Help:    "Time from publish to JetStream acknowledgement, by outcome (published, duplicate, failed).",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		PublishDuration: f.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Subsystem: "publish", Name: "duration_seconds",
+			Help: "Time from publish to JetStream acknowledgement, by outcome (published, duplicate, failed).", Buckets: buckets,
 		}, []string{"outcome"}),
-		HTTPDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: Namespace, Subsystem: "http", Name: "request_duration_seconds",
-			Help:    "HTTP request duration, by listener (public, admin, submit), route and status code.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15},
+		HTTPDuration: f.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Subsystem: "http", Name: "request_duration_seconds",
+			Help: "HTTP request duration, by listener (public, admin, submit), route and status code.", Buckets: append(buckets, 15),
 		}, []string{"listener", "route", "code"}),
-		NATSConnected: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: Namespace, Subsystem: "nats", Name: "connected",
-			Help: "1 while the bridge's NATS connection is up, else 0.",
-		}),
-		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: Namespace, Name: "build_info",
-			Help: "Always 1; the version label says which build runs.",
-		}, []string{"version"}),
-		SpoolEntries: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: Namespace, Subsystem: "spool", Name: "entries",
-			Help: "Events waiting in the local spool.",
-		}),
-		SpoolBytes: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: Namespace, Subsystem: "spool", Name: "bytes",
-			Help: "Bytes of events waiting in the local spool.",
-		}),
-		SpoolOldestAge: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: Namespace, Subsystem: "spool", Name: "oldest_age_seconds",
-			Help: "Age of the oldest event waiting in the spool; 0 when empty.",
-		}),
-		SpoolDrained: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: Namespace, Subsystem: "spool", Name: "drained_total",
-			Help: "Spooled events JetStream acknowledged (duplicates included).",
-		}),
-		SpoolDrainErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: Namespace, Subsystem: "spool", Name: "drain_errors_total",
-			Help: "Failed drain attempts, by reason (unavailable, rejected, damaged).",
-		}, []string{"reason"}),
-		SpoolDamaged: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: Namespace, Subsystem: "spool", Name: "damaged_records_total",
-			Help: "Unreadable spool records found at start-up and set aside.",
-		}),
-		SpoolFull: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: Namespace, Subsystem: "spool", Name: "full_total",
-			Help: "Callbacks answered 503 because the stream was unavailable and the spool full.",
-		}),
-		DeadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: Namespace, Subsystem: "deadletter", Name: "messages_total",
-			Help: "Refused callbacks sent to the dead-letter stream, by outcome (published, duplicate, failed, dropped).",
-		}, []string{"outcome"}),
-		VerificationEnabled: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: Namespace, Subsystem: "verification", Name: "enabled",
-			Help: "1 when callbacks must carry a signature or token, 0 when any source is accepted.",
-		}),
-		TrackingTasks: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: Namespace, Subsystem: "tracking", Name: "tasks",
-			Help: "Tasks tracked until a terminal stage (every replica reports the whole bucket).",
-		}),
-		TrackingStuck: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: Namespace, Subsystem: "tracking", Name: "stuck_tasks",
-			Help: "Tracked tasks older than tracking_stuck_after without a terminal stage.",
-		}),
-		TrackingStarted: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: Namespace, Subsystem: "tracking", Name: "started_total",
-			Help: "Tasks this replica started tracking, by how it learned of them (proxy, announce).",
-		}, []string{"via"}),
-		TrackingStages: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: Namespace, Subsystem: "tracking", Name: "stages_total",
-			Help: "Stages of tracked tasks newly stored by this replica, by origin (callback, poll, timeout).",
-		}, []string{"origin"}),
-		TrackingPolls: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: Namespace, Subsystem: "tracking", Name: "polls_total",
-			Help: "Answered record-info polls, by result (stage, pending).",
-		}, []string{"result"}),
-		TrackingPollErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: Namespace, Subsystem: "tracking", Name: "poll_errors_total",
-			Help: "Failed polls, by reason (rate_limited, unauthorized, not_found, server_error, transport, refused, deliver).",
-		}, []string{"reason"}),
-		TrackingEnded: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: Namespace, Subsystem: "tracking", Name: "ended_total",
-			Help: "Tasks no longer tracked, by how (callback, terminal poll, stream, timeout, disabled: the family was turned off).",
-		}, []string{"how"}),
-		TrackingClaimsLost: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: Namespace, Subsystem: "tracking", Name: "claims_lost_total",
-			Help: "Polls another replica claimed first (compare-and-set on the task's revision).",
-		}),
-		TrackingFailed: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: Namespace, Subsystem: "tracking", Name: "track_failures_total",
-			Help: "Tasks the provider created through the submit proxy that the bridge could not track.",
-		}),
+		NATSConnected: gauge("nats", "connected", "1 while the bridge's NATS connection is up, else 0."),
+		BuildInfo: f.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "build_info",
+			Help: "Always 1; the version label says which build runs."}, []string{"version"}),
+
+		SpoolEntries:     gauge("spool", "entries", "Events waiting in the local spool."),
+		SpoolBytes:       gauge("spool", "bytes", "Bytes of events waiting in the local spool."),
+		SpoolOldestAge:   gauge("spool", "oldest_age_seconds", "Age of the oldest event waiting in the spool; 0 when empty."),
+		SpoolDrained:     counter("spool", "drained_total", "Spooled events JetStream acknowledged (duplicates included)."),
+		SpoolDrainErrors: by("spool", "drain_errors_total", "Failed drain attempts", "reason", "unavailable", "rejected", "no_stream", "damaged", "unreadable"),
+		SpoolDamaged:     counter("spool", "damaged_records_total", "Unreadable spool records found at start-up and set aside."),
+		SpoolFull:        counter("spool", "full_total", "Callbacks answered 503 because the stream was unavailable and the spool full."),
+
+		DeadLetters:         by("deadletter", "messages_total", "Refused callbacks sent to the dead-letter stream", "outcome", "published", "duplicate", "failed", "dropped"),
+		VerificationEnabled: gauge("verification", "enabled", "1 when callbacks must carry a signature or token, 0 when any source is accepted."),
+
+		TrackingTasks:      gauge("tracking", "tasks", "Tasks tracked until a terminal stage (every replica reports the whole bucket)."),
+		TrackingStuck:      gauge("tracking", "stuck_tasks", "Tracked tasks older than tracking_stuck_after without a terminal stage."),
+		TrackingStarted:    by("tracking", "started_total", "Tasks this replica started tracking", "via", "proxy", "announce"),
+		TrackingStages:     by("tracking", "stages_total", "Stages of tracked tasks newly stored by this replica", "origin", "callback", "poll", "timeout"),
+		TrackingPolls:      by("tracking", "polls_total", "Answered record-info polls", "result", "stage", "pending"),
+		TrackingPollErrors: by("tracking", "poll_errors_total", "Failed polls", "reason", "rate_limited", "unauthorized", "not_found", "server_error", "transport", "refused", "deliver"),
+		// disabled: the family was turned off.
+		TrackingEnded:      by("tracking", "ended_total", "Tasks no longer tracked", "how", "callback", "terminal", "stream", "timeout", "disabled"),
+		TrackingClaimsLost: counter("tracking", "claims_lost_total", "Polls another replica claimed first (compare-and-set on the task's revision)."),
+		TrackingFailed:     counter("tracking", "track_failures_total", "Tasks the provider created through the submit proxy that the bridge could not track."),
 	}
-	reg.MustRegister(
-		m.CallbacksReceived, m.CallbacksRejected, m.PublishDuration,
-		m.HTTPDuration, m.NATSConnected, m.BuildInfo,
-		m.SpoolEntries, m.SpoolBytes, m.SpoolOldestAge, m.SpoolDrained, m.SpoolDrainErrors, m.SpoolDamaged, m.SpoolFull,
-		m.DeadLetters, m.VerificationEnabled,
-		m.TrackingTasks, m.TrackingStuck, m.TrackingStarted, m.TrackingStages, m.TrackingPolls,
-		m.TrackingPollErrors, m.TrackingEnded, m.TrackingFailed, m.TrackingClaimsLost,
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	)
 	m.BuildInfo.WithLabelValues(version).Set(1)
-	// Export every stage/outcome series from the start, so rates and alerts
-	// see a zero instead of a missing series.
-	for _, o := range []string{"published", "duplicate", "failed", "dropped"} {
-		m.DeadLetters.WithLabelValues(o)
-	}
-	for _, r := range []string{"unavailable", "rejected", "no_stream", "damaged", "unreadable"} {
-		m.SpoolDrainErrors.WithLabelValues(r)
-	}
-	for _, v := range []string{"proxy", "announce"} {
-		m.TrackingStarted.WithLabelValues(v)
-	}
-	for _, o := range []string{"callback", "poll", "timeout"} {
-		m.TrackingStages.WithLabelValues(o)
-	}
-	for _, r := range []string{"stage", "pending"} {
-		m.TrackingPolls.WithLabelValues(r)
-	}
-	for _, r := range []string{"rate_limited", "unauthorized", "not_found", "server_error", "transport", "refused", "deliver"} {
-		m.TrackingPollErrors.WithLabelValues(r)
-	}
-	for _, h := range []string{"callback", "terminal", "stream", "timeout", "disabled"} {
-		m.TrackingEnded.WithLabelValues(h)
-	}
 	return m
 }
