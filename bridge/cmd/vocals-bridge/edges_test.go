@@ -204,7 +204,7 @@ func TestEventTooLargeIsRefusedBeforeAnswering(t *testing.T) {
 		t.Fatalf("with NATS up: %d %+v, want 413 event_too_large", code, a)
 	}
 	eventually(t, "the dead letter", 10*time.Second, func() bool {
-		return len(streamMessagesIn(t, n.url, "VOCALS_DLQ", "vocals_dlq.event_too_large")) == 1
+		return len(streamMessagesIn(t, n.url, "VOCALS_DLQ", "vocals_dlq.event_too_large.>")) == 1
 	})
 	if err := p.stop(t); err != nil {
 		t.Fatal(err)
@@ -222,7 +222,7 @@ func TestEventTooLargeIsRefusedBeforeAnswering(t *testing.T) {
 	n.start(t)
 	waitDrained(t, p2)
 	eventually(t, "the dead letter refused during the outage", 20*time.Second, func() bool {
-		return len(streamMessagesIn(t, n.url, "VOCALS_DLQ", "vocals_dlq.event_too_large")) == 2
+		return len(streamMessagesIn(t, n.url, "VOCALS_DLQ", "vocals_dlq.event_too_large.>")) == 2
 	})
 	assertExactlyOnce(t, n, []string{"fits"})
 	if _, err := os.Stat(filepath.Join(data, "spool", "rejected.log")); !os.IsNotExist(err) {

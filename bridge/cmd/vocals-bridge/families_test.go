@@ -106,10 +106,10 @@ func TestBinaryEveryFamily(t *testing.T) {
 	}
 }
 
-// A family that is off has no route; a renamed one publishes under its
-// prefix; the stream captures exactly the enabled families' subjects; the
-// token works in both forms on every route; a refused callback's dead
-// letter names its family.
+// A family that is off refuses its callbacks into the dead letters; a
+// renamed one publishes under its prefix; the stream captures exactly the
+// enabled families' subjects; the token works in both forms on every
+// route; a refused callback's dead letter names its family and task.
 func TestBinaryFamilySettings(t *testing.T) {
 	t.Parallel()
 	p := start(t, t.TempDir(),
@@ -118,8 +118,8 @@ func TestBinaryFamilySettings(t *testing.T) {
 		"VOCALS_BRIDGE_CALLBACK_TOKEN=fam-token")
 	midi, _ := family.Get(event.FamilyMIDI)
 	ex, _ := midi.Example("s", event.StageComplete)
-	if r := postWith(t, p.public+midi.Path()+"?token=fam-token", ex.For("off1"), nil); r.status != http.StatusNotFound {
-		t.Errorf("a disabled family answered %d", r.status)
+	if r := postWith(t, p.public+midi.Path()+"?token=fam-token", ex.For("off1"), nil); r.status != http.StatusNotFound || r.a.Reason != "family_disabled" {
+		t.Errorf("a disabled family answered %d %+v", r.status, r.a)
 	}
 	for name, subject := range map[event.Family]string{
 		event.FamilyLyrics: "songtext.on1.complete", event.FamilyStems: "audio.stems.on1.complete",
@@ -140,13 +140,18 @@ func TestBinaryFamilySettings(t *testing.T) {
 	if r := postWith(t, p.public+"/callbacks/lyrics?token=fam-token", []byte(`{"code":200,"data":{"taskId":"a","task_id":"b"}}`), nil); r.status != http.StatusBadRequest || r.a.Reason != "conflicting_task_id" {
 		t.Errorf("two task ids: %d %+v", r.status, r.a)
 	}
-	eventually(t, "the dead letter", 10*time.Second, func() bool { return len(streamMessagesIn(t, p.natsURL, "VOCALS_DLQ", ">")) == 1 })
-	if dl := streamMessagesIn(t, p.natsURL, "VOCALS_DLQ", ">")[0]; dl.Header.Get("Vocals-Family") != "lyrics" || dl.Subject != "vocals_dlq.conflicting_task_id" {
+	eventually(t, "the dead letters", 10*time.Second, func() bool { return len(streamMessagesIn(t, p.natsURL, "VOCALS_DLQ", ">")) == 2 })
+	dead := streamMessagesIn(t, p.natsURL, "VOCALS_DLQ", ">")
+	if dl := dead[0]; dl.Header.Get("Vocals-Family") != "midi" || dl.Subject != "vocals_dlq.family_disabled.midi.off1" {
+		t.Errorf("dead letter %s with headers %v", dl.Subject, dl.Header)
+	}
+	if dl := dead[1]; dl.Header.Get("Vocals-Family") != "lyrics" || dl.Subject != "vocals_dlq.conflicting_task_id.lyrics._" {
 		t.Errorf("dead letter %s with headers %v", dl.Subject, dl.Header)
 	}
 	_, metrics := get(t, p.admin+"/metrics")
-	if strings.Contains(metrics, `family="midi"`) || !strings.Contains(metrics, `family="wav"`) {
-		t.Error("metrics should have series for enabled families only")
+	if strings.Contains(metrics, `family="midi",stage="complete"`) || !strings.Contains(metrics, `family="midi",reason="family_disabled"`) ||
+		!strings.Contains(metrics, `family="wav"`) {
+		t.Error("metrics should have series for enabled families, and only refusals for disabled ones")
 	}
 	info := streamInfo(t, p.natsURL, "VOCALS")
 	subjects := strings.Join(info.Config.Subjects, " ")

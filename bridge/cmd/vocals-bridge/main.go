@@ -4,6 +4,8 @@
 //	vocals-bridge [--config FILE] [--<key> VALUE ...]   run the bridge
 //	vocals-bridge tail [--stages complete,error] ...    follow the events
 //	vocals-bridge probe [--config FILE] [URL]           healthcheck (exit 0 on 200)
+//	vocals-bridge inspect <task_id>                     what happened to a task
+//	vocals-bridge deadletters list|show|redrive         recover refused callbacks
 //	vocals-bridge version | help
 package main
 
@@ -14,7 +16,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -26,6 +27,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/adminctl"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/app"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/config"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/tail"
@@ -47,6 +49,14 @@ func main() {
 		_, _, err = config.Load([]string{"--help"}, nil, os.Stdout)
 	case cmd == "probe":
 		err = probeCommand(os.Args[2:], os.Environ(), os.Stdout)
+	case cmd == "inspect" || cmd == "deadletters":
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		if cmd == "inspect" {
+			err = adminctl.Inspect(ctx, os.Args[2:], os.Environ(), os.Stdout)
+		} else {
+			err = adminctl.DeadLetters(ctx, os.Args[2:], os.Environ(), os.Stdout)
+		}
+		stop()
 	case cmd == "tail":
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 		err = tail.Run(ctx, os.Args[2:], os.Environ(), os.Stdout, os.Stderr)
@@ -132,7 +142,7 @@ func probeCommand(args, environ []string, stdout io.Writer) error {
 	if len(rest) > 1 {
 		return fmt.Errorf("probe: unexpected argument %q; %s", rest[1], "usage: vocals-bridge probe [--config FILE] [URL]")
 	}
-	url := readyzURL(cfg.AdminAddr)
+	url := cfg.AdminURL() + "/readyz"
 	if len(rest) == 1 {
 		url = rest[0]
 	}
@@ -142,19 +152,6 @@ func probeCommand(args, environ []string, stdout io.Writer) error {
 	}
 	fmt.Fprintln(stdout, line)
 	return nil
-}
-
-// readyzURL is /readyz on the admin listener at addr, reached on loopback
-// when it binds every interface.
-func readyzURL(addr string) string {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		host, port = "127.0.0.1", "8081"
-	}
-	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
-		host = "127.0.0.1"
-	}
-	return "http://" + net.JoinHostPort(host, port) + "/readyz"
 }
 
 // probe succeeds when url answers 200 within 3 seconds, and returns a line

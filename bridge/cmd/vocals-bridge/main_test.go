@@ -287,7 +287,7 @@ func TestBinaryWithEmbeddedNATS(t *testing.T) {
 		t.Errorf("second message on %s", msgs[1].Subject)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for len(streamMessagesIn(t, p.natsURL, "VOCALS_DLQ", "vocals_dlq.invalid_task_id")) != 1 {
+	for len(streamMessagesIn(t, p.natsURL, "VOCALS_DLQ", "vocals_dlq.invalid_task_id.>")) != 1 {
 		if time.Now().After(deadline) {
 			t.Fatal("the refused injection attempt is not in the dead-letter stream")
 		}

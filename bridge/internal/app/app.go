@@ -47,6 +47,7 @@ type App struct {
 	sink           *deliver.Deliverer
 	drainer        atomic.Pointer[deliver.Drainer] // once the drain runs
 	tracking       *tracking                       // nil unless tracking_enabled
+	dlqSpec        deadletter.StreamSpec
 	listeners      map[string]*httpapi.Listener
 	stopping       atomic.Bool // SIGTERM came: readiness is 503
 

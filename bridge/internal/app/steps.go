@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -23,6 +24,7 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/redact"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/spool"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/story"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/tracing"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/verify"
 )
@@ -152,10 +154,11 @@ func (a *App) openDeadLetters(context.Context) error {
 	if !cfg.DeadLetterEnabled {
 		return nil
 	}
-	w := deadletter.New(a.pub.JS(), deadletter.StreamSpec{
+	a.dlqSpec = deadletter.StreamSpec{
 		Name: cfg.DeadLetterStream, SubjectPrefix: cfg.DeadLetterSubjectPrefix, Replicas: cfg.StreamReplicas,
 		MaxAge: cfg.StreamMaxAge, MaxBytes: cfg.DeadLetterMaxBytes,
-	}, cfg.DeadLetterMaxBody, cfg.DeadLetterQueueBytes, func(o string) { m.DeadLetters.WithLabelValues(o).Inc() })
+	}
+	w := deadletter.New(a.pub.JS(), a.dlqSpec, cfg.DeadLetterMaxBody, cfg.DeadLetterQueueBytes, func(o string) { m.DeadLetters.WithLabelValues(o).Inc() })
 	m.WatchDeadLetterQueue(func() float64 { n, _ := w.Queued(); return float64(n) })
 	a.dlq = w
 	a.onClose(func() {
@@ -344,10 +347,12 @@ func (a *App) listen(context.Context) error {
 		a.onClose(func() { _ = l.Shutdown(context.Background()) })
 		return nil
 	}
-	if err := bind("public", "http_addr", cfg.HTTPAddr, httpapi.NewPublic(deps), tlsFiles); err != nil {
+	public := httpapi.NewPublic(deps)
+	if err := bind("public", "http_addr", cfg.HTTPAddr, public, tlsFiles); err != nil {
 		return err
 	}
-	admin := httpapi.NewAdmin(httpapi.AdminDeps{Log: a.log, Metrics: a.metrics, Gatherer: a.reg, Ready: a.ready, Pprof: cfg.AdminPprof})
+	admin := httpapi.NewAdmin(httpapi.AdminDeps{Log: a.log, Metrics: a.metrics, Gatherer: a.reg, Ready: a.ready, Pprof: cfg.AdminPprof,
+		API: a.adminAPI(public)})
 	if err := bind("admin", "admin_addr", cfg.AdminAddr, admin, nil); err != nil {
 		return err
 	}
@@ -356,6 +361,29 @@ func (a *App) listen(context.Context) error {
 			httpapi.SubmitGuard{Token: cfg.SubmitToken, Rate: cfg.SubmitRateLimit}, a.tracking.handler), nil)
 	}
 	return nil
+}
+
+// adminAPI is what the admin listener's /api/ reads and redrives with.
+func (a *App) adminAPI(public *httpapi.Public) *httpapi.AdminAPI {
+	cfg := a.cfg
+	src := story.Sources{JS: a.pub.JS(), Stream: cfg.Stream, Prefixes: map[event.Family]string{}, Spool: a.spool,
+		Deadline: func(f event.Family) time.Duration { return cmp.Or(cfg.FamilyDeadlines()[f], cfg.TrackingDeadline) }}
+	prefixes := cfg.Prefixes()
+	for _, f := range cfg.Families() {
+		src.Prefixes[f.Name] = prefixes[f.Name]
+	}
+	if cfg.TrackingEnabled {
+		src.TrackingBucket = cfg.TrackingBucket
+	}
+	api := &httpapi.AdminAPI{
+		Story:   func(ctx context.Context, id string) (story.Story, error) { return story.Tell(ctx, src, id) },
+		Redrive: public.Redrive, Token: cfg.AdminToken,
+	}
+	if a.dlq != nil {
+		api.DeadLetters = &deadletter.Store{JS: a.pub.JS(), Spec: a.dlqSpec}
+		src.DeadLetters = api.DeadLetters
+	}
+	return api
 }
 
 // drain runs the spool drainer and keeps the oldest-age gauge current.

@@ -28,7 +28,7 @@ const (
 	ProviderRetrySpan = 21 * time.Minute
 	// ProviderTimeout is how long the provider waits for an answer.
 	ProviderTimeout = 15 * time.Second
-	// MinSubmitToken is the shortest submit_token accepted.
+	// MinSubmitToken is the shortest submit_token (and admin_token) accepted.
 	MinSubmitToken = 16
 )
 
@@ -43,6 +43,7 @@ type Config struct {
 	HTTPAddr          string        `yaml:"http_addr" group:"Listeners" default:":8080" help:"public listener: POST /callbacks/<family> (/callbacks/vocals for add-vocals), GET /schemas/..."`
 	AdminAddr         string        `yaml:"admin_addr" default:"127.0.0.1:8081" help:"admin listener: /healthz, /readyz, /metrics; loopback by default, the chart and Compose set :8081 so probes and Prometheus reach it"`
 	AdminPprof        bool          `yaml:"admin_pprof" help:"serve Go profiles at /debug/pprof/ on the admin listener"`
+	AdminToken        string        `yaml:"admin_token" help:"secret the admin API (/api/: inspect, dead letters, redrive) requires in the Vocals-Admin-Token header, at least 16 characters; without it only loopback clients may use the API; never logged"`
 	TLSCertFile       string        `yaml:"tls_cert_file" help:"serve HTTPS with this certificate (reloaded on change)"`
 	TLSKeyFile        string        `yaml:"tls_key_file" help:"its private key"`
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout" default:"5s" min:"1ms" help:"both listeners: time to read request headers"`
@@ -69,8 +70,9 @@ type Config struct {
 
 	Stream        string `yaml:"stream" group:"Stream and events" default:"VOCALS" help:"stream name"`
 	SubjectPrefix string `yaml:"subject_prefix" default:"vocals" help:"add-vocals subjects are <prefix>.<task_id>.<stage>"`
-	// DisabledFamilies have no route, no subjects and no metrics.
-	DisabledFamilies      string        `yaml:"disabled_families" help:"families turned off, comma-separated (generate, lyrics, wav, ...): no route, no subjects, no metrics; all are on by default"`
+	// DisabledFamilies have no subjects; their routes refuse into the
+	// dead letters, for a redrive once they are on.
+	DisabledFamilies      string        `yaml:"disabled_families" help:"families turned off, comma-separated (generate, lyrics, wav, ...): no subjects, and their callbacks are refused 404 family_disabled into the dead letters; all are on by default"`
 	FamilySubjectPrefixes string        `yaml:"family_subject_prefixes" help:"other families' subject prefixes, family=prefix comma-separated; each defaults to the family's name (generate.<task_id>.complete)"`
 	StreamReplicas        int           `yaml:"stream_replicas" default:"1" min:"1" max:"5" help:"stream replicas (1–5; 3 for a cluster)"`
 	StreamManage          bool          `yaml:"stream_manage" default:"true" help:"create/update the stream at start-up; false only checks it"`
@@ -90,7 +92,7 @@ type Config struct {
 	DeadLetterEnabled       bool   `yaml:"deadletter_enabled" group:"Dead letters" default:"true" help:"keep refused callbacks in the dead-letter stream"`
 	DeadLetterStream        string `yaml:"deadletter_stream" default:"VOCALS_DLQ" help:"dead-letter stream name"`
 	DeadLetterSubjectPrefix string `yaml:"deadletter_subject_prefix" default:"vocals_dlq" help:"dead letters go to <prefix>.<reason>; must not overlap subject_prefix"`
-	DeadLetterMaxBody       int    `yaml:"deadletter_max_body" default:"65536" min:"0" max:"1048576" help:"bytes of a refused body kept"`
+	DeadLetterMaxBody       int    `yaml:"deadletter_max_body" default:"1040384" min:"0" max:"1048576" help:"bytes of a refused body kept (1 MiB less 8 KiB for headers, within NATS' default max_payload); a body cut shorter cannot be redriven"`
 	DeadLetterMaxBytes      int64  `yaml:"deadletter_max_bytes" default:"268435456" min:"1048576" help:"dead-letter stream size limit (256 MiB, oldest discarded)"`
 	DeadLetterQueueBytes    int64  `yaml:"deadletter_queue_bytes" default:"16777216" help:"dead letters held in memory while their stream is unreachable (16 MiB, oldest dropped; at most deadletter_max_bytes)"`
 
@@ -138,6 +140,19 @@ type Config struct {
 // an embedded JetStream server under ./data, public listener :8080, admin
 // 127.0.0.1:8081.
 func Default() Config { return defaults() }
+
+// AdminURL is the admin listener's base URL as a client on this host
+// reaches it: on loopback when it binds every interface.
+func (c Config) AdminURL() string {
+	host, port, err := net.SplitHostPort(c.AdminAddr)
+	if err != nil {
+		host, port = "127.0.0.1", "8081"
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
 
 // Embedded reports whether the bridge starts its own JetStream server.
 func (c Config) Embedded() bool { return c.NATSURL == "" }
@@ -304,6 +319,9 @@ func (c Config) Validate() error {
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		return bad("tls_key_file", "tls_cert_file and tls_key_file go together")
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < MinSubmitToken {
+		return bad("admin_token", "must be at least %d characters (value not shown)", MinSubmitToken)
 	}
 	if c.BodyReadGrace > c.ReadTimeout {
 		return bad("body_read_grace", "%s must be at most read_timeout %s", c.BodyReadGrace, c.ReadTimeout)

@@ -162,12 +162,14 @@ const ShortUsage = `usage:
   vocals-bridge [--config FILE] [--<setting> VALUE ...]   run the bridge
   vocals-bridge tail [--stages complete,error] [...]       follow the events (tail --help)
   vocals-bridge probe [--config FILE] [URL]                healthcheck: exit 0 when /readyz answers 200
+  vocals-bridge inspect <task_id> [--json]                 what the bridge knows of a task (inspect --help)
+  vocals-bridge deadletters list|show|redrive [...]        recover refused callbacks (deadletters --help)
   vocals-bridge version                                    print the version
   vocals-bridge help                                       every setting
 `
 
 // Commands are the words that may follow vocals-bridge.
-var Commands = []string{"tail", "probe", "version", "help"}
+var Commands = []string{"tail", "probe", "inspect", "deadletters", "version", "help"}
 
 // Load builds the configuration from defaults, then the YAML file named by
 // --config (if any), then VOCALS_BRIDGE_* variables from environ, then flags

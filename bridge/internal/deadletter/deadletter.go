@@ -1,7 +1,9 @@
 // Package deadletter keeps callbacks the bridge refused (4xx) for analytics
-// and operators: each goes, raw body capped and rejection reason attached,
-// to <prefix>.<reason> in a stream of its own, which can never overlap the
-// event subjects.
+// and operators: each goes, with its body (capped), its signature headers
+// and the reason attached, to <prefix>.<reason>.<family>.<task_id> in a
+// stream of its own, which can never overlap the event subjects. What a
+// redrive needs is kept (never the URL token); Store reads dead letters
+// back and marks the ones redriven.
 package deadletter
 
 import (
@@ -10,7 +12,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,7 +35,14 @@ const (
 	HeaderTruncated   = "Vocals-Body-Truncated"
 	HeaderReceivedAt  = "Vocals-Received-At"
 	HeaderContentType = "Vocals-Content-Type"
+	HeaderTaskID      = "Vocals-Task-Id"
+	// HeaderOriginal prefixes each of the request's signature headers.
+	HeaderOriginal = "Vocals-Original-"
 )
+
+// NoTask is the subject token of a dead letter whose task id is unknown
+// (the body was refused before it was read that far).
+const NoTask = "_"
 
 // Outcomes counted by the Hook.
 const (
@@ -51,6 +62,23 @@ type Rejection struct {
 	Body        []byte // as received, possibly partial
 	BodySize    int64  // bytes received (or announced, for a body over the limit)
 	At          time.Time
+	// TaskID is the body's task id when it was read that far.
+	TaskID string
+	// Header are the request's signature headers, kept for a redrive.
+	Header http.Header
+}
+
+// Subject is where a dead letter of reason, family and task goes.
+func (s StreamSpec) Subject(reason, family, taskID string) string {
+	return s.SubjectPrefix + "." + reason + "." + token(family) + "." + token(taskID)
+}
+
+// token is s when it can stand as one subject token, else NoTask.
+func token(s string) string {
+	if s == "" || len(s) > 128 || strings.ContainsAny(s, ".*> \t\r\n") {
+		return NoTask
+	}
+	return s
 }
 
 // StreamSpec is the dead-letter stream.
@@ -221,8 +249,16 @@ func (w *Writer) message(r Rejection) (*nats.Msg, string) {
 	}
 	complete := int64(len(r.Body)) == r.BodySize
 	truncated := int64(len(body)) < r.BodySize // capped here, or never read in full
-	m := nats.NewMsg(w.spec.SubjectPrefix + "." + r.Reason)
+	m := nats.NewMsg(w.spec.Subject(r.Reason, r.Family, r.TaskID))
 	m.Data = body
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			m.Header.Add(HeaderOriginal+k, clip(v, 1024))
+		}
+	}
+	if r.TaskID != "" {
+		m.Header.Set(HeaderTaskID, clip(r.TaskID, 128))
+	}
 	m.Header.Set(HeaderReason, r.Reason)
 	if r.Family != "" {
 		m.Header.Set(HeaderFamily, r.Family)

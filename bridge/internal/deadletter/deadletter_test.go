@@ -81,7 +81,7 @@ func TestQueuedDuringAnOutageReachTheStream(t *testing.T) {
 		eventually(t, "the dead-letter stream", func() bool { return w.EnsureStream(context.Background()) == nil })
 	}
 	eventually(t, "the queue to drain", func() bool { n, _ := w.Queued(); return n == 0 })
-	msgs := natstest.Messages(t, js2, "VOCALS_DLQ", "vocals_dlq.malformed_json")
+	msgs := natstest.Messages(t, js2, "VOCALS_DLQ", "vocals_dlq.malformed_json.>")
 	if len(msgs) != 3 || string(msgs[0].Data) != "{0" || string(msgs[2].Data) != "{2" {
 		t.Fatalf("stream holds %d dead letters, want the 3 in order", len(msgs))
 	}
@@ -133,10 +133,10 @@ func TestDistinctRequestsDistinctDeadLetters(t *testing.T) {
 	eventually(t, "four outcomes", func() bool {
 		return o.get(deadletter.OutcomePublished)+o.get(deadletter.OutcomeDuplicate) == 4
 	})
-	if n := len(natstest.Messages(t, js, "VOCALS_DLQ", "vocals_dlq.body_too_large")); n != 2 {
+	if n := len(natstest.Messages(t, js, "VOCALS_DLQ", "vocals_dlq.body_too_large.>")); n != 2 {
 		t.Errorf("%d dead letters for two different oversized requests, want 2", n)
 	}
-	if n := len(natstest.Messages(t, js, "VOCALS_DLQ", "vocals_dlq.malformed_json")); n != 1 || o.get(deadletter.OutcomeDuplicate) != 1 {
+	if n := len(natstest.Messages(t, js, "VOCALS_DLQ", "vocals_dlq.malformed_json.>")); n != 1 || o.get(deadletter.OutcomeDuplicate) != 1 {
 		t.Errorf("%d dead letters for one body refused twice, want 1 (and a duplicate)", n)
 	}
 }

@@ -39,6 +39,8 @@ type AdminDeps struct {
 	Ready    ReadyFunc
 	// Pprof serves /debug/pprof/ (CPU and heap profiles) when true.
 	Pprof bool
+	// API serves /api/ (a task's story, dead letters, redrive) when set.
+	API *AdminAPI
 }
 
 // readyTimeout bounds one readiness check, below typical probe timeouts.
@@ -63,6 +65,9 @@ func NewAdmin(d AdminDeps) *echo.Echo {
 		return c.JSON(http.StatusOK, r)
 	})
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{EnableOpenMetrics: true})))
+	if d.API != nil {
+		d.API.routes(e)
+	}
 	if d.Pprof {
 		e.GET("/debug/pprof/*", echo.WrapHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			switch strings.TrimPrefix(r.URL.Path, "/debug/pprof/") {

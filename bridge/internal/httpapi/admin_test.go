@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/httpapi"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/story"
 )
 
 func TestAdminEndpoints(t *testing.T) {
@@ -67,5 +68,57 @@ func TestAdminEndpoints(t *testing.T) {
 		if !strings.Contains(body, name) {
 			t.Errorf("metrics lack %s", name)
 		}
+	}
+}
+
+// The admin API answers loopback clients, or with admin_token set, only
+// requests that carry it; a redrive is JSON or nothing.
+func TestAdminAPIGuard(t *testing.T) {
+	b := newBridge(t, nil)
+	api := func(token string) http.Handler {
+		return httpapi.NewAdmin(httpapi.AdminDeps{
+			Log: zaptest.NewLogger(t), Metrics: b.metrics, Gatherer: b.reg,
+			Ready: func(context.Context) httpapi.Readiness { return httpapi.Readiness{Status: httpapi.Ready} },
+			API: &httpapi.AdminAPI{Token: token, Story: func(_ context.Context, id string) (story.Story, error) {
+				return story.Story{TaskID: id}, nil
+			}},
+		})
+	}
+	const token = "0123456789abcdef"
+	tests := map[string]struct {
+		token, peer, header, method, contentType string
+		want                                     int
+	}{
+		"loopback":                      {"", "127.0.0.1:5000", "", http.MethodGet, "", 200},
+		"loopback v6":                   {"", "[::1]:5000", "", http.MethodGet, "", 200},
+		"remote without a token":        {"", "192.0.2.1:5000", "", http.MethodGet, "", 403},
+		"token set, none sent":          {token, "127.0.0.1:5000", "", http.MethodGet, "", 401},
+		"token set, wrong one":          {token, "192.0.2.1:5000", "x" + token, http.MethodGet, "", 401},
+		"token set, right one":          {token, "192.0.2.1:5000", token, http.MethodGet, "", 200},
+		"redrive not json":              {"", "127.0.0.1:5000", "", http.MethodPost, "text/plain", 415},
+		"redrive form":                  {"", "127.0.0.1:5000", "", http.MethodPost, "application/x-www-form-urlencoded", 415},
+		"redrive json, no dead letters": {"", "127.0.0.1:5000", "", http.MethodPost, "application/json", 404},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			path := "/api/tasks/t1"
+			if tc.method == http.MethodPost {
+				path = "/api/deadletters/redrive"
+			}
+			req := httptest.NewRequest(tc.method, path, strings.NewReader(`{"seqs":[1]}`))
+			req.RemoteAddr = tc.peer
+			req.Header.Set("X-Forwarded-For", "127.0.0.1") // never believed here
+			if tc.header != "" {
+				req.Header.Set(httpapi.AdminTokenHeader, tc.header)
+			}
+			if tc.contentType != "" {
+				req.Header.Set("Content-Type", tc.contentType)
+			}
+			rec := httptest.NewRecorder()
+			api(tc.token).ServeHTTP(rec, req)
+			if rec.Code != tc.want {
+				t.Errorf("%d %s, want %d", rec.Code, rec.Body, tc.want)
+			}
+		})
 	}
 }

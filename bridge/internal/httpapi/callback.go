@@ -28,6 +28,7 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/family"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/metrics"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/outbound"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/tracing"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/verify"
@@ -46,8 +47,9 @@ type Answer struct {
 }
 
 type callbackHandler struct {
-	d PublicDeps
-	g *gate
+	d       PublicDeps
+	g       *gate
+	enabled map[event.Family]bool
 }
 
 // request is one callback on its way through serve: what fail and the
@@ -55,14 +57,17 @@ type callbackHandler struct {
 type request struct {
 	c     echo.Context
 	f     family.Family
+	off   bool // the family is disabled: verified, then kept as a dead letter
 	start time.Time
 	ip    netip.Addr
 	rid   zap.Field
 	body  []byte // as much as arrived
 	size  int64
-	// Once decoded: what the log lines and metrics name.
-	decoded bool
+	// taskID is known once peeked; the rest once decoded: what the log
+	// lines, metrics and dead letters name.
 	taskID  string
+	decoded bool
+	cb      callback.Callback
 	stage   event.Stage
 	code    int
 }
@@ -74,6 +79,7 @@ var (
 	errContentType = errors.New("Content-Type must be application/json")
 	errUnreadable  = errors.New("the body could not be read")
 	errBuild       = errors.New("could not build the event")
+	errDisabled    = errors.New("this family is turned off (disabled_families); the callback is kept as a dead letter")
 )
 
 // errReadTimeout is a body that did not arrive in time: slower than the
@@ -124,7 +130,7 @@ func (h *callbackHandler) serve(c echo.Context, f family.Family) error {
 	ctx := req.Context()
 	// A field on each line rather than Log.With: With copies the encoder
 	// for every request, and most requests log once.
-	r := &request{c: c, f: f, start: time.Now(), rid: zap.String("request_id", requestID(c))}
+	r := &request{c: c, f: f, off: !h.enabled[f.Name], start: time.Now(), rid: zap.String("request_id", requestID(c))}
 	r.ip = addr(c.RealIP())
 	if err := h.g.admit(r.ip, r.start); err != nil {
 		return h.fail(r, err)
@@ -155,30 +161,63 @@ func (h *callbackHandler) serve(c echo.Context, f family.Family) error {
 		return h.fail(r, err)
 	}
 	defer leave()
+	msg, res, err := h.process(ctx, r, vreq)
+	if errors.As(err, new(errDeliver)) {
+		return h.fail(r, err, zap.String("event_id", msg.ID), zap.NamedError("publish_error", res.PublishErr))
+	}
+	if err != nil {
+		return h.fail(r, err)
+	}
+	if r.off {
+		return h.fail(r, errDisabled)
+	}
+	cb := r.cb
+	server := trace.SpanFromContext(ctx)
+	outcome := string(res.Outcome)
+	h.d.Metrics.CallbacksReceived.WithLabelValues(string(f.Name), string(cb.Stage), outcome).Inc()
+	if server.IsRecording() {
+		server.SetAttributes(tracing.Outcome.String(outcome))
+	}
+	h.d.Log.Info("callback", r.rid, zap.String("family", string(f.Name)), zap.String("task_id", cb.TaskID),
+		zap.String("stage", string(cb.Stage)), zap.Int("code", cb.Code), zap.String("event_id", msg.ID),
+		zap.String("outcome", outcome), zap.Duration("latency", time.Since(r.start)), zap.NamedError("publish_error", res.PublishErr))
+	return c.JSON(http.StatusOK, Answer{
+		Status: "received", EventID: msg.ID, Subject: msg.Subject, Stage: string(cb.Stage),
+		Duplicate: res.Outcome == deliver.Duplicate, Spooled: res.Spooled,
+	})
+}
+
+// process makes the event of a read body and delivers it: peek, verify,
+// decode, build, deliver. serve and Redrive share it. r learns the task
+// id and, once decoded, the callback.
+func (h *callbackHandler) process(ctx context.Context, r *request, vreq verify.Request) (outbound.Message, deliver.Result, error) {
 	// Peek bounds what the body may cost and finds the task id the
 	// provider signs, before the signature is checked and the body decoded.
-	peeked, err := f.Kind.Peek(r.body)
+	peeked, err := r.f.Kind.Peek(r.body)
 	if err != nil {
-		return h.fail(r, err)
+		return outbound.Message{}, deliver.Result{}, err
 	}
+	r.taskID = peeked.TaskID
 	sum := sha256.Sum256(r.body)
 	if err := h.verify(ctx, vreq, r.body, sum, peeked.TaskID); err != nil {
-		return h.fail(r, err)
+		return outbound.Message{}, deliver.Result{}, err
+	}
+	if r.off {
+		return outbound.Message{}, deliver.Result{}, nil // kept as a dead letter by the caller
 	}
 	_, span := tracing.Start(ctx, "decode")
-	cb, err := f.Kind.Decode(peeked, f.Name)
+	cb, err := r.f.Kind.Decode(peeked, r.f.Name)
 	tracing.End(span, err)
 	if err != nil {
-		return h.fail(r, err)
+		return outbound.Message{}, deliver.Result{}, err
 	}
-	r.decoded, r.taskID, r.stage, r.code = true, cb.TaskID, cb.Stage, cb.Code
-	server := trace.SpanFromContext(ctx)
-	if server.IsRecording() {
+	r.decoded, r.cb, r.taskID, r.stage, r.code = true, cb, cb.TaskID, cb.Stage, cb.Code
+	if server := trace.SpanFromContext(ctx); server.IsRecording() {
 		server.SetAttributes(tracing.TaskID.String(cb.TaskID), tracing.Stage.String(string(cb.Stage)))
 	}
 	msg, err := h.d.Builder.Build(cb, cloudevent.Source{Sum: sum, Trace: tracing.From(ctx)})
 	if err != nil {
-		return h.fail(r, fmt.Errorf("%w: %w", errBuild, err))
+		return msg, deliver.Result{}, fmt.Errorf("%w: %w", errBuild, err)
 	}
 	// The answer depends only on the broker and the disk, not on the
 	// provider staying connected: a vanished client must not abort a
@@ -192,24 +231,12 @@ func (h *callbackHandler) serve(c echo.Context, f family.Family) error {
 		metrics.Observe(ctx, h.d.Metrics.PublishDuration.WithLabelValues(outcome), res.Published.Seconds())
 	}
 	if err != nil {
-		return h.fail(r, errDeliver{err}, zap.String("event_id", msg.ID), zap.NamedError("publish_error", res.PublishErr))
+		return msg, res, errDeliver{err}
 	}
-
-	outcome := string(res.Outcome)
-	h.d.Metrics.CallbacksReceived.WithLabelValues(string(f.Name), string(cb.Stage), outcome).Inc()
-	if server.IsRecording() {
-		server.SetAttributes(tracing.Outcome.String(outcome))
-	}
-	h.d.Log.Info("callback", r.rid, zap.String("family", string(f.Name)), zap.String("task_id", cb.TaskID),
-		zap.String("stage", string(cb.Stage)), zap.Int("code", cb.Code), zap.String("event_id", msg.ID),
-		zap.String("outcome", outcome), zap.Duration("latency", time.Since(r.start)), zap.NamedError("publish_error", res.PublishErr))
 	if h.d.Tasks != nil {
-		h.d.Tasks.Observe(f.Name, cb.TaskID, cb.Stage, res.Outcome != deliver.Duplicate)
+		h.d.Tasks.Observe(r.f.Name, cb.TaskID, cb.Stage, res.Outcome != deliver.Duplicate)
 	}
-	return c.JSON(http.StatusOK, Answer{
-		Status: "received", EventID: msg.ID, Subject: msg.Subject, Stage: string(cb.Stage),
-		Duplicate: res.Outcome == deliver.Duplicate, Spooled: res.Spooled,
-	})
+	return msg, res, nil
 }
 
 // verify checks the signature (and the replay cache) over the whole
@@ -231,11 +258,18 @@ func (h *callbackHandler) verify(ctx context.Context, vreq verify.Request, body 
 // fields are what every log line of r names.
 func (r *request) fields() []zap.Field {
 	out := []zap.Field{r.rid, zap.String("family", string(r.f.Name))}
+	if r.taskID != "" {
+		out = append(out, zap.String("task_id", r.taskID))
+	}
 	if r.decoded {
-		out = append(out, zap.String("task_id", r.taskID), zap.String("stage", string(r.stage)), zap.Int("code", r.code))
+		out = append(out, zap.String("stage", string(r.stage)), zap.Int("code", r.code))
 	}
 	return out
 }
+
+// ReasonFamilyDisabled refuses a callback to a family that is turned off;
+// it is kept as a dead letter, to be redriven once the family is on.
+const ReasonFamilyDisabled = "family_disabled"
 
 // Kinds of failure, by what the answer does about them.
 const (
@@ -285,6 +319,8 @@ func verdictOf(err error) verdict {
 		return verdict{refusedInput, http.StatusConflict, "event_rejected"}
 	case errors.Is(err, deliver.ErrSpoolFull):
 		return verdict{unavailable, http.StatusServiceUnavailable, "spool_full"}
+	case errors.Is(err, errDisabled):
+		return verdict{refusedInput, http.StatusNotFound, ReasonFamilyDisabled}
 	case errors.Is(err, errBuild):
 		return verdict{internal, http.StatusInternalServerError, "internal"}
 	}
@@ -321,13 +357,17 @@ func (h *callbackHandler) fail(r *request, err error, extra ...zap.Field) error 
 		if v.status == http.StatusRequestTimeout {
 			c.Response().Header().Set("Connection", "close")
 		}
-		// Refused input goes to the dead letters; unauthenticated requests
-		// do not, or anyone could fill that stream.
+		// Refused input that was read goes to the dead letters, with what a
+		// redrive needs: its signature headers (a wrong key is fixed, then
+		// the callback redriven). A replayed signature is an attack, not a
+		// mistake to recover from.
 		var vErr *verify.Error
-		if h.d.DeadLetter != nil && !errors.As(err, &vErr) {
+		replay := errors.As(err, &vErr) && vErr.Reason == verify.ReasonReplay
+		if h.d.DeadLetter != nil && (r.body != nil || r.size > 0) && !replay {
 			h.d.DeadLetter.Record(deadletter.Rejection{
 				Reason: v.reason, Family: fam, Error: msg, RequestID: requestID(c),
 				ContentType: c.Request().Header.Get("Content-Type"), Body: r.body, BodySize: r.size, At: r.start,
+				TaskID: r.taskID, Header: verify.SignatureHeaders(c.Request().Header),
 			})
 		}
 	case unavailable:
@@ -385,12 +425,20 @@ func (h *callbackHandler) read(c echo.Context, start time.Time) ([]byte, int64, 
 	case size > h.d.BodyLimit:
 		return body, size, fmt.Errorf("%w of %d bytes", errTooLarge, h.d.BodyLimit)
 	}
-	if ct := req.Header.Get("Content-Type"); ct != "application/json" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			return body, size, errContentType
-		}
+	if !jsonType(req.Header.Get("Content-Type")) {
+		return body, size, errContentType
 	}
 	return body, size, nil
+}
+
+// jsonType reports whether a Content-Type is application/json, with
+// parameters or without.
+func jsonType(ct string) bool {
+	if ct == "application/json" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/json"
 }
 
 // pacedReader moves the connection's read deadline ahead as bytes arrive:

@@ -33,7 +33,8 @@ type PublicDeps struct {
 	Metrics *metrics.Metrics
 	Builder *cloudevent.Builder
 	Sink    deliver.Sink
-	// Families are the enabled families: each has its route.
+	// Families are the enabled families. Every family has its route; a
+	// disabled one's refuses (404 family_disabled) and dead-letters.
 	Families []family.Family
 	// BodyLimit is the largest accepted body in bytes; larger gets 413.
 	BodyLimit int64
@@ -68,15 +69,28 @@ type DeadLetter interface {
 	Record(deadletter.Rejection)
 }
 
+// Public is the public listener's handler, and the pipeline a redrive
+// runs a dead letter through.
+type Public struct {
+	*echo.Echo
+	h *callbackHandler
+}
+
 // NewPublic returns the public listener's handler: POST
-// /callbacks/<family> for each enabled family (and
+// /callbacks/<family> for each family (and
 // /callbacks/<family>/<token> when a token is configured) and
 // GET /schemas/..., nothing else.
-func NewPublic(d PublicDeps) *echo.Echo {
+func NewPublic(d PublicDeps) *Public {
 	e := newEcho(d.Log, d.Metrics, "public")
 	e.IPExtractor = clientIPs(d.Guard.TrustedProxies)
-	h := &callbackHandler{d: d, g: newGate(d.Guard, d.Metrics)}
+	h := &callbackHandler{d: d, g: newGate(d.Guard, d.Metrics), enabled: map[event.Family]bool{}}
 	for _, f := range d.Families {
+		h.enabled[f.Name] = true
+	}
+	// A disabled family keeps its route: its callbacks are verified and
+	// refused (404 family_disabled) into the dead letters, to be redriven
+	// once it is on again.
+	for _, f := range family.All() {
 		serve := func(c echo.Context) error { return h.traced(c, f) }
 		e.POST(f.Path(), serve)
 		if d.Verifier != nil && d.Verifier.TokenRequired() {
@@ -96,7 +110,7 @@ func NewPublic(d PublicDeps) *echo.Echo {
 		}
 		_, _ = w.Write(servedSchema(raw, d.SchemaBase))
 	})))
-	return e
+	return &Public{Echo: e, h: h}
 }
 
 // servedSchema is raw with its $id under base instead of

@@ -321,7 +321,7 @@ func TestBadInputIsRejectedAndNothingStored(t *testing.T) {
 	}
 	for _, m := range dead {
 		reason := m.Header.Get(deadletter.HeaderReason)
-		if m.Subject != "vocals_dlq."+reason || m.Header.Get(deadletter.HeaderError) == "" || m.Header.Get(deadletter.HeaderRequestID) == "" {
+		if !strings.HasPrefix(m.Subject, "vocals_dlq."+reason+".vocals.") || m.Header.Get(deadletter.HeaderError) == "" || m.Header.Get(deadletter.HeaderRequestID) == "" {
 			t.Errorf("dead letter %s headers %v", m.Subject, m.Header)
 		}
 		if len(m.Data) > dlqMaxBody {
@@ -337,7 +337,7 @@ func TestBadInputIsRejectedAndNothingStored(t *testing.T) {
 	// The provider retries a refused callback; the dead-letter stream keeps it once.
 	b.post(t, "application/json", tests["malformed json"].body)
 	waitDeadLetters(t, b.dlq)
-	if n := len(natstest.Messages(t, b.js, "VOCALS_DLQ", "vocals_dlq.malformed_json")); n != 1 {
+	if n := len(natstest.Messages(t, b.js, "VOCALS_DLQ", "vocals_dlq.malformed_json.>")); n != 1 {
 		t.Errorf("retried refusal stored %d times", n)
 	}
 	if got := testutil.ToFloat64(b.metrics.CallbacksRejected.WithLabelValues("vocals", "invalid_task_id")); got != 6 {

@@ -61,6 +61,7 @@ type Metrics struct {
 	SpoolFull        prometheus.Counter
 
 	DeadLetters *prometheus.CounterVec // outcome
+	Redrives    *prometheus.CounterVec // outcome
 
 	VerificationEnabled prometheus.Gauge
 
@@ -148,7 +149,9 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		SpoolDamaged:     counter("spool", "damaged_records_total", "Unreadable spool records found at start-up and set aside."),
 		SpoolFull:        counter("spool", "full_total", "Callbacks answered 503 because the stream was unavailable and the spool full."),
 
-		DeadLetters:         by("deadletter", "messages_total", "Refused callbacks sent to the dead-letter stream", "outcome", "published", "duplicate", "failed", "dropped"),
+		DeadLetters: by("deadletter", "messages_total", "Refused callbacks sent to the dead-letter stream", "outcome", "published", "duplicate", "failed", "dropped"),
+		Redrives: by("deadletter", "redrives_total", "Dead letters run through the pipeline again", "outcome",
+			"published", "duplicate", "spooled", "already_redriven", "refused", "not_redrivable", "failed"),
 		VerificationEnabled: gauge("verification", "enabled", "1 when callbacks must carry a signature or token, 0 when any source is accepted."),
 
 		TrackingTasks:      gauge("tracking", "tasks", "Tasks tracked until a terminal stage (every replica reports the whole bucket)."),

@@ -51,7 +51,7 @@ func TestMetricsAreNamedAndDocumented(t *testing.T) {
 			}
 		}
 	}
-	if found != 24 {
-		t.Errorf("found %d vocals_bridge metrics, want 24", found)
+	if found != 25 {
+		t.Errorf("found %d vocals_bridge metrics, want 25", found)
 	}
 }

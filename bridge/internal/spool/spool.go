@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -71,11 +72,12 @@ type Observer func(entries int, bytes int64)
 
 // Entry is one pending event's place on disk.
 type Entry struct {
-	ID     string
-	seg    uint64
-	off    int64
-	size   int64
-	queued time.Time
+	ID      string
+	Subject string
+	Queued  time.Time
+	seg     uint64
+	off     int64
+	size    int64
 }
 
 // Spool is the durable queue. It is safe for concurrent use.
@@ -112,10 +114,11 @@ type Spool struct {
 }
 
 type appendReq struct {
-	rec  []byte
-	id   string
-	at   time.Time
-	done chan error
+	rec     []byte
+	id      string
+	subject string
+	at      time.Time
+	done    chan error
 }
 
 // Open locks dir, recovers what earlier processes left there and starts the
@@ -255,7 +258,7 @@ func scanSegment(path string, seq uint64) ([]Entry, []Damage, error) {
 			off = next
 			continue
 		}
-		recs = append(recs, Entry{ID: m.ID, seg: seq, off: off, size: size, queued: at})
+		recs = append(recs, Entry{ID: m.ID, Subject: m.Subject, seg: seq, off: off, size: size, Queued: at})
 		off += size
 	}
 	return recs, damage, nil
@@ -380,7 +383,7 @@ func (s *Spool) Append(m outbound.Message) error {
 	s.senders.Add(1)
 	s.mu.Unlock()
 
-	req := &appendReq{rec: rec, id: m.ID, at: now, done: make(chan error, 1)}
+	req := &appendReq{rec: rec, id: m.ID, subject: m.Subject, at: now, done: make(chan error, 1)}
 	s.reqs <- req
 	err = <-req.done
 	s.senders.Done()
@@ -450,7 +453,7 @@ func (s *Spool) writeBatch(batch []*appendReq) ([]Entry, error) {
 	off := start
 	for _, r := range batch {
 		buf = append(buf, r.rec...)
-		entries = append(entries, Entry{ID: r.id, seg: s.activeSeq, off: off, size: int64(len(r.rec)), queued: r.at})
+		entries = append(entries, Entry{ID: r.id, Subject: r.subject, seg: s.activeSeq, off: off, size: int64(len(r.rec)), Queued: r.at})
 		off += int64(len(r.rec))
 	}
 	_, err := s.active.Write(buf)
@@ -537,9 +540,16 @@ func (s *Spool) Stats() (entries int, bytes int64, oldest time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.pending) > 0 {
-		oldest = time.Since(s.pending[0].queued)
+		oldest = time.Since(s.pending[0].Queued)
 	}
 	return len(s.pending), s.bytes, oldest
+}
+
+// Waiting lists the events waiting, oldest first.
+func (s *Spool) Waiting() []Entry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.pending)
 }
 
 // Head returns the oldest waiting event, read back from disk and checked.
@@ -648,7 +658,7 @@ func (s *Spool) Remove(e Entry) error {
 // SetAside appends the raw record of e to rejected.log (fsynced) so an
 // event the stream refuses for good is kept for an operator, then removes it.
 func (s *Spool) SetAside(e Entry, m outbound.Message) error {
-	rec, err := encodeRecord(m, e.queued)
+	rec, err := encodeRecord(m, e.Queued)
 	if err != nil {
 		return err
 	}

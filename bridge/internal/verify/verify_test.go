@@ -267,3 +267,28 @@ func TestReplayCannotHideBehindEncoding(t *testing.T) {
 	checkReason(t, v.Verify(verify.Request{Header: first, TaskID: task, Body: []byte("a"), Now: now}), "")
 	checkReason(t, v.Verify(verify.Request{Header: second, TaskID: task, Body: []byte("b"), Now: now}), verify.ReasonReplay)
 }
+
+// A redrive checks the signature with today's keys but not its age, does
+// not ask for the URL token (never kept), and is not a replay of itself.
+func TestRedrive(t *testing.T) {
+	v := newVerifier(t, verify.Config{Token: "tok", ProviderKeys: [][]byte{[]byte("k")}})
+	old := strconv.FormatInt(now.Add(-30*24*time.Hour).Unix(), 10)
+	good := headers(verify.HeaderTimestamp, old, verify.HeaderSignature, providerSig("k", task, old))
+	tests := map[string]struct {
+		req  verify.Request
+		want verify.Reason
+	}{
+		"old and signed":         {verify.Request{Header: good, TaskID: task, Redrive: true}, ""},
+		"again":                  {verify.Request{Header: good, TaskID: task, Redrive: true}, ""},
+		"other key":              {verify.Request{Header: headers(verify.HeaderTimestamp, old, verify.HeaderSignature, providerSig("x", task, old)), TaskID: task, Redrive: true}, verify.ReasonSignature},
+		"other task":             {verify.Request{Header: good, TaskID: "other", Redrive: true}, verify.ReasonSignature},
+		"no signature kept":      {verify.Request{Header: http.Header{}, TaskID: task, Redrive: true}, verify.ReasonSignature},
+		"not a redrive: stale":   {verify.Request{Header: good, TaskID: task, Token: "tok"}, verify.ReasonStale},
+		"not a redrive: a token": {verify.Request{Header: good, TaskID: task}, verify.ReasonToken},
+	}
+	for _, name := range []string{"old and signed", "again", "other key", "other task", "no signature kept", "not a redrive: stale", "not a redrive: a token"} {
+		tc := tests[name]
+		tc.req.Now = now
+		t.Run(name, func(t *testing.T) { checkReason(t, v.Verify(tc.req), tc.want) })
+	}
+}

@@ -1,0 +1,175 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deadletter"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/story"
+)
+
+// AdminTokenHeader carries admin_token on every /api/ request.
+const AdminTokenHeader = "Vocals-Admin-Token"
+
+// AdminAPI is what /api/ on the admin listener answers from: a task's
+// story, the dead letters and their redrive.
+type AdminAPI struct {
+	Story       func(ctx context.Context, taskID string) (story.Story, error)
+	DeadLetters *deadletter.Store // nil: dead letters are off
+	Redrive     func(ctx context.Context, l deadletter.Letter, dryRun bool) Redriven
+	// Token, when set, must come in AdminTokenHeader; without one only
+	// loopback clients may use the API (a port-forward or exec is one).
+	Token string
+}
+
+// RedriveRequest selects the dead letters to redrive: by sequence, or by
+// a filter (at most 1000 at once).
+type RedriveRequest struct {
+	Seqs   []uint64  `json:"seqs,omitempty"`
+	Reason string    `json:"reason,omitempty"`
+	Family string    `json:"family,omitempty"`
+	TaskID string    `json:"task_id,omitempty"`
+	Since  time.Time `json:"since,omitzero"`
+	Until  time.Time `json:"until,omitzero"`
+	DryRun bool      `json:"dry_run,omitempty"`
+}
+
+func (a *AdminAPI) routes(e *echo.Echo) {
+	g := e.Group("/api", a.guard)
+	g.GET("/tasks/:id", func(c echo.Context) error {
+		s, err := a.Story(c.Request().Context(), c.Param("id"))
+		if errors.Is(err, story.ErrBadTaskID) {
+			return c.JSON(http.StatusBadRequest, errorBody("invalid_task_id", err.Error()))
+		}
+		if err != nil {
+			return c.JSON(http.StatusServiceUnavailable, errorBody("unavailable", err.Error()))
+		}
+		return c.JSON(http.StatusOK, s)
+	})
+	g.GET("/deadletters", func(c echo.Context) error {
+		if a.DeadLetters == nil {
+			return c.JSON(http.StatusNotFound, errorBody("deadletters_off", "dead letters are off (deadletter_enabled)"))
+		}
+		f := deadletter.Filter{Reason: c.QueryParam("reason"), Family: c.QueryParam("family"), TaskID: c.QueryParam("task")}
+		var err error
+		if f.Since, err = optTime(c.QueryParam("since")); err == nil {
+			f.Until, err = optTime(c.QueryParam("until"))
+		}
+		if err == nil && c.QueryParam("limit") != "" {
+			f.Limit, err = strconv.Atoi(c.QueryParam("limit"))
+		}
+		if err != nil {
+			return c.JSON(http.StatusBadRequest, errorBody("bad_filter", err.Error()))
+		}
+		list, err := a.DeadLetters.List(c.Request().Context(), f)
+		if err != nil {
+			return c.JSON(http.StatusServiceUnavailable, errorBody("unavailable", err.Error()))
+		}
+		return c.JSON(http.StatusOK, map[string]any{"dead_letters": nonNil(list)})
+	})
+	g.GET("/deadletters/:seq", func(c echo.Context) error {
+		if a.DeadLetters == nil {
+			return c.JSON(http.StatusNotFound, errorBody("deadletters_off", "dead letters are off (deadletter_enabled)"))
+		}
+		seq, err := strconv.ParseUint(c.Param("seq"), 10, 64)
+		if err != nil {
+			return c.JSON(http.StatusBadRequest, errorBody("bad_seq", "a dead letter is named by its sequence number"))
+		}
+		l, err := a.DeadLetters.Get(c.Request().Context(), seq)
+		switch {
+		case errors.Is(err, deadletter.ErrNotFound):
+			return c.JSON(http.StatusNotFound, errorBody("not_found", err.Error()))
+		case err != nil:
+			return c.JSON(http.StatusServiceUnavailable, errorBody("unavailable", err.Error()))
+		}
+		return c.JSON(http.StatusOK, l)
+	})
+	g.POST("/deadletters/redrive", a.redrive)
+}
+
+// redrive runs the selected dead letters through the pipeline, in order,
+// and marks each one whose event is now stored.
+func (a *AdminAPI) redrive(c echo.Context) error {
+	// JSON only: a browser cannot send it across sites without asking.
+	if !jsonType(c.Request().Header.Get("Content-Type")) {
+		return c.JSON(http.StatusUnsupportedMediaType, errorBody("unsupported_media_type", "Content-Type must be application/json"))
+	}
+	if a.DeadLetters == nil {
+		return c.JSON(http.StatusNotFound, errorBody("deadletters_off", "dead letters are off (deadletter_enabled)"))
+	}
+	var req RedriveRequest
+	if err := c.Bind(&req); err != nil {
+		return c.JSON(http.StatusBadRequest, errorBody("bad_request", err.Error()))
+	}
+	ctx := c.Request().Context()
+	seqs := req.Seqs
+	if len(seqs) == 0 {
+		list, err := a.DeadLetters.List(ctx, deadletter.Filter{Reason: req.Reason, Family: req.Family, TaskID: req.TaskID, Since: req.Since, Until: req.Until})
+		if err != nil {
+			return c.JSON(http.StatusServiceUnavailable, errorBody("unavailable", err.Error()))
+		}
+		for _, l := range list {
+			seqs = append(seqs, l.Seq)
+		}
+	}
+	results := []Redriven{}
+	for _, seq := range seqs {
+		l, err := a.DeadLetters.Get(ctx, seq)
+		if errors.Is(err, deadletter.ErrNotFound) {
+			results = append(results, Redriven{Seq: seq, Outcome: RedriveNotRedrivable, Reason: "not_found", Detail: err.Error()})
+			continue
+		}
+		if err != nil {
+			return c.JSON(http.StatusServiceUnavailable, errorBody("unavailable", err.Error()))
+		}
+		r := a.Redrive(ctx, l, req.DryRun)
+		if r.Stored() {
+			err := a.DeadLetters.Mark(ctx, seq, deadletter.Redrive{Outcome: r.Outcome, EventID: r.EventID, Subject: r.Subject, At: time.Now().UTC()})
+			if err != nil {
+				r.Detail = "the event is stored, but the dead letter could not be marked: " + err.Error()
+			}
+		}
+		results = append(results, r)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"results": results})
+}
+
+// guard lets a request through with the admin token, or, when there is
+// none, from a loopback peer (never by a forwarding header).
+func (a *AdminAPI) guard(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if a.Token != "" {
+			if subtle.ConstantTimeCompare([]byte(c.Request().Header.Get(AdminTokenHeader)), []byte(a.Token)) != 1 {
+				return c.JSON(http.StatusUnauthorized, errorBody("admin_token", "missing or wrong "+AdminTokenHeader+" header"))
+			}
+			return next(c)
+		}
+		host, _, _ := net.SplitHostPort(c.Request().RemoteAddr)
+		if ip, err := netip.ParseAddr(host); err != nil || !ip.Unmap().IsLoopback() {
+			return c.JSON(http.StatusForbidden, errorBody("admin_token", "the admin API answers loopback clients only unless admin_token is set"))
+		}
+		return next(c)
+	}
+}
+
+func optTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	return time.Parse(time.RFC3339, s)
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
