@@ -14,6 +14,8 @@
 #                alert rules and dashboard (module bridge/deploycheck)
 #   make trace-check  a callback's trace through the bridge and a consumer,
 #                read back from a real Jaeger (module bridge/tracecheck)
+#   make console-check  a dead letter redriven from the operator console in
+#                Debian's headless Chromium (module bridge/consolecheck)
 #   make lint-schemas  the JSON Schemas with a standard validator (ajv, from npm)
 #                against the golden events, and the AsyncAPI catalog with
 #                the AsyncAPI parser (the library the AsyncAPI CLI
@@ -29,7 +31,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 30s
 ARGS     ?=
 
-.PHONY: help build run test fuzz bench bench-smoke lint lint-deploy trace-check lint-schemas demo clean
+.PHONY: help build run test fuzz bench bench-smoke lint lint-deploy trace-check console-check lint-schemas demo clean
 
 help:
 	@sed -n '3,23p' Makefile | sed 's/^# \{0,1\}//'
@@ -88,6 +90,11 @@ lint-deploy:
 # run, a few minutes; the build cache keeps it.
 trace-check:
 	cd bridge/tracecheck && $(GO) vet ./... && $(GO) test -count=1 -timeout 20m ./...
+
+# The operator console driven in Debian's headless Chromium (module
+# bridge/consolecheck, chromedp); CONSOLECHECK_SCREENSHOT=file.png keeps the page.
+console-check:
+	cd bridge/consolecheck && $(GO) vet ./... && $(GO) test -count=1 -timeout 10m ./...
 
 AJV := bin/ajv/node_modules/.bin/ajv validate --spec=draft2020 -c ./bin/ajv/node_modules/ajv-formats
 lint-schemas:

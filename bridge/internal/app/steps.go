@@ -383,6 +383,27 @@ func (a *App) adminAPI(public *httpapi.Public) *httpapi.AdminAPI {
 		api.DeadLetters = &deadletter.Store{JS: a.pub.JS(), Spec: a.dlqSpec}
 		src.DeadLetters = api.DeadLetters
 	}
+	api.Glance = func(ctx context.Context) httpapi.Glance {
+		g := httpapi.Glance{Readiness: a.ready(ctx), TrackingOn: cfg.TrackingEnabled}
+		if a.spool != nil {
+			var oldest time.Duration
+			g.SpoolEntries, _, oldest = a.spool.Stats()
+			g.SpoolOldest = oldest.Round(time.Second)
+		}
+		js := a.pub.JS()
+		if st, err := js.Stream(ctx, cfg.Stream); err == nil {
+			g.StreamMsgs = st.CachedInfo().State.Msgs
+		}
+		if st, err := js.Stream(ctx, cfg.DeadLetterStream); err == nil && a.dlq != nil {
+			g.DeadLetterMsgs = st.CachedInfo().State.Msgs
+		}
+		if kv, err := js.KeyValue(ctx, cfg.TrackingBucket); err == nil && cfg.TrackingEnabled {
+			if st, err := kv.Status(ctx); err == nil {
+				g.Tracked = st.Values()
+			}
+		}
+		return g
+	}
 	return api
 }
 

@@ -88,16 +88,22 @@ func TestAdminAPIGuard(t *testing.T) {
 	tests := map[string]struct {
 		token, peer, header, method, contentType string
 		want                                     int
+		path, site                               string
 	}{
-		"loopback":                      {"", "127.0.0.1:5000", "", http.MethodGet, "", 200},
-		"loopback v6":                   {"", "[::1]:5000", "", http.MethodGet, "", 200},
-		"remote without a token":        {"", "192.0.2.1:5000", "", http.MethodGet, "", 403},
-		"token set, none sent":          {token, "127.0.0.1:5000", "", http.MethodGet, "", 401},
-		"token set, wrong one":          {token, "192.0.2.1:5000", "x" + token, http.MethodGet, "", 401},
-		"token set, right one":          {token, "192.0.2.1:5000", token, http.MethodGet, "", 200},
-		"redrive not json":              {"", "127.0.0.1:5000", "", http.MethodPost, "text/plain", 415},
-		"redrive form":                  {"", "127.0.0.1:5000", "", http.MethodPost, "application/x-www-form-urlencoded", 415},
-		"redrive json, no dead letters": {"", "127.0.0.1:5000", "", http.MethodPost, "application/json", 404},
+		"console":                       {"", "127.0.0.1:5000", "", http.MethodGet, "", 200, "/console", ""},
+		"console, remote":               {"", "192.0.2.1:5000", "", http.MethodGet, "", 403, "/console", ""},
+		"console asks for the token":    {token, "127.0.0.1:5000", "", http.MethodGet, "", 401, "/console", ""},
+		"console redrive cross-site":    {"", "127.0.0.1:5000", "", http.MethodPost, "application/x-www-form-urlencoded", 403, "/console/redrive", "cross-site"},
+		"console redrive same origin":   {"", "127.0.0.1:5000", "", http.MethodPost, "application/x-www-form-urlencoded", 200, "/console/redrive", "same-origin"},
+		"loopback":                      {"", "127.0.0.1:5000", "", http.MethodGet, "", 200, "", ""},
+		"loopback v6":                   {"", "[::1]:5000", "", http.MethodGet, "", 200, "", ""},
+		"remote without a token":        {"", "192.0.2.1:5000", "", http.MethodGet, "", 403, "", ""},
+		"token set, none sent":          {token, "127.0.0.1:5000", "", http.MethodGet, "", 401, "", ""},
+		"token set, wrong one":          {token, "192.0.2.1:5000", "x" + token, http.MethodGet, "", 401, "", ""},
+		"token set, right one":          {token, "192.0.2.1:5000", token, http.MethodGet, "", 200, "", ""},
+		"redrive not json":              {"", "127.0.0.1:5000", "", http.MethodPost, "text/plain", 415, "", ""},
+		"redrive form":                  {"", "127.0.0.1:5000", "", http.MethodPost, "application/x-www-form-urlencoded", 415, "", ""},
+		"redrive json, no dead letters": {"", "127.0.0.1:5000", "", http.MethodPost, "application/json", 404, "", ""},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -105,7 +111,13 @@ func TestAdminAPIGuard(t *testing.T) {
 			if tc.method == http.MethodPost {
 				path = "/api/deadletters/redrive"
 			}
+			if tc.path != "" {
+				path = tc.path
+			}
 			req := httptest.NewRequest(tc.method, path, strings.NewReader(`{"seqs":[1]}`))
+			if tc.site != "" {
+				req.Header.Set("Sec-Fetch-Site", tc.site)
+			}
 			req.RemoteAddr = tc.peer
 			req.Header.Set("X-Forwarded-For", "127.0.0.1") // never believed here
 			if tc.header != "" {

@@ -25,8 +25,11 @@ type AdminAPI struct {
 	Story       func(ctx context.Context, taskID string) (story.Story, error)
 	DeadLetters *deadletter.Store // nil: dead letters are off
 	Redrive     func(ctx context.Context, l deadletter.Letter, dryRun bool) Redriven
-	// Token, when set, must come in AdminTokenHeader; without one only
-	// loopback clients may use the API (a port-forward or exec is one).
+	// Glance, if set, is the console's line about the bridge as a whole.
+	Glance func(ctx context.Context) Glance
+	// Token, when set, must come in AdminTokenHeader (or the console's
+	// cookie); without one only loopback clients may use the API and the
+	// console (a port-forward or exec is one).
 	Token string
 }
 
@@ -93,6 +96,7 @@ func (a *AdminAPI) routes(e *echo.Echo) {
 		return c.JSON(http.StatusOK, l)
 	})
 	g.POST("/deadletters/redrive", a.redrive)
+	a.consoleRoutes(e)
 }
 
 // redrive runs the selected dead letters through the pipeline, in order,
@@ -109,12 +113,21 @@ func (a *AdminAPI) redrive(c echo.Context) error {
 	if err := c.Bind(&req); err != nil {
 		return c.JSON(http.StatusBadRequest, errorBody("bad_request", err.Error()))
 	}
-	ctx := c.Request().Context()
+	results, err := a.runRedrive(c.Request().Context(), req)
+	if err != nil {
+		return c.JSON(http.StatusServiceUnavailable, errorBody("unavailable", err.Error()))
+	}
+	return c.JSON(http.StatusOK, map[string]any{"results": results})
+}
+
+// runRedrive redrives what req selects, in order, and marks each dead
+// letter whose event is now stored.
+func (a *AdminAPI) runRedrive(ctx context.Context, req RedriveRequest) ([]Redriven, error) {
 	seqs := req.Seqs
 	if len(seqs) == 0 {
 		list, err := a.DeadLetters.List(ctx, deadletter.Filter{Reason: req.Reason, Family: req.Family, TaskID: req.TaskID, Since: req.Since, Until: req.Until})
 		if err != nil {
-			return c.JSON(http.StatusServiceUnavailable, errorBody("unavailable", err.Error()))
+			return nil, err
 		}
 		for _, l := range list {
 			seqs = append(seqs, l.Seq)
@@ -128,7 +141,7 @@ func (a *AdminAPI) redrive(c echo.Context) error {
 			continue
 		}
 		if err != nil {
-			return c.JSON(http.StatusServiceUnavailable, errorBody("unavailable", err.Error()))
+			return results, err
 		}
 		r := a.Redrive(ctx, l, req.DryRun)
 		if r.Stored() {
@@ -139,15 +152,30 @@ func (a *AdminAPI) redrive(c echo.Context) error {
 		}
 		results = append(results, r)
 	}
-	return c.JSON(http.StatusOK, map[string]any{"results": results})
+	return results, nil
 }
 
-// guard lets a request through with the admin token, or, when there is
-// none, from a loopback peer (never by a forwarding header).
+// crossOrigin refuses a state-changing request a browser sends from
+// another site (a form on a page that targets the console).
+var crossOrigin = http.NewCrossOriginProtection()
+
+// guard lets a request through with the admin token (in its header, or
+// the console's cookie), or, when there is none, from a loopback peer
+// (never by a forwarding header); a browser's cross-site POST never.
 func (a *AdminAPI) guard(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if err := crossOrigin.Check(c.Request()); err != nil {
+			return c.JSON(http.StatusForbidden, errorBody("cross_origin", err.Error()))
+		}
 		if a.Token != "" {
-			if subtle.ConstantTimeCompare([]byte(c.Request().Header.Get(AdminTokenHeader)), []byte(a.Token)) != 1 {
+			got := c.Request().Header.Get(AdminTokenHeader)
+			if ck, err := c.Cookie(adminCookie); err == nil && got == "" {
+				got = ck.Value
+			}
+			if !equalToken(got, a.Token) {
+				if c.Request().Method == http.MethodGet && c.Path() == consolePath {
+					return a.login(c, "")
+				}
 				return c.JSON(http.StatusUnauthorized, errorBody("admin_token", "missing or wrong "+AdminTokenHeader+" header"))
 			}
 			return next(c)
@@ -158,6 +186,11 @@ func (a *AdminAPI) guard(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// equalToken compares in constant time.
+func equalToken(got, want string) bool {
+	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 }
 
 func optTime(s string) (time.Time, error) {

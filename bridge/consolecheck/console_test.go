@@ -1,0 +1,249 @@
+package consolecheck
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// chromium is Debian's browser; .ci/run installs it.
+const chromium = "/usr/bin/chromium"
+
+// bridge is a running bridge binary and what its log said.
+type bridge struct {
+	cmd           *exec.Cmd
+	mu            sync.Mutex
+	log           bytes.Buffer
+	public, admin string
+	natsURL       string
+	done          chan struct{}
+}
+
+func port(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// start runs bin on loopback with env and waits for its "bridge started".
+func start(t *testing.T, bin, data string, env ...string) *bridge {
+	t.Helper()
+	b := &bridge{cmd: exec.Command(bin), done: make(chan struct{})}
+	b.cmd.Env = append([]string{"PATH=/usr/bin:/bin", "VOCALS_BRIDGE_DATA_DIR=" + data,
+		"VOCALS_BRIDGE_HTTP_ADDR=127.0.0.1:0", "VOCALS_BRIDGE_ADMIN_ADDR=127.0.0.1:0", "VOCALS_BRIDGE_EMBEDDED_NATS_ADDR=127.0.0.1:0"}, env...)
+	stderr, err := b.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	go func() {
+		defer close(b.done)
+		sc := bufio.NewScanner(stderr)
+		once := sync.Once{}
+		for sc.Scan() {
+			var line map[string]any
+			b.mu.Lock()
+			b.log.WriteString(sc.Text() + "\n")
+			if json.Unmarshal(sc.Bytes(), &line) == nil {
+				switch line["msg"] {
+				case "listening":
+					if line["listener"] == "public" {
+						b.public = "http://" + line["addr"].(string)
+					} else {
+						b.admin = "http://" + line["addr"].(string)
+					}
+				case "embedded nats started":
+					b.natsURL, _ = line["client_url"].(string)
+				case "bridge started":
+					once.Do(func() { close(started) })
+				}
+			}
+			b.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		if b.cmd.ProcessState == nil {
+			_ = b.cmd.Process.Kill()
+			_ = b.cmd.Wait()
+		}
+		if t.Failed() {
+			b.mu.Lock()
+			t.Logf("bridge log:\n%s", b.log.String())
+			b.mu.Unlock()
+		}
+	})
+	select {
+	case <-started:
+	case <-b.done:
+		t.Fatalf("bridge exited during start-up:\n%s", b.log.String())
+	case <-time.After(60 * time.Second):
+		t.Fatal("bridge did not start in 60s")
+	}
+	return b
+}
+
+func (b *bridge) stop(t *testing.T) {
+	t.Helper()
+	_ = b.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-b.done:
+		_ = b.cmd.Wait()
+	case <-time.After(30 * time.Second):
+		t.Fatal("bridge did not stop in 30s")
+	}
+}
+
+// eventually polls cond every 100 ms for at most within.
+func eventually(t *testing.T, what string, within time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// A lyrics callback refused while lyrics was turned off is redriven by a
+// click on the console once it is on again, and its event is in the stream
+// once. CONSOLECHECK_SCREENSHOT=file.png keeps the page, as the README
+// shows it.
+func TestRedriveFromTheConsole(t *testing.T) {
+	if _, err := os.Stat(chromium); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI needs %s (apt-get install chromium): %v", chromium, err)
+		}
+		t.Skipf("no %s: apt-get install chromium", chromium)
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "vocals-bridge")
+	build := exec.Command("go", "build", "-o", bin, "./bridge/cmd/vocals-bridge")
+	build.Dir = filepath.Join("..", "..")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	data := filepath.Join(dir, "data")
+	body, err := os.ReadFile("../internal/family/examples/lyrics/s-complete.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cb struct{ Data struct{ TaskID string } }
+	if err := json.Unmarshal(body, &cb); err != nil || cb.Data.TaskID == "" {
+		t.Fatalf("example: %v", err)
+	}
+	task := cb.Data.TaskID
+
+	b := start(t, bin, data, "VOCALS_BRIDGE_DISABLED_FAMILIES=lyrics")
+	resp, err := http.Post(b.public+"/callbacks/lyrics", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("a callback of a disabled family: %s", resp.Status)
+	}
+	eventually(t, "the dead letter", 15*time.Second, func() bool {
+		r, err := http.Get(b.admin + "/api/deadletters?reason=family_disabled")
+		if err != nil {
+			return false
+		}
+		defer r.Body.Close()
+		var ans struct {
+			DeadLetters []json.RawMessage `json:"dead_letters"`
+		}
+		return json.NewDecoder(r.Body).Decode(&ans) == nil && len(ans.DeadLetters) == 1
+	})
+	b.stop(t)
+	b = start(t, bin, data)
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.UserDataDir(filepath.Join(dir, "chromium")), chromedp.WindowSize(1280, 900),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("no-first-run", true))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	// The browser's first run bounds it; each later step its own timeout
+	// would stop the browser, so the test's deadline is the bound.
+	if _, err := chromedp.Run(ctx, chromedp.Navigate(b.admin+"/console?reason=family_disabled")); err != nil {
+		t.Fatalf("opening the console: %v", err)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.WaitVisible(chromedp.CSS("#redrive-1")),
+		chromedp.Click(chromedp.CSS("#redrive-1")),
+		chromedp.WaitVisible(chromedp.CSS("td.ok")),
+	); err != nil {
+		t.Fatalf("redriving from the console: %v", err)
+	}
+	outcome, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("td.ok")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(b.admin+"/console?task="+task), chromedp.WaitVisible(chromedp.CSS("h2"))); err != nil {
+		t.Fatal(err)
+	}
+	page, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if outcome != "published" {
+		t.Errorf("the redrive's outcome on the page: %q", outcome)
+	}
+	if !strings.Contains(page, "lyrics."+task+".complete") || !strings.Contains(page, "redriven: published") {
+		t.Errorf("the task's story on the page lacks its event or its redriven dead letter:\n%s", page)
+	}
+	if shot := os.Getenv("CONSOLECHECK_SCREENSHOT"); shot != "" {
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(shot, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	nc, err := nats.Connect(b.natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.Stream(context.Background(), "VOCALS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(context.Background(), jetstream.WithSubjectFilter("lyrics."+task+".*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := info.State.Subjects["lyrics."+task+".complete"]; n != 1 {
+		t.Errorf("lyrics.%s.complete holds %d events, want 1 (%v)", task, n, info.State.Subjects)
+	}
+}
