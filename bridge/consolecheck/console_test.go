@@ -4,12 +4,16 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -127,10 +131,17 @@ func eventually(t *testing.T, what string, within time.Duration, cond func() boo
 	}
 }
 
-// A lyrics callback refused while lyrics was turned off is redriven by a
-// click on the console once it is on again, and its event is in the stream
-// once. CONSOLECHECK_SCREENSHOT=file.png keeps the page, as the README
-// shows it.
+// sign is the provider's signature: base64(HMAC-SHA256(key, task_id + "." + ts)).
+func sign(key, task string, ts int64) map[string]string {
+	h := hmac.New(sha256.New, []byte(key))
+	h.Write([]byte(task + "." + strconv.FormatInt(ts, 10)))
+	return map[string]string{"X-Webhook-Timestamp": strconv.FormatInt(ts, 10), "X-Webhook-Signature": base64.StdEncoding.EncodeToString(h.Sum(nil))}
+}
+
+// Callbacks refused by a mistake (lyrics turned off; a wrong HMAC key) are
+// redriven by a click on the console once the mistake is fixed, and each
+// event is in the stream once. CONSOLECHECK_SCREENSHOT=file.png keeps the
+// page of the first, as the README shows it.
 func TestRedriveFromTheConsole(t *testing.T) {
 	if _, err := os.Stat(chromium); err != nil {
 		if os.Getenv("CI") != "" {
@@ -145,51 +156,75 @@ func TestRedriveFromTheConsole(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	data := filepath.Join(dir, "data")
-	body, err := os.ReadFile("../internal/family/examples/lyrics/s-complete.json")
+	lyrics, err := os.ReadFile("../internal/family/examples/lyrics/s-complete.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var cb struct{ Data struct{ TaskID string } }
-	if err := json.Unmarshal(body, &cb); err != nil || cb.Data.TaskID == "" {
+	if err := json.Unmarshal(lyrics, &cb); err != nil || cb.Data.TaskID == "" {
 		t.Fatalf("example: %v", err)
 	}
-	task := cb.Data.TaskID
-
-	b := start(t, bin, data, "VOCALS_BRIDGE_DISABLED_FAMILIES=lyrics")
-	resp, err := http.Post(b.public+"/callbacks/lyrics", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
+	vocals := []byte(`{"code":200,"msg":"ok","data":{"callbackType":"complete","task_id":"console2","data":[]}}`)
+	for _, tc := range []struct {
+		name, route, task, reason string
+		body                      []byte
+		header                    map[string]string
+		mistake, fix              []string
+		screenshot                bool
+	}{
+		{name: "family turned off", route: "lyrics", task: cb.Data.TaskID, reason: "family_disabled", body: lyrics,
+			mistake: []string{"VOCALS_BRIDGE_DISABLED_FAMILIES=lyrics"}, screenshot: true},
+		{name: "wrong hmac key", route: "vocals", task: "console2", reason: "signature", body: vocals,
+			header:  sign("right-key", "console2", time.Now().Unix()),
+			mistake: []string{"VOCALS_BRIDGE_WEBHOOK_HMAC_KEY=wrong-key"}, fix: []string{"VOCALS_BRIDGE_WEBHOOK_HMAC_KEY=right-key"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := t.TempDir()
+			b := start(t, bin, data, tc.mistake...)
+			req, _ := http.NewRequest(http.MethodPost, b.public+"/callbacks/"+tc.route, bytes.NewReader(tc.body))
+			req.Header.Set("Content-Type", "application/json")
+			for k, v := range tc.header {
+				req.Header.Set(k, v)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode/100 != 4 {
+				t.Fatalf("with the mistake: %s", resp.Status)
+			}
+			eventually(t, "the dead letter", 15*time.Second, func() bool {
+				r, err := http.Get(b.admin + "/api/deadletters?reason=" + tc.reason)
+				if err != nil {
+					return false
+				}
+				defer r.Body.Close()
+				var ans struct {
+					DeadLetters []json.RawMessage `json:"dead_letters"`
+				}
+				return json.NewDecoder(r.Body).Decode(&ans) == nil && len(ans.DeadLetters) == 1
+			})
+			b.stop(t)
+			b = start(t, bin, data, tc.fix...)
+			redrive(t, b, tc.route, tc.task, tc.reason, tc.screenshot)
+		})
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNotFound {
-		t.Fatalf("a callback of a disabled family: %s", resp.Status)
-	}
-	eventually(t, "the dead letter", 15*time.Second, func() bool {
-		r, err := http.Get(b.admin + "/api/deadletters?reason=family_disabled")
-		if err != nil {
-			return false
-		}
-		defer r.Body.Close()
-		var ans struct {
-			DeadLetters []json.RawMessage `json:"dead_letters"`
-		}
-		return json.NewDecoder(r.Body).Decode(&ans) == nil && len(ans.DeadLetters) == 1
-	})
-	b.stop(t)
-	b = start(t, bin, data)
+}
 
+// redrive clicks the first dead letter's Redrive on the console of b and
+// checks the page, the task's story and the stream.
+func redrive(t *testing.T, b *bridge, route, task, reason string, screenshot bool) {
+	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.UserDataDir(filepath.Join(dir, "chromium")), chromedp.WindowSize(1280, 900),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900),
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.Flag("no-first-run", true))
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer cancel()
 	ctx, cancel := chromedp.NewContext(actx)
 	defer cancel()
-	// The browser's first run bounds it; each later step its own timeout
-	// would stop the browser, so the test's deadline is the bound.
-	if _, err := chromedp.Run(ctx, chromedp.Navigate(b.admin+"/console?reason=family_disabled")); err != nil {
+	if _, err := chromedp.Run(ctx, chromedp.Navigate(b.admin+"/console?reason="+reason)); err != nil {
 		t.Fatalf("opening the console: %v", err)
 	}
 	if err := chromedp.Do(ctx,
@@ -210,13 +245,14 @@ func TestRedriveFromTheConsole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	subject := route + "." + task + ".complete"
 	if outcome != "published" {
 		t.Errorf("the redrive's outcome on the page: %q", outcome)
 	}
-	if !strings.Contains(page, "lyrics."+task+".complete") || !strings.Contains(page, "redriven: published") {
+	if !strings.Contains(page, subject) || !strings.Contains(page, "redriven: published") {
 		t.Errorf("the task's story on the page lacks its event or its redriven dead letter:\n%s", page)
 	}
-	if shot := os.Getenv("CONSOLECHECK_SCREENSHOT"); shot != "" {
+	if shot := os.Getenv("CONSOLECHECK_SCREENSHOT"); shot != "" && screenshot {
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		if err != nil {
 			t.Fatal(err)
@@ -225,7 +261,6 @@ func TestRedriveFromTheConsole(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-
 	nc, err := nats.Connect(b.natsURL)
 	if err != nil {
 		t.Fatal(err)
@@ -239,11 +274,11 @@ func TestRedriveFromTheConsole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := st.Info(context.Background(), jetstream.WithSubjectFilter("lyrics."+task+".*"))
+	info, err := st.Info(context.Background(), jetstream.WithSubjectFilter(route+"."+task+".*"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := info.State.Subjects["lyrics."+task+".complete"]; n != 1 {
-		t.Errorf("lyrics.%s.complete holds %d events, want 1 (%v)", task, n, info.State.Subjects)
+	if n := info.State.Subjects[subject]; n != 1 {
+		t.Errorf("%s holds %d events, want 1 (%v)", subject, n, info.State.Subjects)
 	}
 }

@@ -87,10 +87,13 @@ func Tell(ctx context.Context, src Sources, taskID string) (Story, error) {
 	}
 	if src.TrackingBucket != "" {
 		kv, err := src.JS.KeyValue(ctx, src.TrackingBucket)
-		if err != nil {
+		if err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
 			return s, fmt.Errorf("story: tracking: %w", err)
 		}
 		for f := range src.Prefixes {
+			if kv == nil {
+				break // tracking has not made its bucket yet
+			}
 			e, err := kv.Get(ctx, track.Key(string(f), taskID))
 			if errors.Is(err, jetstream.ErrKeyNotFound) {
 				continue
