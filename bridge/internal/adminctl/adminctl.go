@@ -161,16 +161,25 @@ const deadLettersUsage = `usage: vocals-bridge deadletters list|show|redrive [fl
                     through today's pipeline; the stream keeps each event once
 `
 
+// filter is the flags that select dead letters.
+type filter struct {
+	reason, family, task, since, until *string
+	limit                              *int
+	dryRun                             *bool
+}
+
 // DeadLetters is "vocals-bridge deadletters list|show|redrive".
 func DeadLetters(ctx context.Context, args, environ []string, out io.Writer) error {
 	c := newClient("deadletters")
-	reason := c.fs.String("reason", "", "only this refusal reason (e.g. signature, family_disabled)")
-	fam := c.fs.String("family", "", "only this family")
-	task := c.fs.String("task", "", "only this task id")
-	since := c.fs.String("since", "", "only those received at or after this time (RFC 3339)")
-	until := c.fs.String("until", "", "only those received at or before this time (RFC 3339)")
-	limit := c.fs.Int("limit", 0, "list at most this many (default 1000)")
-	dryRun := c.fs.Bool("dry-run", false, "redrive: say what would be redriven, change nothing")
+	f := filter{
+		reason: c.fs.String("reason", "", "only this refusal reason (e.g. signature, family_disabled)"),
+		family: c.fs.String("family", "", "only this family"),
+		task:   c.fs.String("task", "", "only this task id"),
+		since:  c.fs.String("since", "", "only those received at or after this time (RFC 3339)"),
+		until:  c.fs.String("until", "", "only those received at or before this time (RFC 3339)"),
+		limit:  c.fs.Int("limit", 0, "list at most this many (default 1000)"),
+		dryRun: c.fs.Bool("dry-run", false, "redrive: say what would be redriven, change nothing"),
+	}
 	if err := c.parse(args, environ, out, deadLettersUsage); err != nil {
 		return err
 	}
@@ -188,92 +197,106 @@ func DeadLetters(ctx context.Context, args, environ []string, out io.Writer) err
 	}
 	switch verb {
 	case "list":
-		q := url.Values{}
-		for k, v := range map[string]string{"reason": *reason, "family": *fam, "task": *task, "since": *since, "until": *until} {
-			if v != "" {
-				q.Set(k, v)
-			}
-		}
-		if *limit > 0 {
-			q.Set("limit", strconv.Itoa(*limit))
-		}
-		var ans struct {
-			DeadLetters []deadletter.Letter `json:"dead_letters"`
-		}
-		if err := c.call(ctx, http.MethodGet, "/api/deadletters?"+q.Encode(), nil, &ans, out); err != nil || *c.raw {
-			return err
-		}
-		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "SEQ\tRECEIVED\tREASON\tFAMILY\tTASK\tBYTES\tREDRIVEN\tERROR")
-		for _, l := range ans.DeadLetters {
-			redriven := "-"
-			if l.Redriven != nil {
-				redriven = l.Redriven.Outcome
-			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", l.Seq, l.ReceivedAt.UTC().Format(time.RFC3339), l.Reason, l.Family,
-				cmp.Or(l.TaskID, "-"), l.BodySize, redriven, l.Error)
-		}
-		return tw.Flush()
+		return c.list(ctx, f, out)
 	case "show":
 		if len(seqs) != 1 {
 			return errors.New("deadletters: show takes one sequence number")
 		}
-		var l deadletter.Letter
-		if err := c.call(ctx, http.MethodGet, "/api/deadletters/"+strconv.FormatUint(seqs[0], 10), nil, &l, out); err != nil || *c.raw {
-			return err
-		}
-		fmt.Fprintf(out, "seq %d  %s\nreceived %s  reason %s  family %s  task %s\nerror: %s\nrequest id %s  content type %s  %d bytes (truncated: %t)\n",
-			l.Seq, l.Subject, l.ReceivedAt.UTC().Format(time.RFC3339Nano), l.Reason, l.Family, cmp.Or(l.TaskID, "-"), l.Error,
-			l.RequestID, l.ContentType, l.BodySize, l.Truncated)
-		if l.Redriven != nil {
-			fmt.Fprintf(out, "redriven %s at %s: event %s on %s\n", l.Redriven.Outcome, l.Redriven.At.Format(time.RFC3339), l.Redriven.EventID, l.Redriven.Subject)
-		}
-		for k, vs := range l.Header {
-			fmt.Fprintf(out, "%s: %s\n", k, strings.Join(vs, ", "))
-		}
-		fmt.Fprintf(out, "\n%s\n", l.Body)
-		return nil
+		return c.show(ctx, seqs[0], out)
 	case "redrive":
-		req := httpapi.RedriveRequest{Seqs: seqs, Reason: *reason, Family: *fam, TaskID: *task, DryRun: *dryRun}
-		var err error
-		if req.Since, err = optTime(*since); err == nil {
-			req.Until, err = optTime(*until)
-		}
-		if err != nil {
-			return fmt.Errorf("deadletters: %w", err)
-		}
-		if len(seqs) == 0 && *reason == "" && *fam == "" && *task == "" && *since == "" && *until == "" {
-			return errors.New("deadletters: redrive takes sequence numbers or at least one filter (--reason, --family, --task, --since, --until)")
-		}
-		var ans struct {
-			Results []httpapi.Redriven `json:"results"`
-		}
-		if err := c.call(ctx, http.MethodPost, "/api/deadletters/redrive", req, &ans, out); err != nil || *c.raw {
-			return err
-		}
-		left := 0
-		for _, r := range ans.Results {
-			fmt.Fprintf(out, "%d: %s", r.Seq, r.Outcome)
-			if r.Subject != "" {
-				fmt.Fprintf(out, " %s (event %s)", r.Subject, r.EventID)
-			}
-			if r.Reason != "" {
-				fmt.Fprintf(out, ": %s: %s", r.Reason, r.Detail)
-			}
-			fmt.Fprintln(out)
-			if !r.Stored() && r.Outcome != httpapi.RedriveAlready && r.Outcome != httpapi.RedriveWould {
-				left++
-			}
-		}
-		if len(ans.Results) == 0 {
-			fmt.Fprintln(out, "no dead letter matches")
-		}
-		if left > 0 {
-			return fmt.Errorf("deadletters: %d of %d were not redriven, and stay", left, len(ans.Results))
-		}
-		return nil
+		return c.redrive(ctx, f, seqs, out)
 	}
 	return fmt.Errorf("deadletters: unknown command %q%s; the commands are list, show, redrive", verb, config.Suggest(verb, []string{"list", "show", "redrive"}, "", ""))
+}
+
+func (c *client) list(ctx context.Context, f filter, out io.Writer) error {
+	q := url.Values{}
+	for k, v := range map[string]string{"reason": *f.reason, "family": *f.family, "task": *f.task, "since": *f.since, "until": *f.until} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if *f.limit > 0 {
+		q.Set("limit", strconv.Itoa(*f.limit))
+	}
+	var ans struct {
+		DeadLetters []deadletter.Letter `json:"dead_letters"`
+	}
+	if err := c.call(ctx, http.MethodGet, "/api/deadletters?"+q.Encode(), nil, &ans, out); err != nil || *c.raw {
+		return err
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEQ\tRECEIVED\tREASON\tFAMILY\tTASK\tBYTES\tREDRIVEN\tERROR")
+	for _, l := range ans.DeadLetters {
+		redriven := "-"
+		if l.Redriven != nil {
+			redriven = l.Redriven.Outcome
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", l.Seq, l.ReceivedAt.UTC().Format(time.RFC3339), l.Reason, l.Family,
+			cmp.Or(l.TaskID, "-"), l.BodySize, redriven, l.Error)
+	}
+	return tw.Flush()
+}
+
+func (c *client) show(ctx context.Context, seq uint64, out io.Writer) error {
+	var l deadletter.Letter
+	if err := c.call(ctx, http.MethodGet, "/api/deadletters/"+strconv.FormatUint(seq, 10), nil, &l, out); err != nil || *c.raw {
+		return err
+	}
+	fmt.Fprintf(out, "seq %d  %s\nreceived %s  reason %s  family %s  task %s\nerror: %s\nrequest id %s  content type %s  %d bytes (truncated: %t)\n",
+		l.Seq, l.Subject, l.ReceivedAt.UTC().Format(time.RFC3339Nano), l.Reason, l.Family, cmp.Or(l.TaskID, "-"), l.Error,
+		l.RequestID, l.ContentType, l.BodySize, l.Truncated)
+	if l.Redriven != nil {
+		fmt.Fprintf(out, "redriven %s at %s: event %s on %s\n", l.Redriven.Outcome, l.Redriven.At.Format(time.RFC3339), l.Redriven.EventID, l.Redriven.Subject)
+	}
+	for k, vs := range l.Header {
+		fmt.Fprintf(out, "%s: %s\n", k, strings.Join(vs, ", "))
+	}
+	fmt.Fprintf(out, "\n%s\n", l.Body)
+	return nil
+}
+
+// redrive asks the bridge to redrive seqs, or what the filter selects, and
+// fails when any of them is not in the stream afterwards.
+func (c *client) redrive(ctx context.Context, f filter, seqs []uint64, out io.Writer) error {
+	req := httpapi.RedriveRequest{Seqs: seqs, Reason: *f.reason, Family: *f.family, TaskID: *f.task, DryRun: *f.dryRun}
+	var err error
+	if req.Since, err = optTime(*f.since); err == nil {
+		req.Until, err = optTime(*f.until)
+	}
+	if err != nil {
+		return fmt.Errorf("deadletters: %w", err)
+	}
+	if len(seqs) == 0 && req.Reason == "" && req.Family == "" && req.TaskID == "" && req.Since.IsZero() && req.Until.IsZero() {
+		return errors.New("deadletters: redrive takes sequence numbers or at least one filter (--reason, --family, --task, --since, --until)")
+	}
+	var ans struct {
+		Results []httpapi.Redriven `json:"results"`
+	}
+	if err := c.call(ctx, http.MethodPost, "/api/deadletters/redrive", req, &ans, out); err != nil || *c.raw {
+		return err
+	}
+	left := 0
+	for _, r := range ans.Results {
+		fmt.Fprintf(out, "%d: %s", r.Seq, r.Outcome)
+		if r.Subject != "" {
+			fmt.Fprintf(out, " %s (event %s)", r.Subject, r.EventID)
+		}
+		if r.Reason != "" {
+			fmt.Fprintf(out, ": %s: %s", r.Reason, r.Detail)
+		}
+		fmt.Fprintln(out)
+		if !r.Stored() && r.Outcome != httpapi.RedriveAlready && r.Outcome != httpapi.RedriveWould {
+			left++
+		}
+	}
+	if len(ans.Results) == 0 {
+		fmt.Fprintln(out, "no dead letter matches")
+	}
+	if left > 0 {
+		return fmt.Errorf("deadletters: %d of %d were not redriven, and stay", left, len(ans.Results))
+	}
+	return nil
 }
 
 func optTime(s string) (time.Time, error) {

@@ -210,6 +210,16 @@ func (c Config) Validate() error {
 			return err
 		}
 	}
+	for _, valid := range []func() error{c.validListeners, c.validNATS, c.validStream, c.validVerification, c.validFamilies, c.validateTracking} {
+		if err := valid(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validListeners checks the listeners' addresses, TLS, token and timeouts.
+func (c Config) validListeners() error {
 	for _, a := range []struct{ key, val string }{{"http_addr", c.HTTPAddr}, {"admin_addr", c.AdminAddr}} {
 		if _, _, err := net.SplitHostPort(a.val); err != nil {
 			return bad(a.key, "%q is not host:port (%v)", a.val, err)
@@ -218,6 +228,23 @@ func (c Config) Validate() error {
 	if _, port, _ := net.SplitHostPort(c.HTTPAddr); c.HTTPAddr == c.AdminAddr && port != "0" {
 		return bad("admin_addr", "must differ from http_addr: the admin surface is never public")
 	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return bad("tls_key_file", "tls_cert_file and tls_key_file go together")
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < MinSubmitToken {
+		return bad("admin_token", "must be at least %d characters (value not shown)", MinSubmitToken)
+	}
+	if c.BodyReadGrace > c.ReadTimeout {
+		return bad("body_read_grace", "%s must be at most read_timeout %s", c.BodyReadGrace, c.ReadTimeout)
+	}
+	if c.WriteTimeout <= c.PublishTimeout {
+		return bad("write_timeout", "%s must be longer than publish_timeout %s, or answers are cut off", c.WriteTimeout, c.PublishTimeout)
+	}
+	return nil
+}
+
+// validNATS checks where NATS is and how the bridge authenticates to it.
+func (c Config) validNATS() error {
 	if c.Embedded() {
 		if c.EmbeddedNATSAddr != "" {
 			host, _, err := net.SplitHostPort(c.EmbeddedNATSAddr)
@@ -259,6 +286,12 @@ func (c Config) Validate() error {
 	if c.DataDir == "" {
 		return bad("data_dir", "must not be empty")
 	}
+	return nil
+}
+
+// validStream checks the stream, its subjects, the dead letters and the
+// events' attributes.
+func (c Config) validStream() error {
 	if !streamRe.MatchString(c.Stream) {
 		return bad("stream", "%q must be 1-64 letters, digits, '_' or '-'", c.Stream)
 	}
@@ -299,6 +332,11 @@ func (c Config) Validate() error {
 	if _, err := time.LoadLocation(c.ProviderTimeZone); err != nil {
 		return bad("provider_time_zone", "%q is not a time zone name (%v)", c.ProviderTimeZone, err)
 	}
+	return nil
+}
+
+// validVerification checks the keys and networks that verify a source.
+func (c Config) validVerification() error {
 	if c.WebhookHMACKey != "" && c.WebhookHMACKeyFile != "" {
 		return bad("webhook_hmac_key_file", "set either webhook_hmac_key or webhook_hmac_key_file, not both")
 	}
@@ -317,23 +355,7 @@ func (c Config) Validate() error {
 			return bad(k.key, "%v", err)
 		}
 	}
-	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
-		return bad("tls_key_file", "tls_cert_file and tls_key_file go together")
-	}
-	if c.AdminToken != "" && len(c.AdminToken) < MinSubmitToken {
-		return bad("admin_token", "must be at least %d characters (value not shown)", MinSubmitToken)
-	}
-	if c.BodyReadGrace > c.ReadTimeout {
-		return bad("body_read_grace", "%s must be at most read_timeout %s", c.BodyReadGrace, c.ReadTimeout)
-	}
-	if c.WriteTimeout <= c.PublishTimeout {
-		return bad("write_timeout", "%s must be longer than publish_timeout %s, or answers are cut off", c.WriteTimeout, c.PublishTimeout)
-	}
-	// Families shape every route and subject, tracking or not.
-	if err := c.validFamilies(); err != nil {
-		return err
-	}
-	return c.validateTracking()
+	return nil
 }
 
 // validateTracking checks the tracking keys; they matter only when

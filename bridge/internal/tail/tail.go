@@ -21,12 +21,32 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/config"
 )
 
+// options are tail's flags, completed from the bridge's configuration.
+type options struct {
+	url, stream string
+	filters     []string
+	all, raw    bool
+	max         int
+	more        bool // --follow
+}
+
 // Run parses args (the words after "tail") and prints events to out until
 // ctx ends or --max events were printed. Where the events are (the NATS
 // servers, the stream, the subject prefix) comes from the bridge's own
 // configuration, read as the bridge reads it (--config FILE, then the
 // VOCALS_BRIDGE_* variables in environ), unless a flag says otherwise.
 func Run(ctx context.Context, args, environ []string, out, errOut io.Writer) error {
+	o, err := parse(args, environ, out)
+	if err != nil {
+		return err
+	}
+	return o.follow(ctx, out, errOut)
+}
+
+// parse reads the flags and the bridge's configuration into options: the
+// server, the stream and the subject filters of the chosen families,
+// stages and task.
+func parse(args, environ []string, out io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("vocals-bridge tail", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are returned; --help goes to out
 	file := fs.String("config", "", "the bridge's YAML configuration file, for where its events are")
@@ -36,23 +56,24 @@ func Run(ctx context.Context, args, environ []string, out, errOut io.Writer) err
 	families := fs.String("families", "", "comma-separated families to show (vocals, generate, lyrics, ...); empty for every family the bridge has on")
 	stages := fs.String("stages", "", "comma-separated stages to show (text, first, complete, error, timeout); empty for all")
 	task := fs.String("task", "", "show only this task id")
-	all := fs.Bool("all", false, "start from the oldest stored event instead of new ones")
-	raw := fs.Bool("json", false, "print each event as its JSON CloudEvent")
-	max := fs.Int("max", 0, "exit after this many events (0: follow forever); with --all, also once the stored events are printed")
-	follow := fs.Bool("follow", false, "with --all and --max: after the stored events, wait for new ones until --max were printed")
+	o := &options{}
+	fs.BoolVar(&o.all, "all", false, "start from the oldest stored event instead of new ones")
+	fs.BoolVar(&o.raw, "json", false, "print each event as its JSON CloudEvent")
+	fs.IntVar(&o.max, "max", 0, "exit after this many events (0: follow forever); with --all, also once the stored events are printed")
+	fs.BoolVar(&o.more, "follow", false, "with --all and --max: after the stored events, wait for new ones until --max were printed")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(out, "usage: vocals-bridge tail [flags]\n  follow the bridge's events, one line each")
 			fs.SetOutput(out)
 			fs.PrintDefaults()
-			return err
+			return nil, err
 		}
 		var names []string
 		fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
-		return fmt.Errorf("tail: %w", config.FlagError(err, names, `"vocals-bridge tail --help" lists the flags`))
+		return nil, fmt.Errorf("tail: %w", config.FlagError(err, names, `"vocals-bridge tail --help" lists the flags`))
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("tail: unexpected argument %q; \"vocals-bridge tail --help\" lists the flags", fs.Arg(0))
+		return nil, fmt.Errorf("tail: unexpected argument %q; \"vocals-bridge tail --help\" lists the flags", fs.Arg(0))
 	}
 	var cfgArgs []string
 	if *file != "" {
@@ -63,37 +84,22 @@ func Run(ctx context.Context, args, environ []string, out, errOut io.Writer) err
 	bridge, _, err := config.Load(cfgArgs, environ, io.Discard)
 	var cfgErr *config.Error
 	if err != nil && !errors.As(err, &cfgErr) {
-		return fmt.Errorf("tail: %w", err)
+		return nil, fmt.Errorf("tail: %w", err)
 	}
-	if *url == "" {
-		*url = bridge.NATSURL
-		if *url == "" {
-			*url = "nats://" + cmp.Or(bridge.EmbeddedNATSAddr, config.Default().EmbeddedNATSAddr)
-		}
-	}
-	*stream, *prefix = cmp.Or(*stream, bridge.Stream), cmp.Or(*prefix, bridge.SubjectPrefix)
+	o.url = cmp.Or(*url, bridge.NATSURL, "nats://"+cmp.Or(bridge.EmbeddedNATSAddr, config.Default().EmbeddedNATSAddr))
+	o.stream = cmp.Or(*stream, bridge.Stream)
 
-	taskToken := "*"
-	if *task != "" {
-		taskToken = *task
-	}
 	var show []event.Stage
-	for _, st := range strings.Split(*stages, ",") {
-		if st = strings.TrimSpace(st); st == "" {
-			continue
-		}
+	for _, st := range list(*stages) {
 		if !validStage(st) {
-			return fmt.Errorf("tail: unknown stage %q", st)
+			return nil, fmt.Errorf("tail: unknown stage %q", st)
 		}
 		show = append(show, event.Stage(st))
 	}
 	var fams []event.Family
-	for _, f := range strings.Split(*families, ",") {
-		if f = strings.TrimSpace(f); f == "" {
-			continue
-		}
+	for _, f := range list(*families) {
 		if !event.Family(f).Known() {
-			return fmt.Errorf("tail: unknown family %q", f)
+			return nil, fmt.Errorf("tail: unknown family %q", f)
 		}
 		fams = append(fams, event.Family(f))
 	}
@@ -103,24 +109,39 @@ func Run(ctx context.Context, args, environ []string, out, errOut io.Writer) err
 		}
 	}
 	prefixes := bridge.Prefixes()
-	prefixes[event.FamilyVocals] = *prefix
-	var filters []string
+	prefixes[event.FamilyVocals] = cmp.Or(*prefix, bridge.SubjectPrefix)
+	taskToken := cmp.Or(*task, "*")
 	for _, f := range fams {
 		if len(show) == 0 {
-			filters = append(filters, prefixes[f]+"."+taskToken+".*")
+			o.filters = append(o.filters, prefixes[f]+"."+taskToken+".*")
 			continue
 		}
 		for _, st := range show {
 			if f.Publishes(st) {
-				filters = append(filters, prefixes[f]+"."+taskToken+"."+string(st))
+				o.filters = append(o.filters, prefixes[f]+"."+taskToken+"."+string(st))
 			}
 		}
 	}
-	if len(filters) == 0 {
-		return errors.New("tail: none of the families has any of the stages")
+	if len(o.filters) == 0 {
+		return nil, errors.New("tail: none of the families has any of the stages")
 	}
+	return o, nil
+}
 
-	nc, err := nats.Connect(*url, nats.Name("vocals-bridge tail"))
+// list splits a comma-separated flag value, dropping empty items.
+func list(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+// follow prints the events the options select until ctx ends or --max.
+func (o *options) follow(ctx context.Context, out, errOut io.Writer) error {
+	nc, err := nats.Connect(o.url, nats.Name("vocals-bridge tail"))
 	if err != nil {
 		return fmt.Errorf("tail: %w", err)
 	}
@@ -129,23 +150,23 @@ func Run(ctx context.Context, args, environ []string, out, errOut io.Writer) err
 	if err != nil {
 		return err
 	}
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: filters, DeliverPolicy: jetstream.DeliverNewPolicy}
-	if *all {
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: o.filters, DeliverPolicy: jetstream.DeliverNewPolicy}
+	if o.all {
 		cfg.DeliverPolicy = jetstream.DeliverAllPolicy
 	}
-	c, err := js.OrderedConsumer(ctx, *stream, cfg)
+	c, err := js.OrderedConsumer(ctx, o.stream, cfg)
 	if err != nil {
 		return fmt.Errorf("tail: %w", err)
 	}
 	// With --all and --max (and no --follow), stop at the end of what is
 	// stored, however few events that is.
-	toEnd := *all && *max > 0 && !*follow
+	toEnd := o.all && o.max > 0 && !o.more
 	fetch := jetstream.FetchContext(ctx)
 	if toEnd {
 		fetch = jetstream.FetchMaxWait(time.Second)
 	}
 	n := 0
-	for *max == 0 || n < *max {
+	for o.max == 0 || n < o.max {
 		msg, err := c.Next(fetch)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -163,7 +184,7 @@ func Run(ctx context.Context, args, environ []string, out, errOut io.Writer) err
 		switch {
 		case err != nil:
 			fmt.Fprintf(out, "%s  (not a vocals event: %s)\n", clean(msg.Subject()), clean(err.Error()))
-		case *raw:
+		case o.raw:
 			b, _ := e.CloudEvent.MarshalJSON()
 			fmt.Fprintln(out, string(b))
 		default:
@@ -174,8 +195,8 @@ func Run(ctx context.Context, args, environ []string, out, errOut io.Writer) err
 			break
 		}
 	}
-	if toEnd && n < *max {
-		fmt.Fprintf(errOut, "tail: %d stored %s, fewer than --max %d (--follow waits for more)\n", n, plural(n, "event"), *max)
+	if toEnd && n < o.max {
+		fmt.Fprintf(errOut, "tail: %d stored %s, fewer than --max %d (--follow waits for more)\n", n, plural(n, "event"), o.max)
 	}
 	return nil
 }
