@@ -31,6 +31,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -397,6 +399,14 @@ func run(o options) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	writers := []int{1, 64}
+	if o.quick {
+		writers = []int{1, 4}
+	}
+	disk, err := diskCeiling(tmp, writers, o.duration)
+	if err != nil {
+		return "", err
+	}
 
 	// The same bridge on a three-node cluster with an R3 stream, beside its
 	// R1 run above.
@@ -443,7 +453,7 @@ func run(o options) (string, error) {
 	}
 	natsUsage := procUsage(natsCmd.Process.Pid)
 
-	return render(o, results, inter, broker, syncAlways, large, replicated, natsUsage), nil
+	return render(o, results, inter, broker, syncAlways, disk, large, replicated, natsUsage), nil
 }
 
 // interleavedRun is one target's measurements across the interleaved rounds.
@@ -617,6 +627,93 @@ func ensure(js jetstream.JetStream, name, prefix string, replicas int) error {
 		MaxAge: 14 * 24 * time.Hour, Duplicates: 30 * time.Minute})
 }
 
+// diskResult is one run of the disk's ceiling.
+type diskResult struct {
+	writers               int
+	rate, fsyncsPerRecord float64
+	cpuPer1k              time.Duration
+}
+
+// diskCeiling measures what the disk allows a log that fsyncs before it
+// answers: writers goroutines each append a 1.3 KB record and wait; one
+// committer writes whatever waits in one write and one fdatasync, then
+// answers them all (group commit).
+func diskCeiling(dir string, writers []int, d time.Duration) ([]diskResult, error) {
+	rec := []byte(strings.Repeat("x", 1300))
+	var out []diskResult
+	for _, n := range writers {
+		f, err := os.CreateTemp(dir, "disk-ceiling-*.log")
+		if err != nil {
+			return nil, err
+		}
+		reqs, done := make(chan chan error, n), make(chan struct{})
+		var syncs atomic.Int64
+		go func() {
+			buf := make([]byte, 0, n*len(rec))
+			for {
+				var batch []chan error
+				select {
+				case r := <-reqs:
+					batch = append(batch, r)
+				case <-done:
+					return
+				}
+				for len(batch) < n {
+					select {
+					case r := <-reqs:
+						batch = append(batch, r)
+						continue
+					default:
+					}
+					break
+				}
+				buf = buf[:0]
+				for range batch {
+					buf = append(buf, rec...)
+				}
+				_, err := f.Write(buf)
+				if err == nil {
+					err = syscall.Fdatasync(int(f.Fd()))
+				}
+				syncs.Add(1)
+				for _, r := range batch {
+					r <- err
+				}
+			}
+		}()
+		start, before := time.Now(), procUsage(os.Getpid())
+		end := start.Add(d)
+		counts := make(chan int64, n)
+		for range n {
+			go func() {
+				var c int64
+				ack := make(chan error, 1)
+				for time.Now().Before(end) {
+					reqs <- ack
+					if <-ack == nil {
+						c++
+					}
+				}
+				counts <- c
+			}()
+		}
+		var total int64
+		for range n {
+			total += <-counts
+		}
+		elapsed, cpu := time.Since(start), procUsage(os.Getpid()).cpu-before.cpu
+		close(done)
+		_ = f.Close()
+		_ = os.Remove(f.Name())
+		r := diskResult{writers: n, rate: float64(total) / elapsed.Seconds()}
+		if total > 0 {
+			r.fsyncsPerRecord, r.cpuPer1k = float64(syncs.Load())/float64(total), cpu*1000/time.Duration(total)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
 // brokerResult is one broker-ceiling run.
 type brokerResult struct {
 	mode string
@@ -781,7 +878,7 @@ func budget(results []measurement, broker []brokerResult, scenario string) strin
 	return b.String()
 }
 
-func render(o options, results []measurement, inter []interleavedRun, broker, syncAlways []brokerResult, large, replicated []measurement, natsUsage usage) string {
+func render(o options, results []measurement, inter []interleavedRun, broker, syncAlways []brokerResult, disk []diskResult, large, replicated []measurement, natsUsage usage) string {
 	var b strings.Builder
 	host, _ := os.Hostname()
 	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` (`bridge/bench/cmd/vocals-bench`) on %s, %s, %d CPUs, %s, host %q, %s per measurement%s.\n",
@@ -817,6 +914,13 @@ func render(o options, results []measurement, inter []interleavedRun, broker, sy
 	}
 	b.WriteString("\nThe separate nats-server runs with its default sync_interval (fsync every two minutes), as bridge-external's does; " +
 		"the embedded server fsyncs every message before acknowledging it (embedded_nats_sync_always, the default), so bridge-embedded's ceiling is the sync_interval always row.\n")
+	b.WriteString("\n## Disk ceiling (group commit: 1.3 KB records appended to one file, one write and one fdatasync per batch of whatever waits)\n\n" +
+		"| writers | records/s | fsyncs per record | CPU ms / 1k |\n| ---: | ---: | ---: | ---: |\n")
+	for _, r := range disk {
+		fmt.Fprintf(&b, "| %d | %.0f | %.3f | %.1f |\n", r.writers, r.rate, r.fsyncsPerRecord, float64(r.cpuPer1k)/float64(time.Millisecond))
+	}
+	b.WriteString("\nWhat the disk allows a log that fsyncs before it answers: one writer is one fsync per record; many writers share one. " +
+		"bridge-embedded fsyncs every event on its own (the sync_interval always row above), so this is how far its default could go with group commit.\n")
 	find := func(target, scenario string) float64 {
 		for _, m := range results {
 			if m.target == target && m.scenario == scenario {
@@ -848,6 +952,10 @@ func render(o options, results []measurement, inter []interleavedRun, broker, sy
 	}
 	if len(syncAlways) > 0 {
 		fmt.Fprintf(&b, "| bridge / broker ceiling (%s) | – | %s |\n", syncAlways[0].mode, ratio(find("bridge-embedded", c), syncAlways[0].rate))
+	}
+	if len(disk) > 0 {
+		last := disk[len(disk)-1]
+		fmt.Fprintf(&b, "| bridge / disk ceiling (group commit, %d writers) | – | %s |\n", last.writers, ratio(find("bridge-embedded", c), last.rate))
 	}
 	b.WriteString(budget(results, broker, c))
 	if len(inter) > 0 {

@@ -43,7 +43,7 @@ func TestHarnessSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"## Closed loop", "## Open loop", "## Broker ceiling", "## Ratios", "## Where the CPU goes", "## Interleaved", "## With a growing stream", "## R3 on a three-node cluster",
+	for _, want := range []string{"## Closed loop", "## Open loop", "## Broker ceiling", "## Disk ceiling", "## Ratios", "## Where the CPU goes", "## Interleaved", "## With a growing stream", "## R3 on a three-node cluster",
 		"| http-ceiling |", "| naive |", "| bridge-external |", "| bridge-embedded |"} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q", want)
