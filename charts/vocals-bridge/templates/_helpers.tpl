@@ -139,6 +139,12 @@ spec:
               name: {{ include "vocals-bridge.secretName" . }}
               key: submit-token
               optional: true
+        - name: VOCALS_BRIDGE_ADMIN_TOKEN
+          valueFrom:
+            secretKeyRef:
+              name: {{ include "vocals-bridge.secretName" . }}
+              key: admin-token
+              optional: true
         {{- if .Values.natsCredentials.existingSecret }}
         - name: VOCALS_BRIDGE_NATS_CREDS_FILE
           value: /etc/vocals-bridge/nats/nats.creds
