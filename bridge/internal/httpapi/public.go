@@ -1,8 +1,11 @@
 // Package httpapi is the bridge's HTTP surface: the public listener that
 // takes provider callbacks (and serves the event schemas), the admin
-// listener with health, readiness and metrics, and the submit proxy's
+// listener with health, readiness, metrics, the operator API and console
+// (a task's story, dead letters and their redrive), and the submit proxy's
 // listener. Each callback goes gate -> read -> peek -> verify -> decode ->
-// build -> deliver -> answer in callbackHandler.serve (callback.go).
+// build -> deliver -> answer in callbackHandler.serve and process
+// (callback.go); a redrive runs a dead letter through the same process
+// (redrive.go).
 package httpapi
 
 import (
