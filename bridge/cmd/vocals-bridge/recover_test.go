@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -179,5 +180,26 @@ func TestInspectTellsATasksStory(t *testing.T) {
 	text, ok := cli(t, p, "inspect", task)
 	if !ok || !strings.Contains(text, "events: 4") || !strings.Contains(text, "dead letters: 1") || !strings.Contains(text, "from poll") {
 		t.Errorf("inspect:\n%s", text)
+	}
+}
+
+// A redrive of more dead letters than one request takes goes page by page
+// and reaches every one; those still refused stay and say so.
+func TestRedrivePagesThroughManyDeadLetters(t *testing.T) {
+	t.Parallel()
+	p := start(t, t.TempDir())
+	const n = 105 // more than httpapi.MaxRedrivePage
+	for i := range n {
+		body := []byte(fmt.Sprintf(`{"code":200,"data":{"callbackType":"complete","task_id":"page%d","data":7}}`, i))
+		if r := postWith(t, p.public+"/callbacks/vocals", body, nil); r.status != 400 {
+			t.Fatalf("refused body %d: %d %+v", i, r.status, r.a)
+		}
+	}
+	eventually(t, "the dead letters", 20*time.Second, func() bool {
+		return len(streamMessagesIn(t, p.natsURL, "VOCALS_DLQ", "vocals_dlq.>")) == n
+	})
+	out, ok := cli(t, p, "deadletters", "redrive", "--reason", "invalid_field")
+	if ok || strings.Count(out, ": refused: invalid_field") != n || !strings.Contains(out, fmt.Sprintf("%d of %d were not redriven", n, n)) {
+		t.Fatalf("redrive of %d (ok=%t):\n%s", n, ok, out)
 	}
 }

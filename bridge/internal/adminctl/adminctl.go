@@ -90,7 +90,7 @@ func (c *client) parse(args, environ []string, out io.Writer, usage string) erro
 }
 
 // call sends a request to the admin API and decodes its JSON answer into
-// v; raw, when not nil, receives the answer as it came.
+// v; with --json, raw (when not nil) receives the answer as it came too.
 func (c *client) call(ctx context.Context, method, path string, body any, v any, raw io.Writer) error {
 	var rd io.Reader
 	if body != nil {
@@ -125,8 +125,9 @@ func (c *client) call(ctx context.Context, method, path string, body any, v any,
 		return fmt.Errorf("%s: %s answered %s: %s", c.name, req.URL.Redacted(), resp.Status, e.Error)
 	}
 	if raw != nil && *c.raw {
-		_, err := raw.Write(b)
-		return err
+		if _, err := raw.Write(b); err != nil {
+			return err
+		}
 	}
 	return json.Unmarshal(b, v)
 }
@@ -270,31 +271,51 @@ func (c *client) redrive(ctx context.Context, f filter, seqs []uint64, out io.Wr
 	if len(seqs) == 0 && req.Reason == "" && req.Family == "" && req.TaskID == "" && req.Since.IsZero() && req.Until.IsZero() {
 		return errors.New("deadletters: redrive takes sequence numbers or at least one filter (--reason, --family, --task, --since, --until)")
 	}
-	var ans struct {
-		Results []httpapi.Redriven `json:"results"`
-	}
-	if err := c.call(ctx, http.MethodPost, "/api/deadletters/redrive", req, &ans, out); err != nil || *c.raw {
-		return err
-	}
-	left := 0
-	for _, r := range ans.Results {
-		fmt.Fprintf(out, "%d: %s", r.Seq, r.Outcome)
-		if r.Subject != "" {
-			fmt.Fprintf(out, " %s (event %s)", r.Subject, r.EventID)
+	// A page at a time (the bridge answers at most MaxRedrivePage at once),
+	// each page after the last one's end.
+	left, total := 0, 0
+	for more := true; more; {
+		page := req
+		if len(seqs) > 0 {
+			n := min(len(seqs), httpapi.MaxRedrivePage)
+			page.Seqs, seqs = seqs[:n], seqs[n:]
+			more = len(seqs) > 0
 		}
-		if r.Reason != "" {
-			fmt.Fprintf(out, ": %s: %s", r.Reason, r.Detail)
+		var ans struct {
+			Results []httpapi.Redriven `json:"results"`
 		}
-		fmt.Fprintln(out)
-		if !r.Stored() && r.Outcome != httpapi.RedriveAlready && r.Outcome != httpapi.RedriveWould {
-			left++
+		if err := c.call(ctx, http.MethodPost, "/api/deadletters/redrive", page, &ans, out); err != nil {
+			return err
+		}
+		if len(page.Seqs) == 0 {
+			more = len(ans.Results) == httpapi.MaxRedrivePage
+			if more {
+				req.After = ans.Results[len(ans.Results)-1].Seq
+			}
+		}
+		total += len(ans.Results)
+		for _, r := range ans.Results {
+			if !r.Stored() && r.Outcome != httpapi.RedriveAlready && r.Outcome != httpapi.RedriveWould {
+				left++
+			}
+			if *c.raw {
+				continue
+			}
+			fmt.Fprintf(out, "%d: %s", r.Seq, r.Outcome)
+			if r.Subject != "" {
+				fmt.Fprintf(out, " %s (event %s)", r.Subject, r.EventID)
+			}
+			if r.Reason != "" {
+				fmt.Fprintf(out, ": %s: %s", r.Reason, r.Detail)
+			}
+			fmt.Fprintln(out)
 		}
 	}
-	if len(ans.Results) == 0 {
+	if total == 0 && !*c.raw {
 		fmt.Fprintln(out, "no dead letter matches")
 	}
 	if left > 0 {
-		return fmt.Errorf("deadletters: %d of %d were not redriven, and stay", left, len(ans.Results))
+		return fmt.Errorf("deadletters: %d of %d were not redriven, and stay", left, total)
 	}
 	return nil
 }

@@ -45,6 +45,9 @@ type Redrive struct {
 type Filter struct {
 	Reason, Family, TaskID string
 	Since, Until           time.Time
+	// After skips the dead letters up to this sequence: where the last
+	// page ended.
+	After uint64
 	// Limit stops the listing after this many (0: 1000).
 	Limit int
 }
@@ -76,7 +79,10 @@ func (s Store) List(ctx context.Context, f Filter) ([]Letter, error) {
 		limit = 1000
 	}
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{f.subject(s.Spec.SubjectPrefix)}, DeliverPolicy: jetstream.DeliverAllPolicy}
-	if !f.Since.IsZero() {
+	switch {
+	case f.After > 0:
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, f.After+1
+	case !f.Since.IsZero():
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &f.Since
 	}
 	c, err := s.JS.OrderedConsumer(ctx, s.Spec.Name, cfg)
@@ -100,14 +106,50 @@ func (s Store) List(ctx context.Context, f Filter) ([]Letter, error) {
 		if !f.Until.IsZero() && l.ReceivedAt.After(f.Until) {
 			break
 		}
-		out = append(out, l)
+		if !l.ReceivedAt.Before(f.Since) {
+			out = append(out, l)
+		}
 		if meta.NumPending == 0 {
 			break
 		}
 	}
+	if len(out) > 16 { // one pass over the marks costs less than a get each
+		marks, err := s.marks(ctx)
+		for i := range out {
+			out[i].Redriven = marks[out[i].Seq]
+		}
+		return out, err
+	}
 	for i := range out {
 		if out[i].Redriven, err = s.mark(ctx, out[i].Seq); err != nil {
 			return out, err
+		}
+	}
+	return out, nil
+}
+
+// marks reads every redrive mark, with one consumer on their subjects.
+func (s Store) marks(ctx context.Context) (map[uint64]*Redrive, error) {
+	out := map[uint64]*Redrive{}
+	c, err := s.JS.OrderedConsumer(ctx, s.Spec.Name, jetstream.OrderedConsumerConfig{FilterSubjects: []string{s.Spec.SubjectPrefix + markToken + "*"}})
+	if err != nil {
+		return out, fmt.Errorf("deadletter: %w", err)
+	}
+	if info, err := c.Info(ctx); err != nil || info.NumPending == 0 {
+		return out, err
+	}
+	for range 1_000_000 { // bounded by the stream's size; the bound is for a broken stream
+		msg, err := c.Next(jetstream.FetchMaxWait(2 * time.Second))
+		if err != nil {
+			return out, fmt.Errorf("deadletter: reading marks: %w", err)
+		}
+		var r Redrive
+		seq, perr := strconv.ParseUint(msg.Subject()[strings.LastIndexByte(msg.Subject(), '.')+1:], 10, 64)
+		if perr == nil && json.Unmarshal(msg.Data(), &r) == nil {
+			out[seq] = &r
+		}
+		if meta, err := msg.Metadata(); err != nil || meta.NumPending == 0 {
+			break
 		}
 	}
 	return out, nil
@@ -146,8 +188,11 @@ func (s Store) Mark(ctx context.Context, seq uint64, r Redrive) error {
 	return err
 }
 
+// markToken is between the prefix and the sequence in a mark's subject.
+const markToken = "._redriven."
+
 func (s Store) markSubject(seq uint64) string {
-	return s.Spec.SubjectPrefix + "._redriven." + strconv.FormatUint(seq, 10)
+	return s.Spec.SubjectPrefix + markToken + strconv.FormatUint(seq, 10)
 }
 
 // mark is the Redrive recorded for seq, or nil.

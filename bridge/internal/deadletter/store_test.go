@@ -3,6 +3,7 @@ package deadletter_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -36,14 +37,16 @@ func TestStoreFindsAndMarks(t *testing.T) {
 		f    deadletter.Filter
 		want []string // subjects
 	}{
-		"all":             {deadletter.Filter{}, []string{"vocals_dlq.signature.vocals.t1", "vocals_dlq.malformed_json.lyrics.t2", "vocals_dlq.malformed_json.lyrics._", "vocals_dlq.signature.wav._"}},
-		"by reason":       {deadletter.Filter{Reason: "signature"}, []string{"vocals_dlq.signature.vocals.t1", "vocals_dlq.signature.wav._"}},
-		"by family":       {deadletter.Filter{Family: "lyrics"}, []string{"vocals_dlq.malformed_json.lyrics.t2", "vocals_dlq.malformed_json.lyrics._"}},
-		"by task":         {deadletter.Filter{TaskID: "t2"}, []string{"vocals_dlq.malformed_json.lyrics.t2"}},
-		"none":            {deadletter.Filter{TaskID: "nope"}, nil},
-		"limit":           {deadletter.Filter{Limit: 1}, []string{"vocals_dlq.signature.vocals.t1"}},
-		"in the past":     {deadletter.Filter{Until: time.Now().Add(-time.Hour)}, nil},
-		"from the future": {deadletter.Filter{Since: time.Now().Add(time.Hour)}, nil},
+		"all":              {deadletter.Filter{}, []string{"vocals_dlq.signature.vocals.t1", "vocals_dlq.malformed_json.lyrics.t2", "vocals_dlq.malformed_json.lyrics._", "vocals_dlq.signature.wav._"}},
+		"by reason":        {deadletter.Filter{Reason: "signature"}, []string{"vocals_dlq.signature.vocals.t1", "vocals_dlq.signature.wav._"}},
+		"by family":        {deadletter.Filter{Family: "lyrics"}, []string{"vocals_dlq.malformed_json.lyrics.t2", "vocals_dlq.malformed_json.lyrics._"}},
+		"by task":          {deadletter.Filter{TaskID: "t2"}, []string{"vocals_dlq.malformed_json.lyrics.t2"}},
+		"none":             {deadletter.Filter{TaskID: "nope"}, nil},
+		"limit":            {deadletter.Filter{Limit: 1}, []string{"vocals_dlq.signature.vocals.t1"}},
+		"after":            {deadletter.Filter{After: 2}, []string{"vocals_dlq.malformed_json.lyrics._", "vocals_dlq.signature.wav._"}},
+		"after, by reason": {deadletter.Filter{After: 1, Reason: "signature"}, []string{"vocals_dlq.signature.wav._"}},
+		"in the past":      {deadletter.Filter{Until: time.Now().Add(-time.Hour)}, nil},
+		"from the future":  {deadletter.Filter{Since: time.Now().Add(time.Hour)}, nil},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -89,5 +92,23 @@ func TestStoreFindsAndMarks(t *testing.T) {
 	}
 	if list, _ := store.List(ctx, deadletter.Filter{}); len(list) != 4 {
 		t.Errorf("a mark is listed as a dead letter: %d", len(list))
+	}
+	// A long list reads the marks in one pass.
+	w = deadletter.New(js, spec, 1<<20, 16<<20, nil)
+	for i := range 20 {
+		w.Record(deadletter.Rejection{Reason: "malformed_json", Family: "midi", Body: []byte(fmt.Sprint(i)), BodySize: 1, At: time.Now()})
+	}
+	w.Close(ctx)
+	if err := store.Mark(ctx, 10, mark); err != nil {
+		t.Fatal(err)
+	}
+	list, err := store.List(ctx, deadletter.Filter{})
+	if err != nil || len(list) != 24 {
+		t.Fatalf("%d dead letters, %v", len(list), err)
+	}
+	for _, l := range list {
+		if (l.Redriven != nil) != (l.Seq == 1 || l.Seq == 10) {
+			t.Errorf("dead letter %d: mark %+v", l.Seq, l.Redriven)
+		}
 	}
 }

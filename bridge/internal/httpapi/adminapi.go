@@ -34,7 +34,8 @@ type AdminAPI struct {
 }
 
 // RedriveRequest selects the dead letters to redrive: by sequence, or by
-// a filter (at most 1000 at once).
+// a filter, a page at a time: at most Limit (default and most
+// MaxRedrivePage) after the sequence After, oldest first.
 type RedriveRequest struct {
 	Seqs   []uint64  `json:"seqs,omitempty"`
 	Reason string    `json:"reason,omitempty"`
@@ -42,8 +43,15 @@ type RedriveRequest struct {
 	TaskID string    `json:"task_id,omitempty"`
 	Since  time.Time `json:"since,omitzero"`
 	Until  time.Time `json:"until,omitzero"`
+	After  uint64    `json:"after,omitempty"`
+	Limit  int       `json:"limit,omitempty"`
 	DryRun bool      `json:"dry_run,omitempty"`
 }
+
+// MaxRedrivePage bounds one redrive request, so that its answer comes
+// well within the admin listener's write_timeout; a client pages with
+// After for more.
+const MaxRedrivePage = 100
 
 func (a *AdminAPI) routes(e *echo.Echo) {
 	g := e.Group("/api", a.guard)
@@ -123,9 +131,18 @@ func (a *AdminAPI) redrive(c echo.Context) error {
 // runRedrive redrives what req selects, in order, and marks each dead
 // letter whose event is now stored.
 func (a *AdminAPI) runRedrive(ctx context.Context, req RedriveRequest) ([]Redriven, error) {
-	seqs := req.Seqs
+	// A client that leaves does not cut a page short: what it started is
+	// carried through and marked.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+	defer cancel()
+	seqs := req.Seqs[:min(len(req.Seqs), MaxRedrivePage)]
 	if len(seqs) == 0 {
-		list, err := a.DeadLetters.List(ctx, deadletter.Filter{Reason: req.Reason, Family: req.Family, TaskID: req.TaskID, Since: req.Since, Until: req.Until})
+		limit := MaxRedrivePage
+		if req.Limit > 0 {
+			limit = min(req.Limit, MaxRedrivePage)
+		}
+		list, err := a.DeadLetters.List(ctx, deadletter.Filter{Reason: req.Reason, Family: req.Family, TaskID: req.TaskID,
+			Since: req.Since, Until: req.Until, After: req.After, Limit: limit})
 		if err != nil {
 			return nil, err
 		}

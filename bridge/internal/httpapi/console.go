@@ -55,6 +55,7 @@ type consolePage struct {
 	Task           string
 	Story          *story.Story
 	Results        []Redriven
+	Next           uint64 // a redrive of all stopped after this one: more wait
 	DeadLettersOff bool
 	Reason, Family string
 	Filter         string
@@ -73,28 +74,33 @@ type count struct {
 // loopback) and to the same origin.
 func (a *AdminAPI) consoleRoutes(e *echo.Echo) {
 	g := e.Group(consolePath, a.guard)
-	g.GET("", func(c echo.Context) error { return a.console(c, nil, "") })
+	g.GET("", func(c echo.Context) error { return a.console(c, nil, "", 0) })
 	g.POST("/redrive", func(c echo.Context) error {
 		if a.DeadLetters == nil {
-			return a.console(c, nil, "dead letters are off")
+			return a.console(c, nil, "dead letters are off", 0)
 		}
 		req := RedriveRequest{Reason: c.FormValue("reason"), Family: c.FormValue("family")}
+		req.After, _ = strconv.ParseUint(c.FormValue("after"), 10, 64)
 		if s := c.FormValue("seq"); s != "" {
 			seq, err := strconv.ParseUint(s, 10, 64)
 			if err != nil {
-				return a.console(c, nil, "a dead letter is named by its sequence number")
+				return a.console(c, nil, "a dead letter is named by its sequence number", 0)
 			}
 			req.Seqs = []uint64{seq}
 		}
 		if len(req.Seqs) == 0 && req.Reason == "" && req.Family == "" {
-			return a.console(c, nil, "choose a reason or a family before redriving all shown")
+			return a.console(c, nil, "choose a reason or a family before redriving all of them", 0)
 		}
 		res, err := a.runRedrive(c.Request().Context(), req)
 		msg := ""
 		if err != nil {
 			msg = err.Error()
 		}
-		return a.console(c, res, msg)
+		var next uint64
+		if len(req.Seqs) == 0 && len(res) == MaxRedrivePage {
+			next = res[len(res)-1].Seq
+		}
+		return a.console(c, res, msg, next)
 	})
 	e.POST(consolePath+"/login", func(c echo.Context) error {
 		if err := crossOrigin.Check(c.Request()); err != nil || a.Token == "" {
@@ -114,10 +120,10 @@ func (a *AdminAPI) login(c echo.Context, msg string) error {
 }
 
 // console renders the page for the request's task and filter, with the
-// results of a redrive just made.
-func (a *AdminAPI) console(c echo.Context, results []Redriven, msg string) error {
+// results of a redrive just made (and where its next page starts).
+func (a *AdminAPI) console(c echo.Context, results []Redriven, msg string, next uint64) error {
 	ctx := c.Request().Context()
-	p := consolePage{Error: msg, Results: results, Task: strings.TrimSpace(c.QueryParam("task")),
+	p := consolePage{Error: msg, Results: results, Next: next, Task: strings.TrimSpace(c.QueryParam("task")),
 		Reason: c.FormValue("reason"), Family: c.FormValue("family"), DeadLettersOff: a.DeadLetters == nil}
 	if a.Glance != nil {
 		p.Glance = a.Glance(ctx)
