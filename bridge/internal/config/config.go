@@ -158,7 +158,7 @@ func (c Config) AdminURL() string {
 func (c Config) Embedded() bool { return c.NATSURL == "" }
 
 // NATSServers splits NATSURL into its comma-separated seed URLs.
-func (c Config) NATSServers() []string { return splitList(c.NATSURL) }
+func (c Config) NATSServers() []string { return SplitList(c.NATSURL) }
 
 // SchemaBase is the URL prefix of the dataschema attribute. When none is
 // configured it points at this bridge's own /schemas route on localhost,
@@ -345,7 +345,7 @@ func (c Config) validVerification() error {
 			return bad("webhook_hmac_key_file", "%v", err)
 		}
 	}
-	for _, sec := range splitList(c.StandardWebhookSecret) {
+	for _, sec := range SplitList(c.StandardWebhookSecret) {
 		if !strings.HasPrefix(sec, "whsec_") {
 			return bad("standard_webhook_secret", "each secret must start with whsec_ (value not shown)")
 		}
@@ -467,7 +467,7 @@ func (c Config) ProviderKeys() ([][]byte, error) {
 		raw = strings.ReplaceAll(string(b), "\n", ",")
 	}
 	var keys [][]byte
-	for _, k := range splitList(raw) {
+	for _, k := range SplitList(raw) {
 		keys = append(keys, []byte(k))
 	}
 	if c.WebhookHMACKeyFile != "" && len(keys) == 0 {
@@ -477,12 +477,12 @@ func (c Config) ProviderKeys() ([][]byte, error) {
 }
 
 // StandardSecrets splits standard_webhook_secret at commas.
-func (c Config) StandardSecrets() []string { return splitList(c.StandardWebhookSecret) }
+func (c Config) StandardSecrets() []string { return SplitList(c.StandardWebhookSecret) }
 
 // ParsePrefixes parses a comma-separated list of CIDRs or single addresses.
 func ParsePrefixes(list string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
-	for _, item := range splitList(list) {
+	for _, item := range SplitList(list) {
 		if p, err := netip.ParsePrefix(item); err == nil {
 			out = append(out, p.Masked())
 			continue
@@ -496,7 +496,9 @@ func ParsePrefixes(list string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-func splitList(s string) []string {
+// SplitList splits a comma-separated value, trimming items and dropping
+// empty ones.
+func SplitList(s string) []string {
 	var out []string
 	for _, item := range strings.Split(s, ",") {
 		if item = strings.TrimSpace(item); item != "" {

@@ -90,14 +90,14 @@ func parse(args, environ []string, out io.Writer) (*options, error) {
 	o.stream = cmp.Or(*stream, bridge.Stream)
 
 	var show []event.Stage
-	for _, st := range list(*stages) {
+	for _, st := range config.SplitList(*stages) {
 		if !validStage(st) {
 			return nil, fmt.Errorf("tail: unknown stage %q", st)
 		}
 		show = append(show, event.Stage(st))
 	}
 	var fams []event.Family
-	for _, f := range list(*families) {
+	for _, f := range config.SplitList(*families) {
 		if !event.Family(f).Known() {
 			return nil, fmt.Errorf("tail: unknown family %q", f)
 		}
@@ -126,17 +126,6 @@ func parse(args, environ []string, out io.Writer) (*options, error) {
 		return nil, errors.New("tail: none of the families has any of the stages")
 	}
 	return o, nil
-}
-
-// list splits a comma-separated flag value, dropping empty items.
-func list(s string) []string {
-	var out []string
-	for _, item := range strings.Split(s, ",") {
-		if item = strings.TrimSpace(item); item != "" {
-			out = append(out, item)
-		}
-	}
-	return out
 }
 
 // follow prints the events the options select until ctx ends or --max.
