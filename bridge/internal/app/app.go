@@ -38,8 +38,11 @@ type App struct {
 
 	nc    *nats.Conn
 	pub   *publish.JetStream
-	spool *spool.Spool       // nil when disabled
-	dlq   *deadletter.Writer // nil when disabled
+	spool *spool.Spool // nil when disabled
+	// journal is the embedded mode's durability point (nil: JetStream's
+	// own fsync is, or the mode is external).
+	journal *deliver.Journal
+	dlq     *deadletter.Writer // nil when disabled
 	// streamsPending is set when the streams could not be set up at
 	// start-up: Run sets them up once NATS answers.
 	streamsPending bool
@@ -127,6 +130,9 @@ func (a *App) Run(ctx context.Context) error {
 	})
 	if a.spool != nil {
 		background.Go(func() error { a.drain(bg); return nil })
+	}
+	if a.journal != nil {
+		background.Go(func() error { a.journal.Run(bg); return nil })
 	}
 	a.log.Info("bridge started", zap.String("stream", a.cfg.Stream),
 		zap.String("subject_prefix", a.cfg.SubjectPrefix), zap.Bool("embedded_nats", a.cfg.Embedded()))

@@ -79,6 +79,47 @@ func (a *App) openSpool(context.Context) error {
 	if n := sp.Len(); n > 0 {
 		a.log.Info("spool recovered", zap.String("dir", dir), zap.Int("entries", n))
 	}
+	if a.cfg.Embedded() && a.cfg.EmbeddedJournal {
+		return a.openJournal()
+	}
+	return nil
+}
+
+// journalSync is the embedded server's sync interval under a journal; a
+// journal record outlives its event's acknowledgement by journalHorizon.
+const (
+	journalSync    = time.Second
+	journalHorizon = 3 * journalSync
+)
+
+// openJournal opens the embedded mode's journal and hands what a crash
+// left in it to the spool, before anything is published.
+func (a *App) openJournal() error {
+	dir := filepath.Join(a.cfg.DataDir, "journal")
+	log, damage, err := spool.Open(dir, spool.Limits{MaxBytes: a.cfg.SpoolMaxBytes, MaxEntries: a.cfg.SpoolMaxEntries}, nil)
+	for _, d := range damage {
+		a.log.Error("journal damage found", zap.String("segment", d.Segment), zap.Int64("offset", d.Offset),
+			zap.String("reason", d.Reason), zap.String("saved_as", d.SavedAs))
+	}
+	if err != nil {
+		return fmt.Errorf("app: journal: %w", err)
+	}
+	j := &deliver.Journal{Log: log, Spool: a.spool, Horizon: journalHorizon, Stale: a.cfg.PublishTimeout + 5*time.Second, Logger: a.log.Named("journal")}
+	a.onClose(func() { _ = log.Close() })
+	// Closers run newest first: this one after the server stopped.
+	a.onClose(func() {
+		if n, err := j.HandOver(context.Background()); err != nil {
+			a.log.Error("journal: handing over at shutdown", zap.Error(err))
+		} else if n > 0 {
+			a.log.Info("journal handed over to the spool", zap.Int("entries", n))
+		}
+	})
+	if n, err := j.HandOver(context.Background()); err != nil {
+		return fmt.Errorf("app: journal: %w", err)
+	} else if n > 0 {
+		a.log.Info("journal recovered into the spool", zap.Int("entries", n))
+	}
+	a.journal = j
 	return nil
 }
 
@@ -95,7 +136,8 @@ func (a *App) connect(context.Context) error {
 	if cfg.Embedded() {
 		store := filepath.Join(cfg.DataDir, "nats")
 		srv, err := natsembed.Start(natsembed.Options{
-			StoreDir: store, ListenAddr: cfg.EmbeddedNATSAddr, SyncAlways: cfg.EmbeddedNATSSyncAlways,
+			StoreDir: store, ListenAddr: cfg.EmbeddedNATSAddr, SyncAlways: cfg.EmbeddedNATSSyncAlways && a.journal == nil,
+			SyncInterval: map[bool]time.Duration{true: journalSync}[a.journal != nil],
 		}, a.log.Named("nats"))
 		if err != nil {
 			return fmt.Errorf("app: %s: %w", config.Names("embedded_nats_addr"), err)
@@ -270,7 +312,7 @@ func (a *App) pipeline(context.Context) error {
 		return fmt.Errorf("app: %w", err)
 	}
 	a.builder = cloudevent.NewBuilder(cfg.SubjectPrefix, cfg.EventSource, cfg.SchemaBase(), loc).WithPrefixes(cfg.Prefixes())
-	a.sink = deliver.New(a.pub, a.spool, cfg.PublishTimeout, a.pub.MaxEvent)
+	a.sink = deliver.New(a.pub, a.spool, a.journal, cfg.PublishTimeout, a.pub.MaxEvent)
 	if !cfg.TrackingEnabled {
 		return nil
 	}

@@ -58,12 +58,15 @@ type Config struct {
 	NATSURL          string `yaml:"nats_url" group:"NATS" help:"comma-separated seed URLs of one NATS cluster; empty starts the embedded server"`
 	EmbeddedNATSAddr string `yaml:"embedded_nats_addr" default:"127.0.0.1:4222" help:"loopback address where the embedded server accepts NATS clients (the bridge connects through it too, which is cheaper than an in-process pipe); empty for no listener and an in-process connection"`
 	// EmbeddedNATSSyncAlways is the embedded server's sync_interval: always.
-	EmbeddedNATSSyncAlways bool   `yaml:"embedded_nats_sync_always" default:"true" help:"the embedded server fsyncs each event before acknowledging it; false fsyncs every two minutes (faster, but a power cut can lose acknowledged events)"`
-	NATSCredsFile          string `yaml:"nats_creds_file" help:"NATS .creds file (JWT and NKey)"`
-	NATSNKeyFile           string `yaml:"nats_nkey_file" help:"NATS NKey seed file"`
-	NATSCAFile             string `yaml:"nats_ca_file" help:"CA bundle to verify NATS servers (TLS)"`
-	NATSCertFile           string `yaml:"nats_cert_file" help:"client certificate for NATS (TLS)"`
-	NATSKeyFile            string `yaml:"nats_key_file" help:"its key"`
+	EmbeddedNATSSyncAlways bool `yaml:"embedded_nats_sync_always" default:"true" help:"the embedded server fsyncs each event before acknowledging it; false fsyncs every two minutes (faster, but a power cut can lose acknowledged events)"`
+	// EmbeddedJournal moves the embedded mode's durability point to a
+	// group-committed journal (the spool's format) beside the spool.
+	EmbeddedJournal bool   `yaml:"embedded_journal" default:"true" help:"the embedded mode fsyncs each event in a journal under data_dir/journal, where concurrent callbacks share fsyncs, while the embedded server takes it and fsyncs every second; a 200 still survives a power cut. Needs spool_enabled; false: the embedded server fsyncs each event itself (embedded_nats_sync_always)"`
+	NATSCredsFile   string `yaml:"nats_creds_file" help:"NATS .creds file (JWT and NKey)"`
+	NATSNKeyFile    string `yaml:"nats_nkey_file" help:"NATS NKey seed file"`
+	NATSCAFile      string `yaml:"nats_ca_file" help:"CA bundle to verify NATS servers (TLS)"`
+	NATSCertFile    string `yaml:"nats_cert_file" help:"client certificate for NATS (TLS)"`
+	NATSKeyFile     string `yaml:"nats_key_file" help:"its key"`
 	// NATSMaxPayload is assumed until the first connect tells the real one.
 	NATSMaxPayload int64  `yaml:"nats_max_payload" default:"1048576" min:"65536" help:"the server's max_payload as configured; used only until the first connect tells the real one (events larger than the server or the stream takes are refused 413 event_too_large)"`
 	DataDir        string `yaml:"data_dir" default:"./data" help:"embedded server store (<dir>/nats) and other local state"`

@@ -57,6 +57,7 @@ var ErrSpoolFull = spool.ErrFull
 type Deliverer struct {
 	pub      publish.Publisher
 	sp       *spool.Spool // nil: no spool, publish failures are returned
+	journal  *Journal     // nil: JetStream's acknowledgement is the durability point
 	timeout  time.Duration
 	maxEvent func() int64 // nil: no limit
 }
@@ -66,11 +67,13 @@ type Deliverer struct {
 // 200 for it could never be kept.
 var ErrEventTooLarge = errors.New("event is larger than the stream accepts")
 
-// New returns a Deliverer. sp may be nil to disable spooling; timeout
-// bounds each publish; maxEvent (may be nil) tells the largest event body
-// the stream takes (publish.JetStream.MaxEvent).
-func New(pub publish.Publisher, sp *spool.Spool, timeout time.Duration, maxEvent func() int64) *Deliverer {
-	return &Deliverer{pub: pub, sp: sp, timeout: timeout, maxEvent: maxEvent}
+// New returns a Deliverer. sp may be nil to disable spooling; j, when not
+// nil, is where each published event is fsynced (the embedded mode, whose
+// server does not fsync each message); timeout bounds each publish;
+// maxEvent (may be nil) tells the largest event body the stream takes
+// (publish.JetStream.MaxEvent).
+func New(pub publish.Publisher, sp *spool.Spool, j *Journal, timeout time.Duration, maxEvent func() int64) *Deliverer {
+	return &Deliverer{pub: pub, sp: sp, journal: j, timeout: timeout, maxEvent: maxEvent}
 }
 
 // Deliver records m. A nil error means JetStream acknowledged it, or it is
@@ -93,21 +96,56 @@ func (d *Deliverer) Deliver(ctx context.Context, m outbound.Message) (Result, er
 			return d.spool(ctx, m, Result{})
 		}
 	}
+	// With a journal the event is fsynced there while JetStream takes it,
+	// and the answer waits for both.
+	var journaled chan error
+	if d.journal != nil {
+		journaled = make(chan error, 1)
+		go func() { journaled <- d.journal.Log.Append(m) }()
+	}
 	start := time.Now()
 	res, err := d.publish(ctx, m)
 	r := Result{Published: time.Since(start)}
+	if journaled != nil {
+		if jerr := <-journaled; jerr != nil && !errors.Is(jerr, spool.ErrAlreadySpooled) {
+			// JetStream has not fsynced it: not durable, so not a 200.
+			// The provider's retry is journaled or finds it spooled.
+			return r, fmt.Errorf("deliver: journal: %w", jerr)
+		}
+	}
 	switch {
 	case err == nil && res.Duplicate:
 		r.Outcome = Duplicate
+		d.durable(m, time.Now().Add(d.horizon()))
 		return r, nil
 	case err == nil:
 		r.Outcome = Published
+		d.durable(m, time.Now().Add(d.horizon()))
 		return r, nil
 	case d.sp == nil || !errors.Is(err, publish.ErrUnavailable):
+		d.durable(m, time.Now()) // refused: nothing to keep
 		return r, err
 	}
 	r.PublishErr = err
-	return d.spool(ctx, m, r)
+	r, err = d.spool(ctx, m, r)
+	if err == nil {
+		d.durable(m, time.Now())
+	}
+	return r, err
+}
+
+// durable tells the journal, if any, when m no longer needs its record.
+func (d *Deliverer) durable(m outbound.Message, at time.Time) {
+	if d.journal != nil {
+		d.journal.done(m.ID, at)
+	}
+}
+
+func (d *Deliverer) horizon() time.Duration {
+	if d.journal == nil {
+		return 0
+	}
+	return d.journal.Horizon
 }
 
 // publish tries until the timeout while the stream is leaderless (an

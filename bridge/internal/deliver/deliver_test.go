@@ -59,7 +59,7 @@ func setup(t *testing.T, limits spool.Limits) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = e.sp.Close() })
-	e.d = deliver.New(e.pub, e.sp, time.Second, e.pub.MaxEvent)
+	e.d = deliver.New(e.pub, e.sp, nil, time.Second, e.pub.MaxEvent)
 	return e
 }
 
@@ -176,7 +176,7 @@ func TestSpoolFull(t *testing.T) {
 func TestWithoutSpoolFailuresAreReturned(t *testing.T) {
 	e := setup(t, spool.Limits{})
 	e.srv.Shutdown()
-	d := deliver.New(e.pub, nil, time.Second, nil)
+	d := deliver.New(e.pub, nil, nil, time.Second, nil)
 	if _, err := d.Deliver(context.Background(), message(1)); !errors.Is(err, publish.ErrUnavailable) {
 		t.Fatalf("got %v", err)
 	}
@@ -331,7 +331,7 @@ func TestDrainerSetsAsideADamagedRecordWithItsBytes(t *testing.T) {
 // spooling at the first refusal.
 func TestLeaderlessWindowIsBridgedWithoutSpooling(t *testing.T) {
 	e := setup(t, spool.Limits{})
-	e.d = deliver.New(e.pub, e.sp, 5*time.Second, nil)
+	e.d = deliver.New(e.pub, e.sp, nil, 5*time.Second, nil)
 	_, js := e.srv.Connect(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

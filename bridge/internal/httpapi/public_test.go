@@ -100,7 +100,7 @@ func newBridgeSpool(t testing.TB, pub publish.Publisher, sp *spool.Spool) *bridg
 	h := httpapi.NewPublic(httpapi.PublicDeps{
 		Log: log, Metrics: m, Families: family.All(),
 		Builder:    cloudevent.NewBuilder("vocals", "/vocals-bridge", "http://localhost:8080/schemas", time.UTC),
-		Sink:       deliver.New(pub, sp, 2*time.Second, nil),
+		Sink:       deliver.New(pub, sp, nil, 2*time.Second, nil),
 		BodyLimit:  bodyLimit,
 		RetryAfter: 30 * time.Second,
 		Schemas:    event.Schemas(),

@@ -32,6 +32,9 @@ type Options struct {
 	// acknowledges it (sync_interval: always), so a 200 survives a power
 	// cut; without it the server fsyncs every two minutes.
 	SyncAlways bool
+	// SyncInterval, without SyncAlways, is how often the server fsyncs its
+	// store (0: the server's default, two minutes).
+	SyncInterval time.Duration
 }
 
 // Server is a running embedded server.
@@ -46,13 +49,14 @@ func Start(opts Options, log *zap.Logger) (*Server, error) {
 		name = "vocals-bridge-embedded"
 	}
 	so := &server.Options{
-		ServerName: name,
-		JetStream:  true,
-		StoreDir:   opts.StoreDir,
-		MaxPayload: MaxPayload,
-		NoSigs:     true,
-		DontListen: opts.ListenAddr == "",
-		SyncAlways: opts.SyncAlways,
+		ServerName:   name,
+		JetStream:    true,
+		StoreDir:     opts.StoreDir,
+		MaxPayload:   MaxPayload,
+		NoSigs:       true,
+		DontListen:   opts.ListenAddr == "",
+		SyncAlways:   opts.SyncAlways,
+		SyncInterval: opts.SyncInterval,
 	}
 	if opts.ListenAddr != "" {
 		host, port, err := net.SplitHostPort(opts.ListenAddr)

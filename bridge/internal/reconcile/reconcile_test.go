@@ -62,7 +62,7 @@ func (r *rig) runWithDeadlines(t *testing.T, interval, deadline time.Duration, d
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := reconcile.New(r.store, client, r.builder, deliver.New(r.pub, nil, 5*time.Second, nil), r.pub, reconcile.Config{
+	rec := reconcile.New(r.store, client, r.builder, deliver.New(r.pub, nil, nil, 5*time.Second, nil), r.pub, reconcile.Config{
 		Replica: "test", Interval: interval, Deadline: deadline, Deadlines: deadlines, StuckAfter: time.Hour, Rate: 100, MaxBackoff: time.Minute,
 	}, zaptest.NewLogger(t), reconcile.Hooks{Finished: func(id, how string) {
 		r.mu.Lock()

@@ -53,7 +53,7 @@ func newProxyRig(t *testing.T, providerURL string) *proxyRig {
 		t.Fatal(err)
 	}
 	builder := cloudevent.NewBuilder("vocals", "/vocals-bridge", "http://localhost/schemas", time.UTC)
-	tracker := submit.NewTracker(store, builder, deliver.New(pub, nil, time.Second, nil), time.Minute, event.Families())
+	tracker := submit.NewTracker(store, builder, deliver.New(pub, nil, nil, time.Second, nil), time.Minute, event.Families())
 	r.proxy = httptest.NewServer(&submit.Proxy{
 		Provider: client, Tracker: tracker, Families: family.All(), CallbackURL: callbackURL, Timeout: 2 * time.Second, Log: zaptest.NewLogger(t),
 	})
