@@ -546,3 +546,35 @@ func TestJournalOutlivesALostStore(t *testing.T) {
 		t.Errorf("after a clean restart the stream holds %d events, want %d", n, len(tasks))
 	}
 }
+
+// The journal's other failure points: a kill -9 that tore its last record
+// (the server's store keeps that event), and a kill -9 while the records
+// handed to the spool at start-up are being published again. Every
+// answered event ends in the stream once.
+func TestJournalTornTailAndKilledReplay(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	p := start(t, data)
+	var tasks []string
+	for i := range 20 {
+		tasks = append(tasks, fmt.Sprintf("torn%02d", i))
+		if code, a := post(t, p.public, faultCallback(tasks[i])); code != 200 {
+			t.Fatalf("%s: %d %+v", tasks[i], code, a)
+		}
+	}
+	p.kill(t)
+	tearLastRecord(t, filepath.Join(data, "journal"))
+	p = start(t, data) // hands the journal over, then drains it
+	p.kill(t)
+	p = start(t, data)
+	waitDrained(t, p)
+	count := map[string]int{}
+	for _, m := range streamMessages(t, p.natsURL, ">") {
+		count[m.Subject]++
+	}
+	for _, task := range tasks {
+		if c := count["vocals."+task+".complete"]; c != 1 {
+			t.Errorf("%s stored %d times", task, c)
+		}
+	}
+}
