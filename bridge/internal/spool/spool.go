@@ -111,6 +111,12 @@ type Spool struct {
 	readMu  sync.Mutex
 	readSeq uint64
 	readF   *os.File
+
+	cpMu    sync.Mutex // the drain position not yet in the checkpoint file
+	cpSeq   uint64
+	cpOff   int64
+	cpDirty bool
+	cpAt    time.Time
 }
 
 type appendReq struct {
@@ -651,8 +657,27 @@ func (s *Spool) Remove(e Entry) error {
 			rmErr = fmt.Errorf("spool: %w", err)
 		}
 	}
-	s.writeCheckpoint(e.seg, e.off+e.size)
+	// The checkpoint follows at most every checkpointEvery, and at every
+	// segment's end: a write per removal cost a drain or a journal four
+	// syscalls per event.
+	s.cpMu.Lock()
+	s.cpSeq, s.cpOff, s.cpDirty = e.seg, e.off+e.size, true
+	if segDone || time.Since(s.cpAt) >= checkpointEvery {
+		s.flushCheckpointLocked()
+	}
+	s.cpMu.Unlock()
 	return rmErr
+}
+
+// checkpointEvery is how often removals move the checkpoint file.
+const checkpointEvery = 100 * time.Millisecond
+
+// flushCheckpointLocked writes the pending checkpoint; cpMu is held.
+func (s *Spool) flushCheckpointLocked() {
+	if s.cpDirty {
+		s.writeCheckpoint(s.cpSeq, s.cpOff)
+		s.cpDirty, s.cpAt = false, time.Now()
+	}
 }
 
 // SetAside appends the raw record of e to rejected.log (fsynced) so an
@@ -714,6 +739,9 @@ func (s *Spool) Close() error {
 	s.senders.Wait() // no Append is between its checks and its send any more
 	close(s.reqs)
 	<-s.writerDone
+	s.cpMu.Lock()
+	s.flushCheckpointLocked()
+	s.cpMu.Unlock()
 	var err error
 	if s.active != nil {
 		err = s.active.Close()
