@@ -545,6 +545,11 @@ func TestJournalOutlivesALostStore(t *testing.T) {
 	if n := len(streamMessages(t, p.natsURL, ">")); n != len(tasks) {
 		t.Errorf("after a clean restart the stream holds %d events, want %d", n, len(tasks))
 	}
+	// A callback now is journaled, then trimmed once the server synced it.
+	if code, _ := post(t, p.public, faultCallback("cut-after")); code != 200 {
+		t.Fatalf("a callback after the restarts: %d", code)
+	}
+	eventually(t, "the journal to be trimmed", 30*time.Second, func() bool { return metric(t, p, "vocals_bridge_journal_entries") == 0 })
 }
 
 // The journal's other failure points: a kill -9 that tore its last record

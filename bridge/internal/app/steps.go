@@ -96,7 +96,8 @@ const (
 // left in it to the spool, before anything is published.
 func (a *App) openJournal() error {
 	dir := filepath.Join(a.cfg.DataDir, "journal")
-	log, damage, err := spool.Open(dir, spool.Limits{MaxBytes: a.cfg.SpoolMaxBytes, MaxEntries: a.cfg.SpoolMaxEntries}, nil)
+	log, damage, err := spool.Open(dir, spool.Limits{MaxBytes: a.cfg.SpoolMaxBytes, MaxEntries: a.cfg.SpoolMaxEntries},
+		func(n int, _ int64) { a.metrics.JournalEntries.Set(float64(n)) })
 	for _, d := range damage {
 		a.log.Error("journal damage found", zap.String("segment", d.Segment), zap.Int64("offset", d.Offset),
 			zap.String("reason", d.Reason), zap.String("saved_as", d.SavedAs))

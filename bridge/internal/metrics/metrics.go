@@ -59,6 +59,7 @@ type Metrics struct {
 	SpoolDrainErrors *prometheus.CounterVec // reason
 	SpoolDamaged     prometheus.Counter
 	SpoolFull        prometheus.Counter
+	JournalEntries   prometheus.Gauge
 
 	DeadLetters *prometheus.CounterVec // outcome
 	Redrives    *prometheus.CounterVec // outcome
@@ -148,6 +149,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		SpoolDrainErrors: by("spool", "drain_errors_total", "Failed drain attempts", "reason", "unavailable", "rejected", "no_stream", "damaged", "unreadable"),
 		SpoolDamaged:     counter("spool", "damaged_records_total", "Unreadable spool records found at start-up and set aside."),
 		SpoolFull:        counter("spool", "full_total", "Callbacks answered 503 because the stream was unavailable and the spool full."),
+		JournalEntries:   gauge("journal", "entries", "Events in the embedded mode's journal: answered, and kept until the embedded server has fsynced them (about 3 s of callbacks)."),
 
 		DeadLetters: by("deadletter", "messages_total", "Refused callbacks sent to the dead-letter stream", "outcome", "published", "duplicate", "failed", "dropped"),
 		Redrives: by("deadletter", "redrives_total", "Dead letters run through the pipeline again", "outcome",

@@ -51,7 +51,7 @@ func TestMetricsAreNamedAndDocumented(t *testing.T) {
 			}
 		}
 	}
-	if found != 25 {
-		t.Errorf("found %d vocals_bridge metrics, want 25", found)
+	if found != 26 {
+		t.Errorf("found %d vocals_bridge metrics, want 26", found)
 	}
 }
