@@ -224,7 +224,7 @@ func TestEventTooLargeIsRefusedBeforeAnswering(t *testing.T) {
 	eventually(t, "the dead letter refused during the outage", 20*time.Second, func() bool {
 		return len(streamMessagesIn(t, n.url, "VOCALS_DLQ", "vocals_dlq.event_too_large.>")) == 2
 	})
-	assertExactlyOnce(t, n, []string{"fits"})
+	assertExactlyOnce(t, n.url, []string{"fits"})
 	if _, err := os.Stat(filepath.Join(data, "spool", "rejected.log")); !os.IsNotExist(err) {
 		t.Errorf("rejected.log exists (%v): something answered 200 never reached the stream", err)
 	}
@@ -272,7 +272,7 @@ func TestSpoolHealsAfterADiskFull(t *testing.T) {
 	postOK("later")
 	n.start(t)
 	waitDrained(t, p)
-	assertExactlyOnce(t, n, accepted)
+	assertExactlyOnce(t, n.url, accepted)
 }
 
 // spoolTasks posts n callbacks of tasks prefix0.. to a bridge whose NATS
@@ -335,7 +335,7 @@ func TestSpoolRecoveryDoesNotTrustAMismatchedCheckpoint(t *testing.T) {
 			n.start(t)
 			p2 := startBridge(t, n, data)
 			waitDrained(t, p2)
-			assertExactlyOnce(t, n, tasks)
+			assertExactlyOnce(t, n.url, tasks)
 		})
 	}
 }
@@ -359,6 +359,6 @@ func TestBridgeStartsWithATornRecordOnAFullDisk(t *testing.T) {
 		t.Errorf("the damage that could not be saved is not reported:\n%s", p2.log())
 	}
 	waitDrained(t, p2)
-	assertExactlyOnce(t, n, tasks[:4])
+	assertExactlyOnce(t, n.url, tasks[:4])
 	free()
 }
