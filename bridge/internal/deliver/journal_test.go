@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natstest"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/spool"
 )
 
@@ -84,4 +85,23 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// A journal write that fails is no 200, even though the server took the
+// event: the server has not fsynced it. The provider's retry then finds it
+// a duplicate and journals it.
+func TestJournalWriteFailureIsNotAnAnswer(t *testing.T) {
+	e := setup(t, spool.Limits{})
+	j := withJournal(t, e)
+	if err := j.Log.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.d.Deliver(context.Background(), message(5)); err == nil {
+		t.Fatal("delivered without a journal record")
+	}
+	if n := len(natstest.Messages(t, e.pub.JS(), "VOCALS", ">")); n != 1 {
+		t.Fatalf("the stream holds %d events, want the one the server took", n)
+	}
+	withJournal(t, e)
+	deliverOK(t, e.d, message(5), deliver.Duplicate)
 }
