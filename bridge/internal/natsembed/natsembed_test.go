@@ -2,6 +2,7 @@ package natsembed
 
 import (
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap/zaptest"
@@ -37,18 +38,24 @@ func TestConnectOptionUsesTheListenerWhenThereIsOne(t *testing.T) {
 	}
 }
 
-// SyncAlways reaches the server's JetStream configuration: it fsyncs each
-// message before acknowledging it, or on its two-minute timer when off.
-func TestSyncAlwaysIsTheServersSetting(t *testing.T) {
-	for _, on := range []bool{true, false} {
-		srv, err := Start(Options{StoreDir: t.TempDir(), SyncAlways: on}, zaptest.NewLogger(t))
+// SyncAlways and SyncInterval reach the server's JetStream configuration:
+// it fsyncs each message before acknowledging it, or on its timer (the
+// journal's horizon counts on the interval).
+func TestSyncIsTheServersSetting(t *testing.T) {
+	for _, o := range []Options{{SyncAlways: true}, {}, {SyncInterval: time.Second}} {
+		o.StoreDir = t.TempDir()
+		srv, err := Start(o, zaptest.NewLogger(t))
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := srv.srv.JetStreamConfig().SyncAlways
+		cfg := srv.srv.JetStreamConfig()
 		srv.Shutdown()
-		if got != on {
-			t.Errorf("SyncAlways %v: the server runs with %v", on, got)
+		want := o.SyncInterval
+		if want == 0 {
+			want = 2 * time.Minute // the server's default
+		}
+		if cfg.SyncAlways != o.SyncAlways || cfg.SyncInterval != want {
+			t.Errorf("%+v: the server runs with always %v, interval %s", o, cfg.SyncAlways, cfg.SyncInterval)
 		}
 	}
 }
