@@ -262,8 +262,8 @@ func (c *client) show(ctx context.Context, seq uint64, out io.Writer) error {
 func (c *client) redrive(ctx context.Context, f filter, seqs []uint64, out io.Writer) error {
 	req := httpapi.RedriveRequest{Seqs: seqs, Reason: *f.reason, Family: *f.family, TaskID: *f.task, DryRun: *f.dryRun}
 	var err error
-	if req.Since, err = optTime(*f.since); err == nil {
-		req.Until, err = optTime(*f.until)
+	if req.Since, err = deadletter.ParseTime(*f.since); err == nil {
+		req.Until, err = deadletter.ParseTime(*f.until)
 	}
 	if err != nil {
 		return fmt.Errorf("deadletters: %w", err)
@@ -318,11 +318,4 @@ func (c *client) redrive(ctx context.Context, f filter, seqs []uint64, out io.Wr
 		return fmt.Errorf("deadletters: %d of %d were not redriven, and stay", left, total)
 	}
 	return nil
-}
-
-func optTime(s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	return time.Parse(time.RFC3339, s)
 }

@@ -14,13 +14,13 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/backoff"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
 )
@@ -75,7 +75,7 @@ func (s StreamSpec) Subject(reason, family, taskID string) string {
 
 // token is s when it can stand as one subject token, else NoTask.
 func token(s string) string {
-	if s == "" || len(s) > 128 || strings.ContainsAny(s, ".*> \t\r\n") {
+	if !event.ValidTaskID(s) {
 		return NoTask
 	}
 	return s

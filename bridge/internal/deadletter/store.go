@@ -52,6 +52,15 @@ type Filter struct {
 	Limit int
 }
 
+// ParseTime reads a filter's time: RFC 3339, or the zero time (no bound)
+// for an empty string.
+func ParseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	return time.Parse(time.RFC3339, s)
+}
+
 func (f Filter) subject(prefix string) string {
 	or := func(s string) string {
 		if s == "" {

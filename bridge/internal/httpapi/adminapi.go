@@ -71,8 +71,8 @@ func (a *AdminAPI) routes(e *echo.Echo) {
 		}
 		f := deadletter.Filter{Reason: c.QueryParam("reason"), Family: c.QueryParam("family"), TaskID: c.QueryParam("task")}
 		var err error
-		if f.Since, err = optTime(c.QueryParam("since")); err == nil {
-			f.Until, err = optTime(c.QueryParam("until"))
+		if f.Since, err = deadletter.ParseTime(c.QueryParam("since")); err == nil {
+			f.Until, err = deadletter.ParseTime(c.QueryParam("until"))
 		}
 		if err == nil && c.QueryParam("limit") != "" {
 			f.Limit, err = strconv.Atoi(c.QueryParam("limit"))
@@ -208,13 +208,6 @@ func (a *AdminAPI) guard(next echo.HandlerFunc) echo.HandlerFunc {
 // equalToken compares in constant time.
 func equalToken(got, want string) bool {
 	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
-}
-
-func optTime(s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	return time.Parse(time.RFC3339, s)
 }
 
 func nonNil[T any](s []T) []T {

@@ -5,6 +5,7 @@
 package story
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -77,7 +78,7 @@ var ErrBadTaskID = errors.New("story: a task id is letters, digits, '_' or '-'")
 
 // Tell reads the story of taskID.
 func Tell(ctx context.Context, src Sources, taskID string) (Story, error) {
-	if taskID == "" || len(taskID) > 128 || strings.ContainsAny(taskID, ".*> \t\r\n") {
+	if !event.ValidTaskID(taskID) {
 		return Story{}, ErrBadTaskID
 	}
 	s := Story{TaskID: taskID, Tracked: []Tracked{}, Events: []Event{}, DeadLetters: []deadletter.Letter{}, Spooled: []Spooled{}}
@@ -206,11 +207,11 @@ func (s Story) WriteText(w io.Writer) {
 	fmt.Fprintf(tw, "\ntracking: %d\n", len(s.Tracked))
 	for _, t := range s.Tracked {
 		fmt.Fprintf(tw, "  %s\tvia %s\ttracked %s\tnext poll %s\tdeadline %s\tpolls %d\tclaimed by %s\tstatus %s\n",
-			familyOf(t.Family), t.Via, at(t.TrackedAt), at(t.NextPoll), at(t.Deadline), t.Polls, or(t.Poller), or(t.Status))
+			cmp.Or(t.Family, string(event.FamilyVocals)), t.Via, at(t.TrackedAt), at(t.NextPoll), at(t.Deadline), t.Polls, cmp.Or(t.Poller, "-"), cmp.Or(t.Status, "-"))
 	}
 	fmt.Fprintf(tw, "\nevents: %d\n", len(s.Events))
 	for _, e := range s.Events {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\tfrom %s\t%s\tid %s\n", at(e.Stored), e.Family, e.Stage, or(e.Origin), e.Subject, e.ID)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\tfrom %s\t%s\tid %s\n", at(e.Stored), e.Family, e.Stage, cmp.Or(e.Origin, "-"), e.Subject, e.ID)
 	}
 	fmt.Fprintf(tw, "\ndead letters: %d\n", len(s.DeadLetters))
 	for _, d := range s.DeadLetters {
@@ -224,17 +225,4 @@ func (s Story) WriteText(w io.Writer) {
 	for _, e := range s.Spooled {
 		fmt.Fprintf(tw, "  %s\t%s\tid %s\n", at(e.Queued), e.Subject, e.ID)
 	}
-}
-
-func familyOf(f string) string { return or(f, string(event.FamilyVocals)) }
-
-// or is s, or the first of dflt ("-" without one) when s is empty.
-func or(s string, dflt ...string) string {
-	switch {
-	case s != "":
-		return s
-	case len(dflt) > 0:
-		return dflt[0]
-	}
-	return "-"
 }
