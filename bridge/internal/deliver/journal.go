@@ -84,14 +84,9 @@ func (j *Journal) Run(ctx context.Context) {
 // trimHead drops the head record when it may go, handing it to the spool
 // first when nothing else holds the event; all: every record now.
 func (j *Journal) trimHead(now time.Time, all bool) (bool, error) {
-	e, m, ok, err := j.Log.Head()
-	var damaged *spool.DamagedError
-	switch {
-	case errors.As(err, &damaged):
-		_, err := j.Log.SetAsideDamaged(e, damaged)
-		return err == nil, err
-	case err != nil || !ok:
-		return false, err
+	e, ok := j.Log.First()
+	if !ok {
+		return false, nil
 	}
 	j.mu.Lock()
 	at, known := j.durable[e.ID]
@@ -102,7 +97,16 @@ func (j *Journal) trimHead(now time.Time, all bool) (bool, error) {
 		return false, nil
 	case !all && now.Sub(e.Queued) < j.Stale: // its delivery is still under way
 		return false, nil
-	default: // nothing else is sure to hold the event
+	default: // nothing else is sure to hold the event: read it for the spool
+		var damaged *spool.DamagedError
+		e2, m, _, err := j.Log.Head()
+		switch {
+		case errors.As(err, &damaged):
+			_, err := j.Log.SetAsideDamaged(e2, damaged)
+			return err == nil, err
+		case err != nil:
+			return false, err
+		}
 		if err := j.Spool.Append(m); err != nil && !errors.Is(err, spool.ErrAlreadySpooled) {
 			return false, err
 		}

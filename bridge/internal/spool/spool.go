@@ -558,6 +558,16 @@ func (s *Spool) Waiting() []Entry {
 	return slices.Clone(s.pending)
 }
 
+// First is the oldest waiting entry, without reading its event back.
+func (s *Spool) First() (Entry, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.pending) == 0 {
+		return Entry{}, false
+	}
+	return s.pending[0], true
+}
+
 // Head returns the oldest waiting event, read back from disk and checked.
 func (s *Spool) Head() (Entry, outbound.Message, bool, error) {
 	s.mu.Lock()
