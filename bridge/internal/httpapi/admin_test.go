@@ -134,3 +134,41 @@ func TestAdminAPIGuard(t *testing.T) {
 		})
 	}
 }
+
+// With admin_token set, the console asks for it once: a right token sets a
+// same-site, HTTP-only cookie that lets the browser in; a wrong one asks
+// again.
+func TestConsoleLogin(t *testing.T) {
+	b := newBridge(t, nil)
+	const token = "0123456789abcdef"
+	h := httpapi.NewAdmin(httpapi.AdminDeps{
+		Log: zaptest.NewLogger(t), Metrics: b.metrics, Gatherer: b.reg,
+		Ready: func(context.Context) httpapi.Readiness { return httpapi.Readiness{Status: httpapi.Ready} },
+		API:   &httpapi.AdminAPI{Token: token, Story: func(_ context.Context, id string) (story.Story, error) { return story.Story{TaskID: id}, nil }},
+	})
+	login := func(tok string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "/console/login", strings.NewReader("token="+tok))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		req.RemoteAddr = "192.0.2.1:5000"
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	if rec := login("wrong"); rec.Code != http.StatusUnauthorized || len(rec.Result().Cookies()) != 0 {
+		t.Fatalf("a wrong token: %d, cookies %v", rec.Code, rec.Result().Cookies())
+	}
+	rec := login(token)
+	cookies := rec.Result().Cookies()
+	if rec.Code != http.StatusSeeOther || len(cookies) != 1 || !cookies[0].HttpOnly || cookies[0].SameSite != http.SameSiteStrictMode {
+		t.Fatalf("the right token: %d, cookies %+v", rec.Code, cookies)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/console?task=t1", nil)
+	req.RemoteAddr = "192.0.2.1:5000"
+	req.AddCookie(cookies[0])
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "t1") || strings.Contains(rec.Body.String(), `name="token"`) {
+		t.Errorf("the console with the cookie: %d\n%s", rec.Code, rec.Body)
+	}
+}
