@@ -6,8 +6,9 @@
 #   make test    every test, with the race detector (go test -race ./...;
 #                the deployment checks are make lint-deploy)
 #   make fuzz    run each fuzz target for FUZZTIME (default 30s)
-#   make bench   the benchmark harness (ceilings, naive bridge, the bridge;
-#                closed and open loop) and Go micro-benchmarks -> BENCHMARKS.md
+#   make bench   the benchmark harness (ceilings, naive bridge, the Watermill
+#                peer in module bridge/bench/peer, the bridge; closed and open
+#                loop) and Go micro-benchmarks -> BENCHMARKS.md
 #   make bench-smoke  the harness with tiny counts, to keep it working (CI)
 #   make lint    gofmt and go vet
 #   make lint-deploy  offline checks of Dockerfile, Compose, Helm chart,
@@ -56,9 +57,10 @@ fuzz:
 bench: build
 	$(GO) build -o bin/nats-server github.com/nats-io/nats-server/v2
 	$(GO) build -o bin/vocals-bench ./bridge/bench/cmd/vocals-bench
+	cd bridge/bench/peer && $(GO) vet ./... && $(GO) build -o ../../../bin/vocals-bench-peer .
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./bridge/... | tee bin/micro.txt
 	cp BENCHMARKS.md bin/BENCHMARKS.before.md
-	./bin/vocals-bench -bridge bin/vocals-bridge -nats-server bin/nats-server -micro bin/micro.txt \
+	./bin/vocals-bench -bridge bin/vocals-bridge -nats-server bin/nats-server -peer bin/vocals-bench-peer -micro bin/micro.txt \
 		-before bin/BENCHMARKS.before.md -out BENCHMARKS.md
 
 bench-smoke:

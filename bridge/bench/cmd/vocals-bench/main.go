@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -67,12 +66,14 @@ func main() {
 	opts := options{}
 	flag.StringVar(&opts.bridge, "bridge", "bin/vocals-bridge", "the bridge binary")
 	flag.StringVar(&opts.natsServer, "nats-server", "bin/nats-server", "a nats-server binary")
+	flag.StringVar(&opts.peer, "peer", "", "the Watermill peer's binary (bridge/bench/peer); empty: leave it out")
 	flag.StringVar(&opts.out, "out", "BENCHMARKS.md", "where to write the report")
 	flag.StringVar(&opts.micro, "micro", "", "file with go test -bench output to include")
 	flag.StringVar(&opts.before, "before", "", "an earlier report to compare this run with")
 	flag.DurationVar(&opts.duration, "duration", 5*time.Second, "length of each measurement")
 	flag.IntVar(&opts.fill, "fill", 1_000_000, "events stored before the large-stream run (0: skip)")
 	flag.BoolVar(&opts.quick, "quick", false, "tiny counts, to check the harness still works")
+	flag.BoolVar(&opts.sideBySide, "side-by-side", false, "only the interleaved runs: a quicker comparison while changing the bridge")
 	flag.Parse()
 	if opts.quick {
 		opts.duration, opts.fill = 300*time.Millisecond, 2000
@@ -91,10 +92,10 @@ func main() {
 }
 
 type options struct {
-	bridge, natsServer, out, micro, before string
-	duration                               time.Duration
-	fill                                   int
-	quick                                  bool
+	bridge, natsServer, peer, out, micro, before string
+	duration                                     time.Duration
+	fill                                         int
+	quick, sideBySide                            bool
 }
 
 // serveCeiling is the HTTP ceiling: Echo with the bridge's server timeouts,
@@ -315,7 +316,7 @@ func run(o options) (string, error) {
 		return "", err
 	}
 	defer nc.Close()
-	for _, p := range []struct{ name, prefix string }{{"NAIVE", "naive"}, {"CEILING", "ceiling"}} {
+	for _, p := range []struct{ name, prefix string }{{"NAIVE", "naive"}, {"PEER", "peer"}, {"CEILING", "ceiling"}} {
 		if err := ensure(js, p.name, p.prefix, 1); err != nil {
 			return "", err
 		}
@@ -345,6 +346,26 @@ func run(o options) (string, error) {
 		}
 	}
 
+	bridgeEnv := func(extra ...string) []string {
+		return append([]string{
+			"VOCALS_BRIDGE_WEBHOOK_HMAC_KEY=" + hmacKey, "VOCALS_BRIDGE_RATE_LIMIT=0", "VOCALS_BRIDGE_LOG_LEVEL=info",
+		}, extra...)
+	}
+	startBridge := func(name string, env ...string) (*target, error) {
+		pub, admin := freeAddr(), freeAddr()
+		cmd := exec.Command(o.bridge)
+		cmd.Env = append(bridgeEnv(env...), "VOCALS_BRIDGE_HTTP_ADDR="+pub, "VOCALS_BRIDGE_ADMIN_ADDR="+admin,
+			"VOCALS_BRIDGE_DATA_DIR="+filepath.Join(tmp, name))
+		return startProcess(name, "http://"+pub+"/callbacks/vocals", cmd)
+	}
+	if o.sideBySide {
+		inter, err := interleaved(o, self, natsURL, natsCmd.Process.Pid, startBridge)
+		if err != nil {
+			return "", err
+		}
+		return renderInterleaved(inter) + renderTargets(inter, nil, "closed c=64"), nil
+	}
+
 	addr := freeAddr()
 	t, err := startProcess("http-ceiling", "http://"+addr+"/callbacks/vocals", exec.Command(self, "serve-ceiling", addr))
 	if err != nil {
@@ -359,18 +380,6 @@ func run(o options) (string, error) {
 	t.broker = natsCmd.Process.Pid
 	runTarget(t, true)
 
-	bridgeEnv := func(extra ...string) []string {
-		return append([]string{
-			"VOCALS_BRIDGE_WEBHOOK_HMAC_KEY=" + hmacKey, "VOCALS_BRIDGE_RATE_LIMIT=0", "VOCALS_BRIDGE_LOG_LEVEL=info",
-		}, extra...)
-	}
-	startBridge := func(name string, env ...string) (*target, error) {
-		pub, admin := freeAddr(), freeAddr()
-		cmd := exec.Command(o.bridge)
-		cmd.Env = append(bridgeEnv(env...), "VOCALS_BRIDGE_HTTP_ADDR="+pub, "VOCALS_BRIDGE_ADMIN_ADDR="+admin,
-			"VOCALS_BRIDGE_DATA_DIR="+filepath.Join(tmp, name))
-		return startProcess(name, "http://"+pub+"/callbacks/vocals", cmd)
-	}
 	if t, err = startBridge("bridge-external", "VOCALS_BRIDGE_NATS_URL="+natsURL); err != nil {
 		return "", err
 	}
@@ -456,85 +465,12 @@ func run(o options) (string, error) {
 	return render(o, results, inter, broker, syncAlways, disk, large, replicated, natsUsage), nil
 }
 
-// interleavedRun is one target's measurements across the interleaved rounds.
-type interleavedRun struct {
-	name             string
-	concurrency      int
-	closed, cpuPer1k []float64 // callbacks/s and CPU ms per 1,000, closed loop
-	brokerPer1k      []float64 // the separate broker's CPU ms per 1,000; empty without one
-	p99              map[int][]float64
-}
-
-// interleaved runs naive and the bridges side by side and takes turns
-// between them, round after round, so a slow phase of the shared machine
-// hits all of them instead of whichever ran then. Medians go in the report.
-func interleaved(o options, self, natsURL string, natsPid int, startBridge func(string, ...string) (*target, error)) ([]interleavedRun, error) {
-	rounds, c, rates := 3, 64, []int{2000, 5000}
-	if o.quick {
-		rounds, c, rates = 1, 4, []int{200}
+// ratio is a/x to two places, or n/a without a base.
+func ratio(a, x float64) string {
+	if x == 0 {
+		return "n/a"
 	}
-	addr := freeAddr()
-	naive, err := startProcess("naive", "http://"+addr+"/callbacks/vocals", exec.Command(self, "serve-naive", addr, natsURL))
-	if err != nil {
-		return nil, err
-	}
-	defer naive.stop()
-	ext, err := startBridge("bridge-external-interleaved", "VOCALS_BRIDGE_NATS_URL="+natsURL)
-	if err != nil {
-		return nil, err
-	}
-	defer ext.stop()
-	naive.broker, ext.broker = natsPid, natsPid
-	emb, err := startBridge("bridge-embedded-interleaved", "VOCALS_BRIDGE_EMBEDDED_NATS_ADDR="+freeAddr())
-	if err != nil {
-		return nil, err
-	}
-	defer emb.stop()
-	// What two per-callback features cost: the external bridge with Info
-	// logging and signature checks off.
-	lean, err := startBridge("bridge-external-lean-interleaved", "VOCALS_BRIDGE_NATS_URL="+natsURL,
-		"VOCALS_BRIDGE_LOG_LEVEL=warn", "VOCALS_BRIDGE_WEBHOOK_HMAC_KEY=")
-	if err != nil {
-		return nil, err
-	}
-	defer lean.stop()
-	lean.broker = natsPid
-	// What tracing costs when on: the external bridge exporting every
-	// span (the default sampler samples every new trace) over OTLP/HTTP to
-	// a sink that discards them.
-	sink := otlpSink()
-	defer sink.Close()
-	traced, err := startBridge("bridge-external-traced-interleaved", "VOCALS_BRIDGE_NATS_URL="+natsURL,
-		"OTEL_EXPORTER_OTLP_ENDPOINT=http://"+sink.Addr().String())
-	if err != nil {
-		return nil, err
-	}
-	defer traced.stop()
-	traced.broker = natsPid
-	targets := []*target{naive, ext, emb, lean, traced}
-	runs := make([]interleavedRun, len(targets))
-	for i, t := range targets {
-		runs[i] = interleavedRun{name: strings.TrimSuffix(t.name, "-interleaved"), concurrency: c, p99: map[int][]float64{}}
-	}
-	for round := range rounds {
-		for i, t := range targets {
-			m := measure(t, "closed", func() load.Result {
-				return load.Closed(t.url, c, o.duration, callback(fmt.Sprintf("I%d%dc", round, i)))
-			})
-			runs[i].closed = append(runs[i].closed, m.res.Throughput())
-			runs[i].cpuPer1k = append(runs[i].cpuPer1k, msf(m.cpuPer1k))
-			if m.brokerPer1k >= 0 {
-				runs[i].brokerPer1k = append(runs[i].brokerPer1k, msf(m.brokerPer1k))
-			}
-		}
-		for _, r := range rates {
-			for i, t := range targets {
-				res := load.Open(t.url, r, o.duration, 4096, callback(fmt.Sprintf("I%d%do%d", round, i, r)))
-				runs[i].p99[r] = append(runs[i].p99[r], msf(res.Percentile(99)))
-			}
-		}
-	}
-	return runs, nil
+	return fmt.Sprintf("%.2f", a/x)
 }
 
 // brokerCell is a broker CPU figure, or "-" when there is no separate broker.
@@ -933,12 +869,6 @@ func render(o options, results []measurement, inter []interleavedRun, broker, sy
 	if o.quick {
 		c = "closed c=4"
 	}
-	ratio := func(a, x float64) string {
-		if x == 0 {
-			return "n/a"
-		}
-		return fmt.Sprintf("%.2f", a/x)
-	}
 	syncCeiling := 0.0
 	if len(broker) > 1 {
 		syncCeiling = broker[len(broker)-2].rate
@@ -958,31 +888,8 @@ func render(o options, results []measurement, inter []interleavedRun, broker, sy
 		fmt.Fprintf(&b, "| bridge / disk ceiling (group commit, %d writers) | – | %s |\n", last.writers, ratio(find("bridge-embedded", c), last.rate))
 	}
 	b.WriteString(budget(results, broker, c))
-	if len(inter) > 0 {
-		fmt.Fprintf(&b, "\n## Interleaved: naive and the bridges taking turns (%d rounds, medians)\n\n", len(inter[0].closed))
-		b.WriteString("The runs above measure one target after another; a slow phase of the shared machine lands on whichever runs then. " +
-			"Here the targets run side by side and take turns, round after round, which makes these ratios the steadier ones. " +
-			"**bridge-external-lean** is the external bridge with Info logging and signature checks off: the difference is what those two features cost. " +
-			"**bridge-external-traced** is the external bridge with tracing on (OTLP/HTTP to a sink in the harness that discards the spans; the default sampler keeps every trace): the difference is what tracing costs.\n\n")
-		rates := slices.Sorted(maps.Keys(inter[0].p99))
-		fmt.Fprintf(&b, "| target | closed c=%d callbacks/s | CPU ms / 1k | broker CPU ms / 1k | / naive |", inter[0].concurrency)
-		for _, r := range rates {
-			fmt.Fprintf(&b, " p99 ms at %d/s | / naive |", r)
-		}
-		b.WriteString("\n| --- | ---: | ---: | ---: | ---: |" + strings.Repeat(" ---: | ---: |", len(rates)) + "\n")
-		naive := inter[0]
-		for _, run := range inter {
-			broker := "-"
-			if len(run.brokerPer1k) > 0 {
-				broker = fmt.Sprintf("%.0f", median(run.brokerPer1k))
-			}
-			fmt.Fprintf(&b, "| %s | %.0f | %.0f | %s | %s |", run.name, median(run.closed), median(run.cpuPer1k), broker, ratio(median(run.closed), median(naive.closed)))
-			for _, r := range rates {
-				fmt.Fprintf(&b, " %.2f | %s |", median(run.p99[r]), ratio(median(run.p99[r]), median(naive.p99[r])))
-			}
-			b.WriteString("\n")
-		}
-	}
+	b.WriteString(renderInterleaved(inter))
+	b.WriteString(renderTargets(inter, results, c))
 	if len(replicated) > 0 {
 		b.WriteString("\n## R3 on a three-node cluster against R1 (bridge, closed loop)\n\n| scenario | R1 callbacks/s | R3 callbacks/s | R3 / R1 | R3 p99 ms |\n| --- | ---: | ---: | ---: | ---: |\n")
 		for _, m := range replicated {

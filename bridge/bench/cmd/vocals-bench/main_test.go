@@ -36,21 +36,27 @@ func TestHarnessSmoke(t *testing.T) {
 			t.Fatalf("building %s: %v\n%s", name, err, out)
 		}
 	}
+	// The Watermill peer is a module of its own.
+	peer := exec.Command("go", "build", "-o", filepath.Join(dir, "peer"), ".")
+	peer.Dir = "../../peer"
+	if out, err := peer.CombinedOutput(); err != nil {
+		t.Fatalf("building the peer: %v\n%s", err, out)
+	}
 	report, err := run(options{
-		bridge: filepath.Join(dir, "vocals-bridge"), natsServer: filepath.Join(dir, "nats-server"),
+		bridge: filepath.Join(dir, "vocals-bridge"), natsServer: filepath.Join(dir, "nats-server"), peer: filepath.Join(dir, "peer"),
 		quick: true, duration: 300e6, fill: 500,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"## Closed loop", "## Open loop", "## Broker ceiling", "## Disk ceiling", "## Ratios", "## Where the CPU goes", "## Interleaved", "## With a growing stream", "## R3 on a three-node cluster",
-		"| http-ceiling |", "| naive |", "| bridge-external |", "| bridge-embedded |"} {
+	for _, want := range []string{"## Closed loop", "## Open loop", "## Broker ceiling", "## Disk ceiling", "## Ratios", "## Where the CPU goes", "## Interleaved", "## Against the targets", "## With a growing stream", "## R3 on a three-node cluster",
+		"| http-ceiling |", "| naive |", "| peer |", "| bridge-external |", "| bridge-embedded |"} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q", want)
 		}
 	}
 	for _, line := range strings.Split(report, "\n") {
-		if strings.HasPrefix(line, "| bridge") || strings.HasPrefix(line, "| naive") || strings.HasPrefix(line, "| http") {
+		if strings.HasPrefix(line, "| bridge") || strings.HasPrefix(line, "| naive") || strings.HasPrefix(line, "| peer") || strings.HasPrefix(line, "| http") {
 			cells := strings.Split(line, "|")
 			if len(cells) > 3 && strings.TrimSpace(cells[3]) == "0" {
 				t.Errorf("a target answered nothing: %s", line)
