@@ -156,7 +156,7 @@ func renderInterleaved(inter []interleavedRun) string {
 // renderTargets holds this run to the figures the project has set itself
 // (issue "The durable default at the disk's limit"), from the interleaved
 // medians and the open-loop runs. It reports; it does not fail the run.
-func renderTargets(inter []interleavedRun, results []measurement, closed string) string {
+func renderTargets(inter []interleavedRun, results []measurement) string {
 	ext, okE := find(inter, "bridge-external")
 	emb, okM := find(inter, "bridge-embedded")
 	naive, okN := find(inter, "naive")
@@ -164,7 +164,8 @@ func renderTargets(inter []interleavedRun, results []measurement, closed string)
 		return ""
 	}
 	var b strings.Builder
-	b.WriteString("\n## Against the targets (interleaved medians, " + closed + " where no rate is named)\n\n| figure | this run | target | met |\n| --- | ---: | --- | --- |\n")
+	fmt.Fprintf(&b, "\n## Against the targets (interleaved medians, closed c=%d where no rate is named)\n\n", ext.concurrency)
+	b.WriteString("| figure | this run | target | met |\n| --- | ---: | --- | --- |\n")
 	row := func(figure string, v float64, target string, met bool) {
 		verdict := map[bool]string{true: "yes", false: "**no**"}[met]
 		if target == "-" {

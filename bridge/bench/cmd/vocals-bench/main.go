@@ -363,7 +363,7 @@ func run(o options) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		return renderInterleaved(inter) + renderTargets(inter, nil, "closed c=64"), nil
+		return renderInterleaved(inter) + renderTargets(inter, nil), nil
 	}
 
 	addr := freeAddr()
@@ -889,7 +889,7 @@ func render(o options, results []measurement, inter []interleavedRun, broker, sy
 	}
 	b.WriteString(budget(results, broker, c))
 	b.WriteString(renderInterleaved(inter))
-	b.WriteString(renderTargets(inter, results, c))
+	b.WriteString(renderTargets(inter, results))
 	if len(replicated) > 0 {
 		b.WriteString("\n## R3 on a three-node cluster against R1 (bridge, closed loop)\n\n| scenario | R1 callbacks/s | R3 callbacks/s | R3 / R1 | R3 p99 ms |\n| --- | ---: | ---: | ---: | ---: |\n")
 		for _, m := range replicated {
