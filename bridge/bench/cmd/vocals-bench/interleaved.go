@@ -19,7 +19,8 @@ type interleavedRun struct {
 	p99              map[int][]float64
 }
 
-// interleaved runs naive and the bridges side by side and takes turns
+// interleaved runs naive, the peer (when o.peer names it) and the bridges
+// side by side and takes turns
 // between them, round after round, so a slow phase of the shared machine
 // hits all of them instead of whichever ran then. Medians go in the report.
 func interleaved(o options, self, natsURL string, natsPid int, startBridge func(string, ...string) (*target, error)) ([]interleavedRun, error) {
@@ -103,8 +104,8 @@ func interleaved(o options, self, natsURL string, natsPid int, startBridge func(
 	return runs, nil
 }
 
-// find is the interleaved run of the named target, if it ran.
-func find(inter []interleavedRun, name string) (interleavedRun, bool) {
+// runOf is the interleaved run of the named target, if it ran.
+func runOf(inter []interleavedRun, name string) (interleavedRun, bool) {
 	i := slices.IndexFunc(inter, func(r interleavedRun) bool { return r.name == name })
 	if i < 0 {
 		return interleavedRun{}, false
@@ -127,7 +128,7 @@ func renderInterleaved(inter []interleavedRun) string {
 		"**bridge-external-defaults** is the external bridge as configured by default: no signature key, so no signature checks (the other bridges here check every signature), Info logging; the difference to bridge-external is what signature checks cost. " +
 		"**bridge-external-traced** is the external bridge with tracing on (OTLP/HTTP to a sink in the harness that discards the spans; the default sampler keeps every trace): the difference is what tracing costs.\n\n")
 	naive := inter[0]
-	peer, hasPeer := find(inter, "peer")
+	peer, hasPeer := runOf(inter, "peer")
 	rates := slices.Sorted(maps.Keys(naive.p99))
 	fmt.Fprintf(&b, "| target | closed c=%d callbacks/s | CPU ms / 1k | broker CPU ms / 1k | / naive | / peer |", naive.concurrency)
 	for _, r := range rates {
@@ -157,9 +158,9 @@ func renderInterleaved(inter []interleavedRun) string {
 // (issue "The durable default at the disk's limit"), from the interleaved
 // medians and the open-loop runs. It reports; it does not fail the run.
 func renderTargets(inter []interleavedRun, results []measurement) string {
-	ext, okE := find(inter, "bridge-external")
-	emb, okM := find(inter, "bridge-embedded")
-	naive, okN := find(inter, "naive")
+	ext, okE := runOf(inter, "bridge-external")
+	emb, okM := runOf(inter, "bridge-embedded")
+	naive, okN := runOf(inter, "naive")
 	if !okE || !okM || !okN {
 		return ""
 	}
@@ -188,13 +189,13 @@ func renderTargets(inter []interleavedRun, results []measurement) string {
 	}
 	// The peer is held to the bridge with its default features: the
 	// defaults run, when there is one.
-	def, ok := find(inter, "bridge-external-defaults")
+	def, ok := runOf(inter, "bridge-external-defaults")
 	if !ok {
 		def = ext
 	}
 	defNaive := median(def.closed) / median(naive.closed)
 	row(def.name+" / naive, callbacks/s", defNaive, "≥ 0.90", defNaive >= 0.9)
-	if peer, ok := find(inter, "peer"); ok {
+	if peer, ok := runOf(inter, "peer"); ok {
 		defPeer := median(def.closed) / median(peer.closed)
 		row(def.name+" / peer, callbacks/s", defPeer, "≥ 1.00", defPeer >= 1)
 		row("bridge-external (signature checks on) / peer, callbacks/s", median(ext.closed)/median(peer.closed), "-", false)

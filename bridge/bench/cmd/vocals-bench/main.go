@@ -1,11 +1,14 @@
 // Command vocals-bench is the benchmark harness behind make bench. In one
 // run on one machine it measures the HTTP ceiling (the same Echo stack
 // answering 200), the broker ceiling (direct JetStream publishes), the
-// naive hand-written bridge, and the real bridge with every feature on
+// naive hand-written bridge, the Watermill peer (bridge/bench/peer, when
+// -peer names its binary), and the real bridge with every feature on
 // against an external nats-server and its embedded one; then the bridge on
-// an R3 cluster, and with a large stream. It writes BENCHMARKS.md.
+// an R3 cluster, and with a large stream. It writes BENCHMARKS.md, ending
+// with the figures the project set itself. -side-by-side runs only the
+// interleaved rounds.
 //
-//	vocals-bench -bridge bin/vocals-bridge -nats-server bin/nats-server -out BENCHMARKS.md
+//	vocals-bench -bridge bin/vocals-bridge -nats-server bin/nats-server -peer bin/vocals-bench-peer -out BENCHMARKS.md
 //
 // Every target runs as its own process so its CPU time and peak RSS can be
 // read from /proc. The load generator runs in this process, on the same
