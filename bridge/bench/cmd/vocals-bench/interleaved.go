@@ -20,9 +20,9 @@ type interleavedRun struct {
 }
 
 // interleaved runs naive, the peer (when o.peer names it) and the bridges
-// side by side and takes turns
-// between them, round after round, so a slow phase of the shared machine
-// hits all of them instead of whichever ran then. Medians go in the report.
+// side by side and takes turns between them, round after round, so a slow
+// phase of the shared machine hits all of them instead of whichever ran
+// then. Medians go in the report.
 func interleaved(o options, self, natsURL string, natsPid int, startBridge func(string, ...string) (*target, error)) ([]interleavedRun, error) {
 	rounds, c, rates := 3, 64, []int{2000, 5000}
 	if o.quick {
