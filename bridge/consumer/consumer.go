@@ -43,7 +43,8 @@ type Event struct {
 	// zero for the others.
 	Data event.DataV1
 	// Payload is the decoded v1 data of any family, as a value of its
-	// type: event.DataV1, event.LyricsV1, event.WavV1, ...
+	// type: event.DataV1, event.LyricsV1, event.WavV1, ...; event.ArchivedV1
+	// for an archived event.
 	Payload any
 	common  event.Common
 }
@@ -152,6 +153,9 @@ func fromCloudEvent(subject string, e ce.Event) (Event, error) {
 	}
 	out := Event{CloudEvent: e, Subject: subject, Family: fam, Stage: stage}
 	data := fam.NewData()
+	if stage == event.StageArchived {
+		data = new(event.ArchivedV1)
+	}
 	if err := json.Unmarshal(e.Data(), data); err != nil {
 		return Event{}, fmt.Errorf("consumer: %w: data: %w", ErrNotVocalsEvent, err)
 	}
@@ -162,7 +166,7 @@ func fromCloudEvent(subject string, e ce.Event) (Event, error) {
 	if d, ok := data.(*event.DataV1); ok {
 		out.Data = *d
 	}
-	if want := dataStage(out.Stage); out.common.Stage != string(want) {
+	if want := dataStage(out.Stage); stage != event.StageArchived && out.common.Stage != string(want) {
 		return Event{}, fmt.Errorf("consumer: %w: data stage %q under type %q", ErrNotVocalsEvent, out.common.Stage, e.Type())
 	}
 	if err := consistent(subject, e.Subject(), out); err != nil {

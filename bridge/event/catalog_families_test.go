@@ -68,6 +68,9 @@ func familySections(t *testing.T) [4]map[string]any {
 			stages = append(stages, string(st))
 		}
 		description := fmt.Sprintf("The %s family's stages (%s), on %s.<task_id>.<stage>; the prefix is the family's name unless family_subject_prefixes renames it. Stored in the same stream as add-vocals'. timeout is the bridge's verdict, as add-vocals' timeout channel says.", f, strings.Join(stages, ", "), f)
+		if f.Archives() {
+			description += " archived is the archiver's report on the complete event's media, as add-vocals' archived channel says."
+		}
 		if row, _ := family.Get(f); row.Undocumented {
 			description += " The provider lists this task without a callback page: its callbacks are read as the music envelope, which is uncertain."
 		}
@@ -96,6 +99,31 @@ func familySections(t *testing.T) [4]map[string]any {
 				map[string]any{"$ref": "#/channels/" + k + "/messages/" + k + "TimeoutStructured"},
 				map[string]any{"$ref": "#/channels/" + k + "/messages/" + k + "TimeoutBinary"},
 			},
+		}
+		if f.Archives() {
+			chMsgs := channels[k].(map[string]any)["messages"].(map[string]any)
+			opMsgs := operations["receive"+strings.ToUpper(k[:1])+k[1:]].(map[string]any)
+			for _, mode := range []string{"ArchivedStructured", "ArchivedBinary"} {
+				chMsgs[k+mode] = map[string]any{"$ref": "#/components/messages/" + k + mode}
+				opMsgs["messages"] = append(opMsgs["messages"].([]any), map[string]any{"$ref": "#/channels/" + k + "/messages/" + k + mode})
+			}
+			messages[k+"ArchivedStructured"] = map[string]any{
+				"name":        string(f) + "-archived-structured",
+				"title":       f.ArchivedType() + " (structured mode)",
+				"contentType": event.ContentType,
+				"headers":     map[string]any{"$ref": "#/components/schemas/structuredHeaders"},
+				"payload":     map[string]any{"$ref": "./v1/" + filepath.Base(f.ArchivedEventSchemaPath())},
+			}
+			messages[k+"ArchivedBinary"] = map[string]any{
+				"name":        string(f) + "-archived-binary",
+				"title":       f.ArchivedType() + " (binary mode)",
+				"contentType": event.DataContentType,
+				"headers": map[string]any{"allOf": []any{
+					map[string]any{"$ref": "#/components/schemas/familyBinaryHeaders"},
+					map[string]any{"properties": map[string]any{"ce-type": map[string]any{"const": f.ArchivedType()}}},
+				}},
+				"payload": map[string]any{"$ref": "./v1/" + filepath.Base(event.ArchivedSchemaPath)},
+			}
 		}
 		golden := familyGolden(t, f)
 		messages[k+"Structured"] = map[string]any{
@@ -151,7 +179,7 @@ func familySections(t *testing.T) [4]map[string]any {
 	var fh map[string]any
 	_ = json.Unmarshal(raw, &fh)
 	fh["description"] = "NATS headers of a binary-mode event of any family but add-vocals: as binaryHeaders, with the family's type."
-	fh["properties"].(map[string]any)["ce-type"] = map[string]any{"type": "string", "pattern": `^com\.sunoapi\.[a-z-]+\.(text|first|complete|error|timeout)\.v1$`}
+	fh["properties"].(map[string]any)["ce-type"] = map[string]any{"type": "string", "pattern": `^com\.sunoapi\.[a-z-]+\.(text|first|complete|error|timeout|archived)\.v1$`}
 	return [4]map[string]any{channels, operations, messages, {"familyBinaryHeaders": fh}}
 }
 

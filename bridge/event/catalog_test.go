@@ -189,46 +189,48 @@ func TestAsyncAPIMessagesMatchGoldenEvents(t *testing.T) {
 	}
 }
 
-// A built submitted event matches the submitted messages, in both modes,
-// and no stage message.
-func TestAsyncAPISubmittedMessages(t *testing.T) {
+// A built submitted or archived event matches its messages, in both
+// modes, and no stage message.
+func TestAsyncAPISubmittedAndArchivedMessages(t *testing.T) {
 	doc, dir := loadAsyncAPI(t)
 	messages, _ := pointer(doc, "/components/messages")
 	msgs := messages.(map[string]any)
-	raw, err := os.ReadFile(filepath.Join("testdata", "submitted.json")) // the builder's output, held by its tests
-	if err != nil {
-		t.Fatal(err)
-	}
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, raw); err != nil {
-		t.Fatal(err)
-	}
-	m := struct {
-		ID   string
-		Body []byte
-	}{event.ID("task1", event.StageSubmitted), compact.Bytes()}
-	structured := msgs["submittedStructured"].(map[string]any)
-	if err := compileInline(t, dir, "payload-submitted", structured["payload"]).Validate(asJSONValue(t, m.Body)); err != nil {
-		t.Errorf("structured payload: %v", err)
-	}
-	for _, st := range event.Stages() {
-		stage := msgs[string(st)+"Structured"].(map[string]any)
-		if compileInline(t, dir, "payload-"+string(st), stage["payload"]).Validate(asJSONValue(t, m.Body)) == nil {
-			t.Errorf("a submitted event matches the %s message", st)
+	for _, tt := range []struct {
+		name  string
+		stage event.Stage
+	}{{"submitted", event.StageSubmitted}, {"archived", event.StageArchived}} {
+		raw, err := os.ReadFile(filepath.Join("testdata", tt.name+".json")) // the builder's output, held by its tests
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	header, data, err := event.ToBinary(m.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	header["Nats-Msg-Id"] = m.ID
-	hjson, _ := json.Marshal(header)
-	bin := msgs["submittedBinary"].(map[string]any)
-	if err := compileInline(t, dir, "submitted-headers", bin["headers"]).Validate(asJSONValue(t, hjson)); err != nil {
-		t.Errorf("binary headers: %v", err)
-	}
-	if err := compileInline(t, dir, "submitted-binary", bin["payload"]).Validate(asJSONValue(t, data)); err != nil {
-		t.Errorf("binary payload: %v", err)
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, raw); err != nil {
+			t.Fatal(err)
+		}
+		body := compact.Bytes()
+		structured := msgs[tt.name+"Structured"].(map[string]any)
+		if err := compileInline(t, dir, "payload-"+tt.name, structured["payload"]).Validate(asJSONValue(t, body)); err != nil {
+			t.Errorf("%s structured payload: %v", tt.name, err)
+		}
+		for _, st := range event.Stages() {
+			stage := msgs[string(st)+"Structured"].(map[string]any)
+			if compileInline(t, dir, "payload-"+string(st), stage["payload"]).Validate(asJSONValue(t, body)) == nil {
+				t.Errorf("a %s event matches the %s message", tt.name, st)
+			}
+		}
+		header, data, err := event.ToBinary(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		header["Nats-Msg-Id"] = event.ID("task1", tt.stage)
+		hjson, _ := json.Marshal(header)
+		bin := msgs[tt.name+"Binary"].(map[string]any)
+		if err := compileInline(t, dir, tt.name+"-headers", bin["headers"]).Validate(asJSONValue(t, hjson)); err != nil {
+			t.Errorf("%s binary headers: %v", tt.name, err)
+		}
+		if err := compileInline(t, dir, tt.name+"-binary", bin["payload"]).Validate(asJSONValue(t, data)); err != nil {
+			t.Errorf("%s binary payload: %v", tt.name, err)
+		}
 	}
 }
 

@@ -116,13 +116,22 @@ func (f Family) Stages() []Stage {
 	return []Stage{StageComplete, StageError}
 }
 
-// EventStages lists every stage of f's events: the provider's (Stages)
-// and the bridge's timeout.
-func (f Family) EventStages() []Stage { return append(f.Stages(), StageTimeout) }
+// EventStages lists every stage of f's events: the provider's (Stages),
+// the bridge's timeout and, for a family whose media is archived,
+// archived.
+func (f Family) EventStages() []Stage {
+	out := append(f.Stages(), StageTimeout)
+	if f.Archives() {
+		out = append(out, StageArchived)
+	}
+	return out
+}
 
-// Publishes reports whether f's events can carry stage s: one of its
-// provider stages, or timeout.
-func (f Family) Publishes(s Stage) bool { return s == StageTimeout || f.HasStage(s) }
+// Publishes reports whether f's events can carry stage s: one of
+// EventStages.
+func (f Family) Publishes(s Stage) bool {
+	return s == StageTimeout || f.HasStage(s) || s == StageArchived && f.Archives()
+}
 
 // HasStage reports whether the provider reports stage s for f.
 func (f Family) HasStage(s Stage) bool {

@@ -23,11 +23,15 @@ func TestFamilySchemas(t *testing.T) {
 	root := schematest.RepoRoot(t)
 	base := readJSON(t, filepath.Join(root, "schemas", "v1", "event.schema.json"))
 	submitted := readJSON(t, filepath.Join(root, "schemas", "v1", "submitted-event.schema.json"))
+	archived := readJSON(t, filepath.Join(root, "schemas", "v1", "archived-event.schema.json"))
 	for _, f := range event.Families() {
 		files := map[string]map[string]any{filepath.Base(f.TimeoutEventSchemaPath()): timeoutSchema(base, f)}
 		if f != event.FamilyVocals {
 			files[filepath.Base(f.EventSchemaPath())] = familyEventSchema(base, f)
 			files[string(f)+".submitted-event.schema.json"] = familySubmittedSchema(submitted, f)
+			if f.Archives() {
+				files[filepath.Base(f.ArchivedEventSchemaPath())] = familyArchivedSchema(archived, f)
+			}
 		}
 		if data := familyDataSchema(f); data != nil && f != event.FamilyVocals {
 			files[filepath.Base(f.DataSchemaPath())] = data
@@ -109,6 +113,19 @@ func familySubmittedSchema(base map[string]any, f event.Family) map[string]any {
 	props := doc["properties"].(map[string]any)
 	props["id"].(map[string]any)["description"] = fmt.Sprintf("UUIDv5 of \"%s/<task_id>/submitted\": the same however often the task is announced; also the Nats-Msg-Id.", f)
 	props["type"] = map[string]any{"const": f.SubmittedType()}
+	return doc
+}
+
+func familyArchivedSchema(base map[string]any, f event.Family) map[string]any {
+	var doc map[string]any
+	raw, _ := json.Marshal(base)
+	_ = json.Unmarshal(raw, &doc)
+	doc["$id"] = schematest.ID(filepath.Base(f.ArchivedEventSchemaPath()))
+	doc["title"] = fmt.Sprintf("vocals-bridge %s archived CloudEvent, v1, structured JSON mode", f)
+	doc["description"] = fmt.Sprintf("The body of the message the bridge publishes on <prefix>.<task_id>.archived when it has archived the media of a %s task's complete event (the prefix defaults to %s).", f, f)
+	props := doc["properties"].(map[string]any)
+	props["id"].(map[string]any)["description"] = fmt.Sprintf("UUIDv5 of \"%s/<task_id>/archived\": the same however often the task is archived; also the Nats-Msg-Id.", f)
+	props["type"] = map[string]any{"const": f.ArchivedType()}
 	return doc
 }
 

@@ -51,6 +51,7 @@ func serve(ctx context.Context, args []string, out io.Writer) error {
 	faultSpec := fs.String("fault", "", "fault for tasks that name none: never, skip, duplicate, stuck, drop=text+first, late=2s, fail=531, pollerr=2")
 	pollLimit := fs.Int("poll-limit", 3, "record-info requests per second per task before 429")
 	spelling := fs.String("spelling", sunosim.SpellingK, "whose pages callbacks follow where the providers disagree: s or k")
+	media := fs.Bool("media", false, "name media files on this listener (http://<addr>/media/...) in callbacks, and serve them; without it they are on a host that does not resolve")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -65,15 +66,19 @@ func serve(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	logger := log.New(out, "sunosim ", log.LstdFlags|log.Lmicroseconds)
-	sim := sunosim.New(sunosim.Options{
-		APIKey: *key, HMACKey: *hmacKey, Scale: *scale, StageGap: *gap, Fault: fault,
-		PollLimit: *pollLimit, Logf: logger.Printf, Spelling: *spelling,
-	})
-	defer sim.Close()
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
+	mediaBase := ""
+	if *media {
+		mediaBase = "http://" + ln.Addr().String() + strings.TrimSuffix(sunosim.MediaPath, "/")
+	}
+	sim := sunosim.New(sunosim.Options{
+		APIKey: *key, HMACKey: *hmacKey, Scale: *scale, StageGap: *gap, Fault: fault,
+		PollLimit: *pollLimit, Logf: logger.Printf, Spelling: *spelling, MediaBase: mediaBase,
+	})
+	defer sim.Close()
 	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 5 * time.Second}
 	logger.Printf("listening on http://%s (scale %g, stage gap %s, spelling %s)", ln.Addr(), *scale, *gap, *spelling)
 	go func() {

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/archive"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/cloudevent"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/config"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deadletter"
@@ -50,6 +51,7 @@ type App struct {
 	sink           *deliver.Deliverer
 	drainer        atomic.Pointer[deliver.Drainer] // once the drain runs
 	tracking       *tracking                       // nil unless tracking_enabled
+	archiver       *archive.Archiver               // nil unless archive_enabled
 	dlqSpec        deadletter.StreamSpec
 	listeners      map[string]*httpapi.Listener
 	stopping       atomic.Bool // SIGTERM came: readiness is 503
@@ -128,6 +130,9 @@ func (a *App) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	if a.archiver != nil {
+		background.Go(func() error { a.archiver.Run(bg); return nil })
+	}
 	if a.spool != nil {
 		background.Go(func() error { a.drain(bg); return nil })
 	}

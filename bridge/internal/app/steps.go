@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/archive"
 	"net/http"
 	"path/filepath"
 	"time"
@@ -304,8 +305,8 @@ func (a *App) setupStreamsLater(ctx context.Context) {
 	}
 }
 
-// pipeline makes the builder, the deliverer and, with tracking on, the
-// provider client.
+// pipeline makes the builder, the deliverer, with archiving on the
+// archiver and with tracking on the provider client.
 func (a *App) pipeline(context.Context) error {
 	cfg := a.cfg
 	loc, err := time.LoadLocation(cfg.ProviderTimeZone)
@@ -314,6 +315,9 @@ func (a *App) pipeline(context.Context) error {
 	}
 	a.builder = cloudevent.NewBuilder(cfg.SubjectPrefix, cfg.EventSource, cfg.SchemaBase(), loc).WithPrefixes(cfg.Prefixes())
 	a.sink = deliver.New(a.pub, a.spool, a.journal, cfg.PublishTimeout, a.pub.MaxEvent)
+	if cfg.ArchiveEnabled {
+		a.archiver = a.newArchiver()
+	}
 	if !cfg.TrackingEnabled {
 		return nil
 	}
@@ -324,6 +328,26 @@ func (a *App) pipeline(context.Context) error {
 	a.tracking = &tracking{m: a.metrics}
 	a.tracking.provider, err = provider.New(cfg.ProviderBaseURL, key, cfg.ProviderTimeout)
 	return err
+}
+
+// newArchiver is the archiver of the enabled families whose data holds
+// media.
+func (a *App) newArchiver() *archive.Archiver {
+	cfg := a.cfg
+	names, nets, _ := config.ParseAllowedHosts(cfg.ArchiveAllowedHosts) // validated with the config
+	prefixes := cfg.Prefixes()
+	archived := map[event.Family]string{}
+	for _, f := range cfg.Families() {
+		if f.Name.Archives() {
+			archived[f.Name] = prefixes[f.Name]
+		}
+	}
+	return archive.New(archive.Config{
+		Stream: cfg.Stream, Prefixes: archived, Bucket: cfg.ArchiveBucket, Replicas: cfg.StreamReplicas,
+		Policy:       archive.Policy{Names: names, Nets: nets, MaxBytes: cfg.ArchiveMaxObjectBytes},
+		MaxTaskBytes: cfg.ArchiveMaxTaskBytes, Concurrency: cfg.ArchiveConcurrency, Rate: cfg.ArchiveRate,
+		Timeout: cfg.ArchiveTimeout, Retention: cfg.ArchiveRetention,
+	}, a.pub.JS(), a.sink, a.builder, a.metrics, a.log.Named("archive"))
 }
 
 func (a *App) verifier() (*verify.Verifier, error) {

@@ -32,7 +32,7 @@ type Builder struct {
 
 // target is where a family's events go and what their dataschema is.
 type target struct {
-	prefix, dataSchema, submittedSchema string
+	prefix, dataSchema, submittedSchema, archivedSchema string
 }
 
 // NewBuilder returns a Builder publishing add-vocals under subject prefix
@@ -54,6 +54,7 @@ func (b *Builder) WithPrefixes(prefixes map[event.Family]string) *Builder {
 			prefix:          string(f),
 			dataSchema:      uri(b.schemaBase + f.DataSchemaPath()),
 			submittedSchema: uri(b.schemaBase + event.SubmittedSchemaPath),
+			archivedSchema:  uri(b.schemaBase + event.ArchivedSchemaPath),
 		}
 		if old, ok := b.families[f]; ok {
 			t.prefix = old.prefix
@@ -281,5 +282,26 @@ func (b *Builder) Submitted(tr tracing.Context, fam event.Family, taskID string,
 	}
 	return outbound.Message{
 		ID: id, Family: fam, Subject: event.TaskSubject(t.prefix, taskID), Trace: tr, Stage: event.StageSubmitted, TaskID: taskID, Body: out,
+	}, nil
+}
+
+// Archived makes the com.sunoapi.<family>.archived.v1 event of a task
+// whose media the archiver kept (or gave up), on <prefix>.<task_id>.archived,
+// in the trace tr of the complete event.
+func (b *Builder) Archived(tr tracing.Context, fam event.Family, taskID string, data event.ArchivedV1) (outbound.Message, error) {
+	t, ok := b.families[fam]
+	if !ok {
+		return outbound.Message{}, fmt.Errorf("build: unknown family %q", fam)
+	}
+	id := fam.ID(taskID, event.StageArchived)
+	out, err := encode(b, &envelope[event.ArchivedV1]{
+		ID: id, Type: fam.ArchivedType(), Subject: taskID, DataSchema: t.archivedSchema, Data: data,
+		TraceParent: tr.Parent, TraceState: tr.State,
+	})
+	if err != nil {
+		return outbound.Message{}, err
+	}
+	return outbound.Message{
+		ID: id, Family: fam, Subject: event.Subject(t.prefix, taskID, event.StageArchived), Trace: tr, Stage: event.StageArchived, TaskID: taskID, Body: out,
 	}, nil
 }

@@ -406,12 +406,47 @@ func TestSubmittedGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkGolden(t, m.Body, "submitted.json")
+	if strings.Contains(string(m.Body), "secret") {
+		t.Error("the callBackUrl, with its token, reached the event")
+	}
+}
+
+// The archived event of the contract's example, one file kept and one
+// refused, is what the builder makes, and valid.
+func TestArchivedGolden(t *testing.T) {
+	data := event.ArchivedV1{TaskID: "task1", SourceEvent: event.ID("task1", event.StageComplete), Bucket: event.MediaBucket, Objects: []event.ArchivedObjectV1{{
+		MediaID: "e231c0de-1a2b-4c3d-8e9f-0a1b8cadc7dc", Kind: event.MediaAudio, URL: "https://cdn.example.cn/e231.mp3", Status: event.ObjectArchived,
+		Name: "vocals/task1/e231c0de-1a2b-4c3d-8e9f-0a1b8cadc7dc/audio", Size: 3175552,
+		SHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", ContentType: "audio/mpeg",
+	}, {
+		MediaID: "e231c0de-1a2b-4c3d-8e9f-0a1b8cadc7dc", Kind: event.MediaImage, URL: "https://elsewhere.example/e231.jpeg", Status: event.ObjectFailed,
+		Reason: "host_not_allowed", Error: `host "elsewhere.example" is not on archive_allowed_hosts`,
+	}}}
+	m, err := newBuilder(t, "UTC").Archived(tracing.Context{}, event.FamilyVocals, "task1", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Subject != "vocals.task1.archived" || m.ID != event.ID("task1", event.StageArchived) || m.Stage != event.StageArchived {
+		t.Errorf("archived event: %+v", m)
+	}
+	schematest.ValidateArchived(t, event.FamilyVocals, m.Body)
+	checkGolden(t, m.Body, "archived.json")
+	if _, err := newBuilder(t, "UTC").Archived(tracing.Context{}, "nope", "task1", data); err == nil {
+		t.Error("an unknown family's archived event was built")
+	}
+}
+
+// checkGolden compares an event, indented, with bridge/event/testdata/name
+// (written with -update).
+func checkGolden(t *testing.T, body []byte, name string) {
+	t.Helper()
 	var pretty bytes.Buffer
-	if err := json.Indent(&pretty, m.Body, "", "  "); err != nil {
+	if err := json.Indent(&pretty, body, "", "  "); err != nil {
 		t.Fatal(err)
 	}
 	pretty.WriteByte('\n')
-	golden := filepath.Join(goldens, "..", "submitted.json")
+	golden := filepath.Join(goldens, "..", name)
 	if *update {
 		if err := os.WriteFile(golden, pretty.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
@@ -422,10 +457,7 @@ func TestSubmittedGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(pretty.Bytes(), want) {
-		t.Errorf("submitted event differs from %s:\n%s", golden, pretty.Bytes())
-	}
-	if strings.Contains(string(m.Body), "secret") {
-		t.Error("the callBackUrl, with its token, reached the event")
+		t.Errorf("the event differs from %s:\n%s", golden, pretty.Bytes())
 	}
 }
 

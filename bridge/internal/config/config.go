@@ -135,6 +135,17 @@ type Config struct {
 	SubmitToken             string        `yaml:"submit_token" help:"secret every submission must carry in the Vocals-Submit-Token header (at least 16 characters); required unless submit_addr is a loopback address; never logged"`
 	SubmitRateLimit         float64       `yaml:"submit_rate_limit" default:"10" min:"0" max:"1000" help:"submissions per second per source address on the submit proxy, bursts of twice that (0: off); more are 429"`
 
+	// Archiving keeps what the provider deletes after 14-15 days.
+	ArchiveEnabled        bool          `yaml:"archive_enabled" group:"Archive" help:"keep the media of every complete event (audio, images, WAV, stems, video) in the JetStream Object Store and publish <prefix>.<task_id>.archived; needs archive_allowed_hosts"`
+	ArchiveAllowedHosts   string        `yaml:"archive_allowed_hosts" help:"where media may be downloaded from, comma-separated: host names (cdn.example.com), subdomains (*.example.com), addresses or CIDRs; a name must be served over https and resolve to public addresses; loopback, private and link-local addresses only when listed as addresses (which may use http); checked on every redirect"`
+	ArchiveBucket         string        `yaml:"archive_bucket" default:"VOCALS_MEDIA" help:"Object Store bucket of the archived media, replicated like the stream"`
+	ArchiveMaxObjectBytes int64         `yaml:"archive_max_object_bytes" default:"268435456" min:"1" help:"largest file kept (256 MiB); a larger one is reported too_large"`
+	ArchiveMaxTaskBytes   int64         `yaml:"archive_max_task_bytes" default:"1073741824" min:"1" help:"most bytes kept of one task (1 GiB); files past it are reported task_too_large"`
+	ArchiveConcurrency    int           `yaml:"archive_concurrency" default:"4" min:"1" max:"64" help:"tasks one replica archives at once"`
+	ArchiveRate           float64       `yaml:"archive_rate" default:"10" min:"0.01" help:"downloads one replica starts per second"`
+	ArchiveTimeout        time.Duration `yaml:"archive_timeout" default:"5m" min:"1ms" help:"time one download may take; a slower one is retried"`
+	ArchiveRetention      time.Duration `yaml:"archive_retention" default:"336h" min:"1s" help:"how long after its complete event the provider keeps a file (14 days): a failed download is retried with backoff until then, then reported expired"`
+
 	LogLevel  string `yaml:"log_level" group:"Logs" default:"info" oneof:"debug info warn error" help:"debug, info, warn, error"`
 	LogFormat string `yaml:"log_format" default:"json" oneof:"json console" help:"json or console"`
 }
@@ -213,7 +224,7 @@ func (c Config) Validate() error {
 			return err
 		}
 	}
-	for _, valid := range []func() error{c.validListeners, c.validNATS, c.validStream, c.validVerification, c.validFamilies, c.validateTracking} {
+	for _, valid := range []func() error{c.validListeners, c.validNATS, c.validStream, c.validVerification, c.validFamilies, c.validateTracking, c.validArchive} {
 		if err := valid(); err != nil {
 			return err
 		}
@@ -428,6 +439,44 @@ func (c Config) validateTracking() error {
 	}
 	return nil
 }
+
+// validArchive checks the archive's bucket and allow-list when it is on.
+func (c Config) validArchive() error {
+	if !c.ArchiveEnabled {
+		return nil
+	}
+	if !streamRe.MatchString(c.ArchiveBucket) {
+		return bad("archive_bucket", "%q must be 1-64 letters, digits, '_' or '-'", c.ArchiveBucket)
+	}
+	names, nets, err := ParseAllowedHosts(c.ArchiveAllowedHosts)
+	if err != nil {
+		return bad("archive_allowed_hosts", "%v", err)
+	}
+	if len(names) == 0 && len(nets) == 0 {
+		return bad("archive_allowed_hosts", "archiving downloads only from listed hosts: list the provider's media hosts")
+	}
+	return nil
+}
+
+// ParseAllowedHosts splits an allow-list into host names (lower-case;
+// "*.example.com" for any subdomain) and networks (addresses and CIDRs).
+func ParseAllowedHosts(list string) (names []string, nets []netip.Prefix, err error) {
+	for _, item := range SplitList(list) {
+		if p, err := ParsePrefixes(item); err == nil {
+			nets = append(nets, p...)
+			continue
+		}
+		name := strings.ToLower(item)
+		if !hostRe.MatchString(strings.TrimPrefix(name, "*.")) {
+			return nil, nil, fmt.Errorf("%q is not a host name, *.domain, address or CIDR", item)
+		}
+		names = append(names, name)
+	}
+	return names, nets, nil
+}
+
+// hostRe is a DNS name: dot-separated labels of letters, digits and '-'.
+var hostRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
 
 // loopback reports whether the listener address addr (host:port) takes
 // connections from this host only.

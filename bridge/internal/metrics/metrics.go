@@ -76,6 +76,12 @@ type Metrics struct {
 	TrackingFailed     prometheus.Counter
 	TrackingClaimsLost prometheus.Counter
 
+	ArchiveDownloads *prometheus.CounterVec // outcome
+	ArchiveBytes     prometheus.Counter
+	ArchiveEvents    prometheus.Counter
+	ArchivePending   prometheus.Gauge
+	ArchiveOldestAge prometheus.Gauge
+
 	reg prometheus.Registerer
 }
 
@@ -166,6 +172,15 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		TrackingEnded:      by("tracking", "ended_total", "Tasks no longer tracked", "how", "callback", "terminal", "stream", "timeout", "disabled"),
 		TrackingClaimsLost: counter("tracking", "claims_lost_total", "Polls another replica claimed first (compare-and-set on the task's revision)."),
 		TrackingFailed:     counter("tracking", "track_failures_total", "Tasks the provider created through the submit proxy that the bridge could not track."),
+
+		// The archiver starts each outcome's series (archive.Outcomes).
+		ArchiveDownloads: f.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Subsystem: "archive", Name: "downloads_total",
+			Help: "Media files the archiver handled, by outcome: archived (stored now), existing (stored before), retried (failed, tried again later), or the reason the file was given up (as in the archived event).",
+		}, []string{"outcome"}),
+		ArchiveBytes:     counter("archive", "bytes_total", "Bytes of media stored in the Object Store."),
+		ArchiveEvents:    counter("archive", "events_total", "Archived events published (duplicates included)."),
+		ArchivePending:   gauge("archive", "pending_events", "Complete events whose media is not archived yet (the archiver's consumer: undelivered and unacknowledged)."),
+		ArchiveOldestAge: gauge("archive", "oldest_age_seconds", "Age of the oldest complete event whose media is not archived yet; 0 when none."),
 	}
 	m.BuildInfo.WithLabelValues(version).Set(1)
 	return m

@@ -21,6 +21,7 @@ func TestMetricsAreNamedAndDocumented(t *testing.T) {
 	m.PublishDuration.WithLabelValues("published").Observe(0.001)
 	m.HTTPDuration.WithLabelValues("public", "/callbacks/vocals", "200").Observe(0.001)
 	m.CallbacksRejected.WithLabelValues("vocals", "malformed_json").Inc()
+	m.ArchiveDownloads.WithLabelValues("archived").Inc()
 
 	families, err := reg.Gather()
 	if err != nil {
@@ -51,7 +52,7 @@ func TestMetricsAreNamedAndDocumented(t *testing.T) {
 			}
 		}
 	}
-	if found != 26 {
-		t.Errorf("found %d vocals_bridge metrics, want 26", found)
+	if found != 31 {
+		t.Errorf("found %d vocals_bridge metrics, want 31", found)
 	}
 }

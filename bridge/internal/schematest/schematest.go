@@ -68,6 +68,14 @@ func ValidateSubmitted(t testing.TB, body []byte) {
 	}
 }
 
+// ValidateArchived fails the test unless body is a valid archived event of
+// family f (schemas/v1/<family>.archived-event.schema.json) and a valid
+// CloudEvent.
+func ValidateArchived(t testing.TB, f event.Family, body []byte) {
+	t.Helper()
+	ValidateFamilyEvent(t, filepath.Base(f.ArchivedEventSchemaPath()), body)
+}
+
 // Compiler returns a compiler, formats asserted, that holds every schema
 // of schemas/v1 under its $id, as a standard validator given the files
 // would: their relative $refs resolve against those ids.

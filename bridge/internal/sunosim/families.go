@@ -84,7 +84,7 @@ func (t *task) oneShotBody(stage, sp string) map[string]any {
 	if failed {
 		code, msg = t.fault.Fail, failureMsg(t.fault.Fail)
 	}
-	base := "https://files.sunosim.invalid/" + t.ID
+	base := t.media + t.ID
 	data := map[string]any{}
 	body := map[string]any{"code": code, "msg": msg, "data": data}
 	id := func(k, s string) { // where each spelling puts the task id

@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -68,6 +69,10 @@ type Options struct {
 	// Spelling is whose pages the callbacks and details answers follow
 	// where the providers disagree: SpellingS or SpellingK (default).
 	Spelling string
+	// MediaBase is the URL the callbacks' media URLs start with: the
+	// simulator's own MediaPath (http://<addr>/media) to serve them,
+	// DefaultMediaBase (a host that does not resolve) when empty.
+	MediaBase string
 }
 
 // Sim is the simulated provider. It is an http.Handler.
@@ -78,9 +83,10 @@ type Sim struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu    sync.Mutex
-	tasks map[string]*task
-	order []string
+	mu        sync.Mutex
+	tasks     map[string]*task
+	order     []string
+	mediaHits map[string]int
 }
 
 // New returns a Sim; Close stops its timelines and pending callbacks.
@@ -103,7 +109,10 @@ func New(o Options) *Sim {
 	if o.Spelling != SpellingS {
 		o.Spelling = SpellingK
 	}
-	s := &Sim{o: o, tasks: map[string]*task{}, mux: http.NewServeMux()}
+	if o.MediaBase == "" {
+		o.MediaBase = DefaultMediaBase
+	}
+	s := &Sim{o: o, tasks: map[string]*task{}, mediaHits: map[string]int{}, mux: http.NewServeMux()}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	details := map[string]bool{}
 	for _, f := range Families {
@@ -115,6 +124,7 @@ func New(o Options) *Sim {
 	}
 	s.mux.HandleFunc("GET "+TasksPath+"/{id}", s.showTask)
 	s.mux.HandleFunc("GET "+TasksPath, s.listTasks)
+	s.mux.HandleFunc("GET "+MediaPath, s.media)
 	return s
 }
 
@@ -180,7 +190,7 @@ func (s *Sim) submit(w http.ResponseWriter, r *http.Request, fam Family) {
 	param, _ := json.Marshal(req)
 	t := &task{
 		ID: newTaskID(), fam: fam, param: string(param), callbackURL: req[fam.CallbackField()].(string),
-		title: title, prompt: prompt, fault: fault,
+		title: title, prompt: prompt, fault: fault, media: strings.TrimSuffix(s.o.MediaBase, "/") + "/",
 		status: "PENDING", Submitted: time.Now(),
 	}
 	s.mu.Lock()

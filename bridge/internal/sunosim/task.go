@@ -18,6 +18,7 @@ type task struct {
 	title       string
 	prompt      string
 	fault       Fault
+	media       string // the media URL base, ending in "/"
 
 	status    string // record-info status
 	stage     string // last stage reached
@@ -63,7 +64,7 @@ func (t *task) tracks() []track {
 	if t.stage == "" || t.stage == "error" {
 		return nil
 	}
-	base := "https://files.sunosim.invalid/" + t.ID
+	base := t.media + t.ID
 	created := t.reachedAt.UTC().Format("2006-01-02 15:04:05")
 	out := make([]track, 2)
 	for i := range out {

@@ -191,7 +191,7 @@ func (o *options) follow(ctx context.Context, out, errOut io.Writer) error {
 }
 
 func validStage(s string) bool {
-	for _, st := range append(event.Stages(), event.StageTimeout) {
+	for _, st := range append(event.Stages(), event.StageTimeout, event.StageArchived) {
 		if string(st) == s {
 			return true
 		}
