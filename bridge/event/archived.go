@@ -1,6 +1,9 @@
 package event
 
-import "strconv"
+import (
+	"fmt"
+	"strconv"
+)
 
 // StageArchived is the last subject token of a task's archived event
 // (<prefix>.<task_id>.archived): the bridge has kept the media of the
@@ -154,4 +157,29 @@ type ArchivedObjectV1 struct {
 	ContentType string `json:"content_type"`
 	Reason      string `json:"reason"`
 	Error       string `json:"error"`
+}
+
+var _ Result = ArchivedV1{}
+
+// Made reports whether a file was kept.
+func (d ArchivedV1) Made() bool {
+	for _, o := range d.Objects {
+		if o.Status == ObjectArchived {
+			return true
+		}
+	}
+	return false
+}
+
+// Items describe each file: kept, under its object name, or why not.
+func (d ArchivedV1) Items() []string {
+	out := make([]string, 0, len(d.Objects))
+	for _, o := range d.Objects {
+		if o.Status == ObjectArchived {
+			out = append(out, fmt.Sprintf("%s %s: %s (%d bytes, %s)", o.Kind, o.MediaID, o.Name, o.Size, o.ContentType))
+		} else {
+			out = append(out, fmt.Sprintf("%s %s: not kept, %s: %s", o.Kind, o.MediaID, o.Reason, o.Error))
+		}
+	}
+	return out
 }

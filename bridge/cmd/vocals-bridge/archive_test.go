@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -163,9 +164,14 @@ func TestBinaryArchive(t *testing.T) {
 					t.Errorf("%s %s: %+v, want archived, %d bytes of %s, sha256 %x", key, file, o, len(body), ct, sum)
 					continue
 				}
-				got, err := obs.GetBytes(ctx, o.Name)
-				if err != nil || !bytes.Equal(got, body) {
-					t.Errorf("%s: reading %s back: %v (%d bytes)", key, o.Name, err, len(got))
+				if r, err := consumer.Fetch(ctx, js, data, o); err != nil {
+					t.Errorf("%s: fetching %s: %v", key, o.Name, err)
+				} else {
+					got, err := io.ReadAll(r)
+					_ = r.Close()
+					if err != nil || !bytes.Equal(got, body) {
+						t.Errorf("%s: reading %s back: %v (%d bytes)", key, o.Name, err, len(got))
+					}
 				}
 				stored++
 				// Downloaded once: twice only for the one the kill cut off.

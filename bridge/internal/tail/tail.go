@@ -206,8 +206,10 @@ func validStage(s string) bool {
 func Line(e consumer.Event) string {
 	var b strings.Builder
 	c := e.Common()
-	fmt.Fprintf(&b, "%s  %-16s  %-8s  %s  code=%d  from %s", e.CloudEvent.Time().UTC().Format(time.RFC3339), e.Family, e.Stage,
-		clean(c.TaskID), c.Code, clean(string(e.Origin())))
+	fmt.Fprintf(&b, "%s  %-16s  %-8s  %s", e.CloudEvent.Time().UTC().Format(time.RFC3339), e.Family, e.Stage, clean(c.TaskID))
+	if e.Stage != event.StageArchived { // the archiver's report has no code and no origin
+		fmt.Fprintf(&b, "  code=%d  from %s", c.Code, clean(string(e.Origin())))
+	}
 	if f, ok := e.Failure(); ok {
 		fmt.Fprintf(&b, " (%s) %q", clean(f.Reason), f.Msg)
 		return b.String()

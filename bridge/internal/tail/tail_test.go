@@ -60,6 +60,11 @@ func TestLine(t *testing.T) {
 			}),
 			want: "\n    \"Iron Man\" (2 tracks)", wantNot: "\"Iron Man\"\n",
 		},
+		// The archiver's report, each file a line, a refusal with its reason.
+		"archived": {
+			e:    golden(t, "../archived.json", "vocals.task1.archived", func(map[string]any) {}),
+			want: "vocals            archived  task1\n    audio e231c0de-1a2b-4c3d-8e9f-0a1b8cadc7dc: vocals/task1/e231c0de-1a2b-4c3d-8e9f-0a1b8cadc7dc/audio (3175552 bytes, audio/mpeg)\n    image e231c0de-1a2b-4c3d-8e9f-0a1b8cadc7dc: not kept, host_not_allowed",
+		},
 		"two notes": {
 			e:    golden(t, "midi/k-complete.json", "midi."+task+".complete", func(map[string]any) {}),
 			want: `"Acoustic Grand Piano" 2 notes`,
