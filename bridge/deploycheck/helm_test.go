@@ -203,6 +203,15 @@ func TestImageRepositoryIsRequired(t *testing.T) {
 	}
 }
 
+// Archiving without an allow-list refuses to render, saying what to set:
+// the bridge would refuse to start.
+func TestArchiveNeedsAllowedHosts(t *testing.T) {
+	_, err := install(withImage(map[string]any{"config": map[string]any{"archive_enabled": true}}))
+	if err == nil || !strings.Contains(err.Error(), "config.archive_enabled needs config.archive_allowed_hosts") {
+		t.Fatalf("rendered archiving without an allow-list: %v", err)
+	}
+}
+
 func TestHelmTemplateDefaults(t *testing.T) {
 	docs, notes := render(t, "")
 	want := []string{

@@ -71,6 +71,8 @@ func runBridge() (*bridgeProc, error) {
 	cmd.Env = []string{
 		"VOCALS_BRIDGE_HTTP_ADDR=127.0.0.1:0", "VOCALS_BRIDGE_ADMIN_ADDR=127.0.0.1:0",
 		"VOCALS_BRIDGE_EMBEDDED_NATS_ADDR=", "VOCALS_BRIDGE_DATA_DIR=" + filepath.Join(dir, "data"),
+		// Archiving on, so its labelled families are exposed too.
+		"VOCALS_BRIDGE_ARCHIVE_ENABLED=true", "VOCALS_BRIDGE_ARCHIVE_ALLOWED_HOSTS=media.example",
 	}
 	stop := func() { cancel(); _ = cmd.Wait(); os.RemoveAll(dir) }
 	stderr, err := cmd.StderrPipe()
@@ -248,6 +250,7 @@ func TestDashboard(t *testing.T) {
 		"vocals_bridge_callbacks_received_total", "vocals_bridge_callbacks_rejected_total",
 		"vocals_bridge_publish_duration_seconds_bucket", "vocals_bridge_spool_entries",
 		"vocals_bridge_spool_oldest_age_seconds", "vocals_bridge_nats_connected",
+		"vocals_bridge_archive_downloads_total", "vocals_bridge_archive_oldest_age_seconds",
 	} {
 		if !seen[want] {
 			t.Errorf("no panel shows %s", want)
