@@ -114,17 +114,20 @@ lint-schemas:
 
 # The simulator runs at 1/20 of real time with stages 1.5 s apart; the bridge
 # (ports 18080-18082, NATS 14222, so `make run` can stay up) polls tasks 8 s
-# after submission. Eight tasks in five families: four add-vocals tasks
-# (normal, all callbacks lost, complete lost, failed with 531), a generate
-# task with its stages, lyrics, a WAV conversion whose callback is lost and
-# stem separation. tail exits after their fifteen events (--follow: it waits
-# for those not yet stored); logs in data-demo/.
+# after submission, and archives the media the simulator serves. Eight tasks
+# in five families: four add-vocals tasks (normal, all callbacks lost,
+# complete lost, failed with 531), a generate task with its stages, lyrics,
+# a WAV conversion whose callback is lost and stem separation. tail exits
+# after their fifteen events and the six archived events of the tasks that
+# completed with media (--follow: it waits for those not yet stored); logs in
+# data-demo/.
 DEMO_ENV := VOCALS_BRIDGE_DATA_DIR=data-demo VOCALS_BRIDGE_HTTP_ADDR=127.0.0.1:18080 \
 	VOCALS_BRIDGE_ADMIN_ADDR=127.0.0.1:18081 VOCALS_BRIDGE_EMBEDDED_NATS_ADDR=127.0.0.1:14222 \
 	VOCALS_BRIDGE_WEBHOOK_HMAC_KEY=demo-hmac-key VOCALS_BRIDGE_TRACKING_ENABLED=true \
 	VOCALS_BRIDGE_PROVIDER_BASE_URL=http://127.0.0.1:18090 VOCALS_BRIDGE_PROVIDER_API_KEY=demo-api-key \
 	VOCALS_BRIDGE_TRACKING_POLL_AFTER=8s VOCALS_BRIDGE_TRACKING_POLL_INTERVAL=2s \
 	VOCALS_BRIDGE_SUBMIT_ADDR=127.0.0.1:18082 \
+	VOCALS_BRIDGE_ARCHIVE_ENABLED=true VOCALS_BRIDGE_ARCHIVE_ALLOWED_HOSTS=127.0.0.1 \
 	VOCALS_BRIDGE_SUBMIT_CALLBACK_URL=http://127.0.0.1:18080/callbacks/vocals
 
 demo: build
@@ -132,7 +135,7 @@ demo: build
 	rm -rf data-demo && mkdir -p data-demo
 	@set -e; trap 'kill $$SIM $$BRIDGE 2>/dev/null; wait 2>/dev/null' EXIT; \
 	./bin/sunosim -addr 127.0.0.1:18090 -api-key demo-api-key -hmac-key demo-hmac-key \
-		-scale 0.05 -stage-gap 30s > data-demo/sunosim.log 2>&1 & SIM=$$!; \
+		-scale 0.05 -stage-gap 30s -media > data-demo/sunosim.log 2>&1 & SIM=$$!; \
 	env $(DEMO_ENV) ./bin/vocals-bridge > data-demo/bridge.log 2>&1 & BRIDGE=$$!; \
 	for i in $$(seq 50); do ./bin/vocals-bridge probe http://127.0.0.1:18081/readyz >/dev/null 2>&1 && break; sleep 0.2; done; \
 	./bin/vocals-bridge probe http://127.0.0.1:18081/readyz; \
@@ -142,8 +145,8 @@ demo: build
 	./bin/sunosim submit -api http://127.0.0.1:18082 -family lyrics; \
 	./bin/sunosim submit -api http://127.0.0.1:18082 -family wav -faults never; \
 	./bin/sunosim submit -api http://127.0.0.1:18082 -family stems; \
-	echo "== events of every family, as they reach the stream (the lost ones come from polls):"; \
-	timeout 60 ./bin/vocals-bridge tail --nats-url nats://127.0.0.1:14222 --all --follow --max 15; \
+	echo "== events of every family, as they reach the stream (the lost ones come from polls; archived: the media kept):"; \
+	timeout 60 ./bin/vocals-bridge tail --nats-url nats://127.0.0.1:14222 --all --follow --max 21; \
 	echo "== done; logs in data-demo/"
 
 clean:
