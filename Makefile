@@ -53,6 +53,7 @@ fuzz:
 	$(GO) test ./bridge/internal/provider -run '^$$' -fuzz FuzzRecordInfo -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./bridge/internal/provider -run '^$$' -fuzz FuzzDetails -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./bridge/internal/family -run '^$$' -fuzz FuzzFamilies -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./bridge/internal/archive -run '^$$' -fuzz FuzzPolicy -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
 bench: build
 	$(GO) build -o bin/nats-server github.com/nats-io/nats-server/v2
