@@ -2,12 +2,15 @@ package main
 
 import (
 	"fmt"
+	"net/http/httptest"
 	"maps"
 	"os/exec"
 	"slices"
 	"strings"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/bench/load"
+	"github.com/vocals-bridge/vocals-bridge/bridge/event"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/sunosim"
 )
 
 // interleavedRun is one target's measurements across the interleaved rounds.
@@ -78,7 +81,26 @@ func interleaved(o options, self, natsURL string, natsPid int, startBridge func(
 	}
 	defer traced.stop()
 	traced.broker = natsPid
-	targets = append(targets, defaults, traced)
+	// Archiving on, as configured by default, with every callback naming an
+	// audio file and a cover image a media server in the harness serves. It
+	// has a stream (add-vocals only) and a consumer of its own, so the
+	// other bridges' broker does no work for the archiver.
+	media := httptest.NewServer(sunosim.New(sunosim.Options{APIKey: "unused"}))
+	defer media.Close()
+	var others []string
+	for _, f := range event.Families()[1:] {
+		others = append(others, string(f))
+	}
+	archiving, err := startBridge("bridge-external-archiving-interleaved", "VOCALS_BRIDGE_NATS_URL="+natsURL,
+		"VOCALS_BRIDGE_STREAM=ARCHIVING", "VOCALS_BRIDGE_SUBJECT_PREFIX=archiving", "VOCALS_BRIDGE_DISABLED_FAMILIES="+strings.Join(others, ","),
+		"VOCALS_BRIDGE_DEADLETTER_STREAM=ARCHIVING_DLQ", "VOCALS_BRIDGE_DEADLETTER_SUBJECT_PREFIX=archiving_dlq",
+		"VOCALS_BRIDGE_ARCHIVE_ENABLED=true", "VOCALS_BRIDGE_ARCHIVE_ALLOWED_HOSTS=127.0.0.1")
+	if err != nil {
+		return nil, err
+	}
+	defer archiving.stop()
+	archiving.broker, archiving.request = natsPid, callbackWithMedia(media.URL)
+	targets = append(targets, defaults, traced, archiving)
 	runs := make([]interleavedRun, len(targets))
 	for i, t := range targets {
 		runs[i] = interleavedRun{name: strings.TrimSuffix(t.name, "-interleaved"), concurrency: c, p99: map[int][]float64{}}
@@ -86,7 +108,7 @@ func interleaved(o options, self, natsURL string, natsPid int, startBridge func(
 	for round := range rounds {
 		for i, t := range targets {
 			m := measure(t, "closed", func() load.Result {
-				return load.Closed(t.url, c, o.duration, callback(fmt.Sprintf("I%d%dc", round, i)))
+				return load.Closed(t.url, c, o.duration, t.requests(fmt.Sprintf("I%d%dc", round, i)))
 			})
 			runs[i].closed = append(runs[i].closed, m.res.Throughput())
 			runs[i].cpuPer1k = append(runs[i].cpuPer1k, msf(m.cpuPer1k))
@@ -96,7 +118,7 @@ func interleaved(o options, self, natsURL string, natsPid int, startBridge func(
 		}
 		for _, r := range rates {
 			for i, t := range targets {
-				res := load.Open(t.url, r, o.duration, 4096, callback(fmt.Sprintf("I%d%do%d", round, i, r)))
+				res := load.Open(t.url, r, o.duration, 4096, t.requests(fmt.Sprintf("I%d%do%d", round, i, r)))
 				runs[i].p99[r] = append(runs[i].p99[r], msf(res.Percentile(99)))
 			}
 		}
@@ -126,7 +148,8 @@ func renderInterleaved(inter []interleavedRun) string {
 		"**peer** is the bridge a user would assemble from Watermill (`bridge/bench/peer`: watermill-http's subscriber answering after the handler, " +
 		"watermill-nats' JetStream publisher with the message id from task and stage; no signature check, no envelope, no spool, no metrics, no logging). " +
 		"**bridge-external-defaults** is the external bridge as configured by default: no signature key, so no signature checks (the other bridges here check every signature), Info logging; the difference to bridge-external is what signature checks cost. " +
-		"**bridge-external-traced** is the external bridge with tracing on (OTLP/HTTP to a sink in the harness that discards the spans; the default sampler keeps every trace): the difference is what tracing costs.\n\n")
+		"**bridge-external-traced** is the external bridge with tracing on (OTLP/HTTP to a sink in the harness that discards the spans; the default sampler keeps every trace): the difference is what tracing costs. " +
+		"**bridge-external-archiving** is the external bridge with archiving on as configured by default (4 tasks at once, at most 10 downloads/s), each callback naming an audio file and a cover image that a media server in the harness serves, on a stream of its own with the archiver's consumer: the difference is what archiving costs the callback path (the archiver works behind it, at its own pace).\n\n")
 	naive := inter[0]
 	peer, hasPeer := runOf(inter, "peer")
 	rates := slices.Sorted(maps.Keys(naive.p99))

@@ -16,6 +16,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -42,6 +43,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/bench/load"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/sunosim"
 	"github.com/vocals-bridge/vocals-bridge/bridge/bench/naive"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
 )
@@ -151,6 +153,19 @@ func callback(run string) load.Request {
 	}
 }
 
+// callbackWithMedia is callback with its media URLs (an audio file and a
+// cover image per task) on base, a media server that serves them.
+func callbackWithMedia(base string) func(run string) load.Request {
+	return func(run string) load.Request {
+		next := callback(run)
+		return func(i int64) ([]byte, http.Header) {
+			body, h := next(i)
+			task := fmt.Sprintf("%s%020d", run, i)
+			return bytes.ReplaceAll(body, []byte("https://example.cn/"), []byte(base+sunosim.MediaPath+task+"/")), h
+		}
+	}
+}
+
 func freeAddr() string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -185,6 +200,16 @@ type target struct {
 	// broker is the pid of the separate nats-server the target publishes
 	// to, whose CPU is measured beside the target's; 0 when there is none.
 	broker int
+	// request makes the callbacks of a run; callback when nil.
+	request func(run string) load.Request
+}
+
+// requests are the callbacks t is sent in a run.
+func (t *target) requests(run string) load.Request {
+	if t.request != nil {
+		return t.request(run)
+	}
+	return callback(run)
 }
 
 func startProcess(name, url string, cmd *exec.Cmd) (*target, error) {

@@ -50,7 +50,7 @@ func TestHarnessSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"## Closed loop", "## Open loop", "## Broker ceiling", "## Disk ceiling", "## Ratios", "## Where the CPU goes", "## Interleaved", "## Against the targets", "## With a growing stream", "## R3 on a three-node cluster",
-		"| http-ceiling |", "| naive |", "| peer |", "| bridge-external |", "| bridge-embedded |"} {
+		"| http-ceiling |", "| naive |", "| peer |", "| bridge-external |", "| bridge-embedded |", "| bridge-external-archiving |"} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q", want)
 		}
