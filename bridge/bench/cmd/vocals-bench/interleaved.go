@@ -2,8 +2,8 @@ package main
 
 import (
 	"fmt"
-	"net/http/httptest"
 	"maps"
+	"net/http/httptest"
 	"os/exec"
 	"slices"
 	"strings"

@@ -43,9 +43,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/bench/load"
-	"github.com/vocals-bridge/vocals-bridge/bridge/internal/sunosim"
 	"github.com/vocals-bridge/vocals-bridge/bridge/bench/naive"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/sunosim"
 )
 
 const hmacKey = "bench-key"
