@@ -66,13 +66,14 @@ func ObjectName(f Family, taskID string, m Media) string {
 	return string(f) + "/" + taskID + "/" + m.ID + "/" + m.Kind
 }
 
-// Media lists each track's audio and cover image; a track without an id
-// is named by its position (track-1, ...).
+// Media lists each track's audio and cover image, named by the track id;
+// a track whose id is empty, or not 1-128 letters, digits, '_' or '-' (as
+// a task id must be), by its position (track-1, ...).
 func (d DataV1) Media() []Media {
 	var out []Media
 	for i, t := range d.Tracks {
 		id := t.ID
-		if id == "" {
+		if !ValidTaskID(id) {
 			id = "track-" + strconv.Itoa(i+1)
 		}
 		out = appendMedia(out, Media{id, MediaAudio, t.AudioURL}, Media{id, MediaImage, t.ImageURL})

@@ -37,9 +37,13 @@ type App struct {
 	reg     *prometheus.Registry
 	metrics *metrics.Metrics
 
-	nc    *nats.Conn
-	pub   *publish.JetStream
-	spool *spool.Spool // nil when disabled
+	nc *nats.Conn
+	// natsServers and natsOpts connect to NATS as nc did, for the
+	// archiver's connection of its own.
+	natsServers []string
+	natsOpts    []nats.Option
+	pub         *publish.JetStream
+	spool       *spool.Spool // nil when disabled
 	// journal is the embedded mode's durability point (nil: JetStream's
 	// own fsync is, or the mode is external).
 	journal *deliver.Journal

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
@@ -160,7 +161,7 @@ func (a *App) connect(context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.nc = nc
+	a.nc, a.natsServers, a.natsOpts = nc, servers, opts
 	a.onClose(func() {
 		if err := nc.Drain(); err != nil {
 			nc.Close()
@@ -316,7 +317,9 @@ func (a *App) pipeline(context.Context) error {
 	a.builder = cloudevent.NewBuilder(cfg.SubjectPrefix, cfg.EventSource, cfg.SchemaBase(), loc).WithPrefixes(cfg.Prefixes())
 	a.sink = deliver.New(a.pub, a.spool, a.journal, cfg.PublishTimeout, a.pub.MaxEvent)
 	if cfg.ArchiveEnabled {
-		a.archiver = a.newArchiver()
+		if a.archiver, err = a.newArchiver(); err != nil {
+			return err
+		}
 	}
 	if !cfg.TrackingEnabled {
 		return nil
@@ -331,9 +334,26 @@ func (a *App) pipeline(context.Context) error {
 }
 
 // newArchiver is the archiver of the enabled families whose data holds
-// media.
-func (a *App) newArchiver() *archive.Archiver {
+// media. It has a NATS connection of its own: an object's chunks must not
+// queue in front of the callbacks' publishes and acks.
+func (a *App) newArchiver() (*archive.Archiver, error) {
 	cfg := a.cfg
+	log := a.log.Named("archive")
+	nc, err := publish.Connect(a.natsServers, log, publish.ConnHooks{},
+		append(a.natsOpts, nats.Name("vocals-bridge archiver"), nats.RetryOnFailedConnect(true))...)
+	if err != nil {
+		return nil, fmt.Errorf("app: archiver: %w", err)
+	}
+	a.onClose(func() {
+		if err := nc.Drain(); err != nil {
+			nc.Close()
+		}
+		waitClosed(nc)
+	})
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("app: archiver: %w", err)
+	}
 	names, nets, _ := config.ParseAllowedHosts(cfg.ArchiveAllowedHosts) // validated with the config
 	prefixes := cfg.Prefixes()
 	archived := map[event.Family]string{}
@@ -347,7 +367,7 @@ func (a *App) newArchiver() *archive.Archiver {
 		Policy:       archive.Policy{Names: names, Nets: nets, MaxBytes: cfg.ArchiveMaxObjectBytes},
 		MaxTaskBytes: cfg.ArchiveMaxTaskBytes, Concurrency: cfg.ArchiveConcurrency, Rate: cfg.ArchiveRate,
 		Timeout: cfg.ArchiveTimeout, Retention: cfg.ArchiveRetention,
-	}, a.pub.JS(), a.sink, a.builder, a.metrics, a.log.Named("archive"))
+	}, js, a.sink, a.builder, a.metrics, log), nil
 }
 
 func (a *App) verifier() (*verify.Verifier, error) {
