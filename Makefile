@@ -110,6 +110,7 @@ lint-schemas:
 			-d "$$d*.json" || exit 1; done
 	$(AJV) -s schemas/v1/submitted-event.schema.json -r schemas/v1/submitted.schema.json -d bridge/event/testdata/submitted.json
 	$(AJV) -s schemas/v1/timeout-event.schema.json -r schemas/v1/data.schema.json -d bridge/event/testdata/timeout.json
+	$(AJV) -s schemas/v1/archived-event.schema.json -r schemas/v1/archived.schema.json -d bridge/event/testdata/archived.json
 	test -d bin/asyncapi/node_modules/@asyncapi/parser || npm install --silent --no-audit --no-fund --prefix bin/asyncapi @asyncapi/parser@3.6.6
 	cp bridge/event/testdata/asyncapi-check.mjs bin/asyncapi/ && node bin/asyncapi/asyncapi-check.mjs schemas/asyncapi.yaml
 
