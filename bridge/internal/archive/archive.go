@@ -29,6 +29,7 @@ import (
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/deliver"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/metrics"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/outbound"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/publish"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/tracing"
 )
 
@@ -230,7 +231,12 @@ func (a *Archiver) handle(ctx context.Context, store jetstream.ObjectStore, msg 
 		_ = msg.NakWithDelay(a.retry.Nth(delivered(msg)))
 		return
 	}
-	if err := a.publish(ctx, e, data); err != nil {
+	if err := a.publish(ctx, e, data); errors.Is(err, deliver.ErrEventTooLarge) || errors.Is(err, publish.ErrRejected) {
+		// Never: the objects are kept, the event cannot say so.
+		log.Error("the stream refuses the archived event; the objects are kept", zap.Error(err))
+		_ = msg.Term()
+		return
+	} else if err != nil {
 		log.Warn("publishing the archived event; will retry", zap.Error(err))
 		_ = msg.NakWithDelay(a.retry.Nth(delivered(msg)))
 		return
