@@ -37,7 +37,7 @@ func TestBinaryArchive(t *testing.T) {
 	n := startNATS(t)
 	env := []string{
 		"VOCALS_BRIDGE_ARCHIVE_ENABLED=true", "VOCALS_BRIDGE_ARCHIVE_ALLOWED_HOSTS=127.0.0.1",
-		"VOCALS_BRIDGE_ARCHIVE_MAX_OBJECT_BYTES=2097152", "VOCALS_BRIDGE_ARCHIVE_TIMEOUT=10s",
+		"VOCALS_BRIDGE_ARCHIVE_MAX_OBJECT_BYTES=2097152", "VOCALS_BRIDGE_ARCHIVE_TIMEOUT=5s",
 		"VOCALS_BRIDGE_ARCHIVE_RETENTION=20s", "VOCALS_BRIDGE_ARCHIVE_RATE=200", "VOCALS_BRIDGE_ARCHIVE_CONCURRENCY=2",
 	}
 	dirA := t.TempDir()
@@ -77,7 +77,8 @@ func TestBinaryArchive(t *testing.T) {
 	post(gen, hostileTask, musicBody(hostileTask, media.URL,
 		"redirect.mp3", "html.jpeg", // a redirect to localhost; an error page
 		"large.mp3", "flaky.jpeg", // over the 2 MiB limit; 503 twice, then fine
-		"fail.mp3", "ok.jpeg")) // 503 until the retention is over
+		"fail.mp3", "ok.jpeg", // 503 until the retention is over
+		"crawl.mp3", "")) // slower than archive_timeout, every time
 	// A host the allow-list does not name.
 	post(gen, "arch-other-host", musicBody("arch-other-host", strings.Replace(media.URL, "127.0.0.1", "localhost", 1), "a.mp3", ""))
 
@@ -146,7 +147,7 @@ func TestBinaryArchive(t *testing.T) {
 	stored := 0
 	want := map[string]string{ // the hostile task's files: the reason, or "" for kept
 		"redirect.mp3": "host_not_allowed", "html.jpeg": "content_type", "large.mp3": "too_large",
-		"flaky.jpeg": "", "fail.mp3": "expired", "ok.jpeg": "",
+		"flaky.jpeg": "", "fail.mp3": "expired", "ok.jpeg": "", "crawl.mp3": "expired",
 	}
 	for _, st := range tasks {
 		key := string(st.fam) + "/" + st.task

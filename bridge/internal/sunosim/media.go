@@ -23,6 +23,7 @@ const DefaultMediaBase = "https://files.sunosim.invalid"
 // Media files whose name holds one of these words misbehave:
 //   - large: 4 MiB instead of 8-40 KiB;
 //   - slow: sent in 1 KiB pieces over about two seconds;
+//   - crawl: the same over about a minute;
 //   - flaky: 503 for the first two requests of each path, then the file;
 //   - fail: always 503;
 //   - html: an error page, text/html;
@@ -31,6 +32,7 @@ const DefaultMediaBase = "https://files.sunosim.invalid"
 const (
 	MediaLarge    = "large"
 	MediaSlow     = "slow"
+	MediaCrawl    = "crawl"
 	MediaFlaky    = "flaky"
 	MediaFail     = "fail"
 	MediaHTML     = "html"
@@ -94,12 +96,16 @@ func (s *Sim) media(w http.ResponseWriter, r *http.Request) {
 	}
 	body, ct := MediaFile(name)
 	w.Header().Set("Content-Type", ct)
-	if !strings.Contains(name, MediaSlow) {
+	over := map[bool]time.Duration{true: 2 * time.Second}[strings.Contains(name, MediaSlow)]
+	if strings.Contains(name, MediaCrawl) {
+		over = time.Minute
+	}
+	if over == 0 {
 		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
 		return
 	}
 	const piece = 1 << 10
-	pause := 2 * time.Second / time.Duration(len(body)/piece+1)
+	pause := over / time.Duration(len(body)/piece+1)
 	for len(body) > 0 {
 		n := min(piece, len(body))
 		if _, err := w.Write(body[:n]); err != nil {
