@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -207,6 +208,37 @@ func TestBinaryArchive(t *testing.T) {
 	if stored < 30 {
 		t.Errorf("only %d files archived: the examples hold more", stored)
 	}
+	// The metrics say it too: the files stored by the two bridges since the
+	// kill (the rest of them, no more than all), each outcome of the
+	// hostile files, and no backlog once the last archived event is out.
+	var kept, refused float64
+	for _, p := range []*proc{a, b} {
+		kept += labelled(t, p, "vocals_bridge_archive_downloads_total", `outcome="archived"`)
+		refused += labelled(t, p, "vocals_bridge_archive_downloads_total", `outcome="too_large"`)
+	}
+	if kept < 1 || kept > float64(stored) || refused < 1 {
+		t.Errorf("the bridges counted %v files archived (of %d) and %v too large", kept, stored, refused)
+	}
+	eventually(t, "no archiving backlog", 30*time.Second, func() bool {
+		return metric(t, b, "vocals_bridge_archive_pending_events") == 0 && metric(t, b, "vocals_bridge_archive_oldest_age_seconds") == 0
+	})
+}
+
+// labelled reads the sample of a metric with the given label, 0 when it
+// has none yet.
+func labelled(t *testing.T, p *proc, name, label string) float64 {
+	t.Helper()
+	_, body := get(t, p.admin+"/metrics")
+	for _, line := range strings.Split(body, "\n") {
+		if rest, ok := strings.CutPrefix(line, name+"{"+label+"} "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			return v
+		}
+	}
+	return 0
 }
 
 // musicBody is a complete callback of a music family with one track per
