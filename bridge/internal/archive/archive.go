@@ -125,7 +125,31 @@ func (a *Archiver) Run(ctx context.Context) {
 		wg.Go(func() { a.work(ctx, store, cons) })
 	}
 	wg.Go(func() { a.watch(ctx, cons) })
+	wg.Go(func() { a.sweepEvery(ctx, store, time.Hour) })
 	wg.Wait()
+}
+
+// sweepEvery removes what uploads cut off left in the bucket (sweep), a
+// minute after start and then every period; every replica does, which is
+// harmless.
+func (a *Archiver) sweepEvery(ctx context.Context, store jetstream.ObjectStore, period time.Duration) {
+	t := time.NewTimer(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := sweep(ctx, a.js, store, a.cfg.Bucket, 2*a.ackWait(), a.now())
+		switch {
+		case err != nil:
+			a.log.Warn("sweeping the chunks of cut-off uploads", zap.Error(err))
+		case n > 0:
+			a.log.Info("swept the chunks of cut-off uploads", zap.Int("uploads", n))
+		}
+		t.Reset(period)
+	}
 }
 
 // ackWait is how long a replica may go silent on an event before another
