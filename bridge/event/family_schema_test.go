@@ -104,28 +104,28 @@ func timeoutSchema(base map[string]any, f event.Family) map[string]any {
 }
 
 func familySubmittedSchema(base map[string]any, f event.Family) map[string]any {
-	var doc map[string]any
-	raw, _ := json.Marshal(base)
-	_ = json.Unmarshal(raw, &doc)
-	doc["$id"] = schematest.ID(string(f) + ".submitted-event.schema.json")
-	doc["title"] = fmt.Sprintf("vocals-bridge %s submitted CloudEvent, v1, structured JSON mode", f)
-	doc["description"] = fmt.Sprintf("The body of the message the bridge publishes on <prefix>_tasks.<task_id>.submitted when it starts tracking a %s task (the prefix defaults to %s).", f, f)
-	props := doc["properties"].(map[string]any)
-	props["id"].(map[string]any)["description"] = fmt.Sprintf("UUIDv5 of \"%s/<task_id>/submitted\": the same however often the task is announced; also the Nats-Msg-Id.", f)
-	props["type"] = map[string]any{"const": f.SubmittedType()}
-	return doc
+	return familyTaskSchema(base, f, string(f)+".submitted-event.schema.json", "submitted",
+		fmt.Sprintf("on <prefix>_tasks.<task_id>.submitted when it starts tracking a %s task", f), "the task is announced", f.SubmittedType())
 }
 
 func familyArchivedSchema(base map[string]any, f event.Family) map[string]any {
+	return familyTaskSchema(base, f, filepath.Base(f.ArchivedEventSchemaPath()), "archived",
+		fmt.Sprintf("on <prefix>.<task_id>.archived when it has archived the media of a %s task's complete event", f), "the task is archived", f.ArchivedType())
+}
+
+// familyTaskSchema is add-vocals' schema of an event that is not a
+// provider stage (base) made f's: its file, title, description, id and
+// type.
+func familyTaskSchema(base map[string]any, f event.Family, file, what, when, often, typ string) map[string]any {
 	var doc map[string]any
 	raw, _ := json.Marshal(base)
 	_ = json.Unmarshal(raw, &doc)
-	doc["$id"] = schematest.ID(filepath.Base(f.ArchivedEventSchemaPath()))
-	doc["title"] = fmt.Sprintf("vocals-bridge %s archived CloudEvent, v1, structured JSON mode", f)
-	doc["description"] = fmt.Sprintf("The body of the message the bridge publishes on <prefix>.<task_id>.archived when it has archived the media of a %s task's complete event (the prefix defaults to %s).", f, f)
+	doc["$id"] = schematest.ID(file)
+	doc["title"] = fmt.Sprintf("vocals-bridge %s %s CloudEvent, v1, structured JSON mode", f, what)
+	doc["description"] = fmt.Sprintf("The body of the message the bridge publishes %s (the prefix defaults to %s).", when, f)
 	props := doc["properties"].(map[string]any)
-	props["id"].(map[string]any)["description"] = fmt.Sprintf("UUIDv5 of \"%s/<task_id>/archived\": the same however often the task is archived; also the Nats-Msg-Id.", f)
-	props["type"] = map[string]any{"const": f.ArchivedType()}
+	props["id"].(map[string]any)["description"] = fmt.Sprintf("UUIDv5 of \"%s/<task_id>/%s\": the same however often %s; also the Nats-Msg-Id.", f, what, often)
+	props["type"] = map[string]any{"const": typ}
 	return doc
 }
 

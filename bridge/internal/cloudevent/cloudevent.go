@@ -272,17 +272,20 @@ func (b *Builder) Submitted(tr tracing.Context, fam event.Family, taskID string,
 		delete(fields, "calBackUrl")
 		data.Request = fields
 	}
-	id := fam.ID(taskID, event.StageSubmitted)
-	out, err := encode(b, &envelope[event.SubmittedV1]{
-		ID: id, Type: fam.SubmittedType(), Subject: taskID, DataSchema: t.submittedSchema, Data: data,
-		TraceParent: tr.Parent, TraceState: tr.State,
+	return taskEvent(b, tr, fam, taskID, event.StageSubmitted, fam.SubmittedType(), t.submittedSchema, event.TaskSubject(t.prefix, taskID), data)
+}
+
+// taskEvent makes an event of a task that is not a provider stage
+// (submitted, archived): its id from family, task and stage.
+func taskEvent[T any](b *Builder, tr tracing.Context, fam event.Family, taskID string, stage event.Stage, typ, schema, subject string, data T) (outbound.Message, error) {
+	id := fam.ID(taskID, stage)
+	out, err := encode(b, &envelope[T]{
+		ID: id, Type: typ, Subject: taskID, DataSchema: schema, Data: data, TraceParent: tr.Parent, TraceState: tr.State,
 	})
 	if err != nil {
 		return outbound.Message{}, err
 	}
-	return outbound.Message{
-		ID: id, Family: fam, Subject: event.TaskSubject(t.prefix, taskID), Trace: tr, Stage: event.StageSubmitted, TaskID: taskID, Body: out,
-	}, nil
+	return outbound.Message{ID: id, Family: fam, Subject: subject, Trace: tr, Stage: stage, TaskID: taskID, Body: out}, nil
 }
 
 // Archived makes the com.sunoapi.<family>.archived.v1 event of a task
@@ -293,15 +296,5 @@ func (b *Builder) Archived(tr tracing.Context, fam event.Family, taskID string, 
 	if !ok {
 		return outbound.Message{}, fmt.Errorf("build: unknown family %q", fam)
 	}
-	id := fam.ID(taskID, event.StageArchived)
-	out, err := encode(b, &envelope[event.ArchivedV1]{
-		ID: id, Type: fam.ArchivedType(), Subject: taskID, DataSchema: t.archivedSchema, Data: data,
-		TraceParent: tr.Parent, TraceState: tr.State,
-	})
-	if err != nil {
-		return outbound.Message{}, err
-	}
-	return outbound.Message{
-		ID: id, Family: fam, Subject: event.Subject(t.prefix, taskID, event.StageArchived), Trace: tr, Stage: event.StageArchived, TaskID: taskID, Body: out,
-	}, nil
+	return taskEvent(b, tr, fam, taskID, event.StageArchived, fam.ArchivedType(), t.archivedSchema, event.Subject(t.prefix, taskID, event.StageArchived), data)
 }
