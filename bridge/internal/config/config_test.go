@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -139,6 +140,18 @@ func TestTrackingConfigIsValid(t *testing.T) {
 	}
 }
 
+// The allow-list takes names, subdomains, addresses and networks, and
+// keeps names lower-case.
+func TestParseAllowedHosts(t *testing.T) {
+	names, nets, err := config.ParseAllowedHosts(" CDN.Example.com , *.files.example, 127.0.0.1, 10.1.0.0/16,::1 ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(names, ",") != "cdn.example.com,*.files.example" || fmt.Sprint(nets) != "[127.0.0.1/32 10.1.0.0/16 ::1/128]" {
+		t.Errorf("names %v, networks %v", names, nets)
+	}
+}
+
 // Invalid configuration fails with an error that names the key the way the
 // user wrote it: variable, flag, or file key.
 func TestInvalidConfigNamesTheKey(t *testing.T) {
@@ -196,6 +209,11 @@ func TestInvalidConfigNamesTheKey(t *testing.T) {
 		"submit on a LAN address":    {env: append(tracking, "VOCALS_BRIDGE_SUBMIT_ADDR=10.0.0.5:8082", submitCB), want: "submit_token"},
 		"submit token too short":     {env: append(tracking, "VOCALS_BRIDGE_SUBMIT_ADDR=:8082", submitCB, "VOCALS_BRIDGE_SUBMIT_TOKEN=short"), want: "VOCALS_BRIDGE_SUBMIT_TOKEN (submit_token)"},
 		"submit rate negative":       {env: append(tracking, "VOCALS_BRIDGE_SUBMIT_ADDR=127.0.0.1:8082", submitCB, "VOCALS_BRIDGE_SUBMIT_RATE_LIMIT=-1"), want: "submit_rate_limit"},
+		"archive without hosts":      {env: []string{"VOCALS_BRIDGE_ARCHIVE_ENABLED=true"}, want: "archive_allowed_hosts"},
+		"archive host not a name":    {env: []string{"VOCALS_BRIDGE_ARCHIVE_ENABLED=true", "VOCALS_BRIDGE_ARCHIVE_ALLOWED_HOSTS=cdn.example.com,http://x/"}, want: "archive_allowed_hosts"},
+		"archive host wildcard":      {env: []string{"VOCALS_BRIDGE_ARCHIVE_ENABLED=true", "VOCALS_BRIDGE_ARCHIVE_ALLOWED_HOSTS=*"}, want: "archive_allowed_hosts"},
+		"archive bucket name":        {env: []string{"VOCALS_BRIDGE_ARCHIVE_ENABLED=true", "VOCALS_BRIDGE_ARCHIVE_ALLOWED_HOSTS=a.example", "VOCALS_BRIDGE_ARCHIVE_BUCKET=a.b"}, want: "archive_bucket"},
+		"archive concurrency zero":   {env: []string{"VOCALS_BRIDGE_ARCHIVE_CONCURRENCY=0"}, want: "archive_concurrency"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
