@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/family"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natstest"
 )
 
 // Fault tests: a real nats-server process (built from the module by
@@ -37,45 +37,8 @@ type natsProc struct {
 	args []string // replaces the single-server arguments, e.g. for a cluster node
 }
 
-// freePort is a loopback port for a process started later (a port it must
-// know before it listens). It comes from below the kernel's ephemeral range
-// (ip_local_port_range), never one handed out before in this run: a port
-// from that range, released here, could be taken meanwhile as the local
-// port of any outgoing connection, and the process would not start
-// (seen in CI: "bind: address already in use").
-func freePort(t *testing.T) int {
-	t.Helper()
-	portsMu.Lock()
-	defer portsMu.Unlock()
-	low := 32768
-	if raw, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(raw)); len(f) == 2 {
-			if n, err := strconv.Atoi(f[0]); err == nil && n > 12000 {
-				low = n
-			}
-		}
-	}
-	for range 1000 {
-		port := 10000 + rand.IntN(low-10000)
-		if portsGiven[port] {
-			continue
-		}
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			continue
-		}
-		l.Close()
-		portsGiven[port] = true
-		return port
-	}
-	t.Fatal("no free loopback port below the ephemeral range")
-	return 0
-}
-
-var (
-	portsMu    sync.Mutex
-	portsGiven = map[int]bool{}
-)
+// freePort is a loopback port below the ephemeral range (natstest.FreePort).
+func freePort(t *testing.T) int { return natstest.FreePort(t) }
 
 func startNATS(t *testing.T) *natsProc {
 	t.Helper()

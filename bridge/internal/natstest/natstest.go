@@ -5,7 +5,13 @@ package natstest
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,24 +39,84 @@ func Start(t testing.TB) *Server {
 }
 
 // StartIn starts a server on an existing store directory. It stops when
-// the test ends, unless stopped before.
+// the test ends, unless stopped before. Its port is below the ephemeral
+// range (FreePort), so that StartAt can bring it back on the same port: a
+// port the kernel hands out may be some connection's by then.
 func StartIn(t testing.TB, storeDir string) *Server {
 	t.Helper()
-	return StartAt(t, storeDir, "nats://127.0.0.1:0")
+	var err error
+	for range 10 { // another test process may bind the same port first
+		var s *Server
+		if s, err = start(t, storeDir, fmt.Sprintf("127.0.0.1:%d", FreePort(t))); err == nil {
+			return s
+		}
+	}
+	t.Fatalf("starting nats: %v", err)
+	return nil
 }
 
 // StartAt starts a server on storeDir listening at url's host and port, so
 // a stopped server can come back where its clients reconnect to.
 func StartAt(t testing.TB, storeDir, url string) *Server {
 	t.Helper()
-	s, err := natsembed.Start(natsembed.Options{StoreDir: storeDir, ListenAddr: strings.TrimPrefix(url, "nats://")},
-		zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)).Named("nats"))
+	s, err := start(t, storeDir, strings.TrimPrefix(url, "nats://"))
 	if err != nil {
 		t.Fatalf("starting nats: %v", err)
 	}
-	t.Cleanup(s.Shutdown)
-	return &Server{Server: s, URL: s.ClientURL()}
+	return s
 }
+
+func start(t testing.TB, storeDir, addr string) (*Server, error) {
+	s, err := natsembed.Start(natsembed.Options{StoreDir: storeDir, ListenAddr: addr},
+		zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)).Named("nats"))
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(s.Shutdown)
+	return &Server{Server: s, URL: s.ClientURL()}, nil
+}
+
+// FreePort is a loopback port for a process started later (a port it must
+// know before it listens). It comes from below the kernel's ephemeral range
+// (ip_local_port_range), never one handed out before in this run: a port
+// from that range, released here, could be taken meanwhile as the local
+// port of any outgoing connection, and the process would not start
+// (seen in CI: "bind: address already in use"). Other test processes pick
+// from the same range at random, so a caller that binds should still try
+// another port if the bind fails.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	low := 32768
+	if raw, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(raw)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 12000 {
+				low = n
+			}
+		}
+	}
+	for range 1000 {
+		port := 10000 + rand.IntN(low-10000)
+		if portsGiven[port] {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		portsGiven[port] = true
+		return port
+	}
+	t.Fatal("no free loopback port below the ephemeral range")
+	return 0
+}
+
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
 
 // Connect opens a client connection that closes when the test ends.
 func (s *Server) Connect(t testing.TB) (*nats.Conn, jetstream.JetStream) {
