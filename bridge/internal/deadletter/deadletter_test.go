@@ -3,7 +3,6 @@ package deadletter_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -48,12 +47,7 @@ func rejection(reason, body, requestID string, size int64) deadletter.Rejection 
 
 func freeURL(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return "nats://" + l.Addr().String()
+	return fmt.Sprintf("nats://127.0.0.1:%d", natstest.FreePort(t))
 }
 
 // Refusals during a NATS outage wait in the queue and reach the stream,
