@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -222,6 +223,19 @@ func TestBinaryArchive(t *testing.T) {
 	eventually(t, "no archiving backlog", 30*time.Second, func() bool {
 		return metric(t, b, "vocals_bridge_archive_pending_events") == 0 && metric(t, b, "vocals_bridge_archive_oldest_age_seconds") == 0
 	})
+
+	// tail shows the archived events alone when asked for them.
+	tctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(tctx, binary, "tail", "--nats-url", n.url, "--families", "generate", "--all", "--stages", "archived", "--max", "3").CombinedOutput()
+	if err != nil {
+		t.Fatalf("tail: %v\n%s", err, out)
+	}
+	text := string(out)
+	if strings.Count(text, "generate          archived") != 3 || strings.Contains(text, "complete") ||
+		!strings.Contains(text, "\n    audio ") {
+		t.Errorf("tail --stages archived:\n%s", text)
+	}
 }
 
 // labelled reads the sample of a metric with the given label, 0 when it

@@ -54,7 +54,7 @@ func parse(args, environ []string, out io.Writer) (*options, error) {
 	stream := fs.String("stream", "", "stream name (default: the bridge's stream)")
 	prefix := fs.String("subject-prefix", "", "add-vocals subject prefix (default: the bridge's subject_prefix)")
 	families := fs.String("families", "", "comma-separated families to show (vocals, generate, lyrics, ...); empty for every family the bridge has on")
-	stages := fs.String("stages", "", "comma-separated stages to show (text, first, complete, error, timeout); empty for all")
+	stages := fs.String("stages", "", "comma-separated stages to show (text, first, complete, error, timeout, archived); empty for all")
 	task := fs.String("task", "", "show only this task id")
 	o := &options{}
 	fs.BoolVar(&o.all, "all", false, "start from the oldest stored event instead of new ones")
