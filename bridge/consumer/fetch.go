@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -25,10 +26,6 @@ func Fetch(ctx context.Context, js jetstream.JetStream, data event.ArchivedV1, o
 	if obj.Status != event.ObjectArchived {
 		return nil, fmt.Errorf("%w: %s", ErrNotArchived, obj.Reason)
 	}
-	sum, err := hex.DecodeString(obj.SHA256)
-	if err != nil || len(sum) != sha256.Size {
-		return nil, fmt.Errorf("consumer: sha256 %q is not a SHA-256", obj.SHA256)
-	}
 	store, err := js.ObjectStore(ctx, data.Bucket)
 	if err != nil {
 		return nil, fmt.Errorf("consumer: bucket %s: %w", data.Bucket, err)
@@ -42,9 +39,23 @@ func Fetch(ctx context.Context, js jetstream.JetStream, data event.ArchivedV1, o
 		_ = r.Close()
 		return nil, fmt.Errorf("consumer: %s: %w", obj.Name, err)
 	}
-	if info.Digest != "SHA-256="+base64.URLEncoding.EncodeToString(sum) {
+	if sum, err := DigestHex(info.Digest); err != nil || sum != obj.SHA256 {
 		_ = r.Close()
 		return nil, fmt.Errorf("consumer: %s is not the object the event names (digest %s)", obj.Name, info.Digest)
 	}
 	return r, nil
+}
+
+// DigestHex is the hex SHA-256 of an Object Store digest
+// ("SHA-256=<base64url>"), as an archived event's sha256 holds it.
+func DigestHex(digest string) (string, error) {
+	b64, ok := strings.CutPrefix(digest, "SHA-256=")
+	if !ok {
+		return "", fmt.Errorf("consumer: digest %q is not SHA-256", digest)
+	}
+	sum, err := base64.URLEncoding.DecodeString(b64)
+	if err != nil || len(sum) != sha256.Size {
+		return "", fmt.Errorf("consumer: digest %q is not SHA-256", digest)
+	}
+	return hex.EncodeToString(sum), nil
 }

@@ -8,13 +8,11 @@ package archive
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
-	"strings"
 	"sync"
 	"time"
 
@@ -215,7 +213,11 @@ func (a *Archiver) handle(ctx context.Context, store jetstream.ObjectStore, msg 
 		return
 	}
 	lister, ok := e.Payload.(event.MediaLister)
-	if !ok || len(lister.Media()) == 0 {
+	var media []event.Media
+	if ok {
+		media = lister.Media()
+	}
+	if len(media) == 0 {
 		_ = msg.Ack() // nothing to keep, nothing to say
 		return
 	}
@@ -225,7 +227,7 @@ func (a *Archiver) handle(ctx context.Context, store jetstream.ObjectStore, msg 
 	data := event.ArchivedV1{TaskID: taskID, SourceEvent: e.CloudEvent.ID(), Bucket: a.cfg.Bucket, Objects: []event.ArchivedObjectV1{}}
 	var taskBytes int64
 	retry := false
-	for _, m := range lister.Media() {
+	for _, m := range media {
 		obj, err := a.keep(ctx, store, msg, e.Family, taskID, m, &taskBytes)
 		if ctx.Err() != nil {
 			return // shutting down: redelivered to whoever runs next
@@ -299,7 +301,7 @@ func (a *Archiver) keep(ctx context.Context, store jetstream.ObjectStore, msg je
 	info, err := store.GetInfo(ctx, name)
 	switch {
 	case err == nil:
-		sum, derr := digestHex(info.Digest)
+		sum, derr := consumer.DigestHex(info.Digest)
 		if derr != nil {
 			return obj, &Error{Reason: ReasonStore, Err: derr}
 		}
@@ -338,7 +340,7 @@ func (a *Archiver) keep(ctx context.Context, store jetstream.ObjectStore, msg je
 		return obj, &Error{Reason: ReasonStore, Err: err}
 	}
 	sum := hex.EncodeToString(body.h.Sum(nil))
-	if got, err := digestHex(stored.Digest); err != nil || got != sum {
+	if got, err := consumer.DigestHex(stored.Digest); err != nil || got != sum {
 		_ = store.Delete(ctx, name)
 		return obj, &Error{Reason: ReasonStore, Err: fmt.Errorf("stored digest %q is not the downloaded %s", stored.Digest, sum)}
 	}
@@ -369,19 +371,6 @@ func (r *reading) Read(p []byte) (int, error) {
 		r.err = err
 	}
 	return n, err
-}
-
-// digestHex turns the Object Store's "SHA-256=<base64url>" into hex.
-func digestHex(d string) (string, error) {
-	b64, ok := strings.CutPrefix(d, "SHA-256=")
-	if !ok {
-		return "", fmt.Errorf("digest %q is not SHA-256", d)
-	}
-	sum, err := base64.URLEncoding.DecodeString(b64)
-	if err != nil || len(sum) != sha256.Size {
-		return "", fmt.Errorf("digest %q is not SHA-256", d)
-	}
-	return hex.EncodeToString(sum), nil
 }
 
 // watch exports how far behind the archiver is, every few seconds: the
