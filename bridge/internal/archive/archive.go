@@ -123,15 +123,15 @@ func (a *Archiver) Run(ctx context.Context) {
 		wg.Go(func() { a.work(ctx, store, cons) })
 	}
 	wg.Go(func() { a.watch(ctx, cons) })
-	wg.Go(func() { a.sweepEvery(ctx, store, time.Hour) })
+	wg.Go(func() { a.sweepEvery(ctx, store, time.Minute, time.Hour) })
 	wg.Wait()
 }
 
-// sweepEvery removes what uploads cut off left in the bucket (sweep), a
-// minute after start and then every period; every replica does, which is
+// sweepEvery removes what uploads cut off left in the bucket (sweep),
+// first after start and then every period; every replica does, which is
 // harmless.
-func (a *Archiver) sweepEvery(ctx context.Context, store jetstream.ObjectStore, period time.Duration) {
-	t := time.NewTimer(time.Minute)
+func (a *Archiver) sweepEvery(ctx context.Context, store jetstream.ObjectStore, first, period time.Duration) {
+	t := time.NewTimer(first)
 	defer t.Stop()
 	for {
 		select {
