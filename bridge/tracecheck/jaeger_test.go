@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -25,18 +24,12 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/consumer"
+	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natstest"
 )
 
-// free is a free loopback port.
-func free(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+// free is a free loopback port below the ephemeral range, so no outgoing
+// connection takes it before the process it is handed to binds it.
+func free(t *testing.T) int { return natstest.FreePort(t) }
 
 // build builds a program into the test's temporary directory: Jaeger from
 // the tool of the module in jaeger/, the bridge from the repository.
