@@ -38,7 +38,7 @@ func setup(t *testing.T, limits spool.Limits) *env {
 	t.Helper()
 	e := &env{storeDir: t.TempDir()}
 	e.srv = natstest.StartIn(t, e.storeDir)
-	nc, err := publish.Connect([]string{e.srv.URL}, zaptest.NewLogger(t), publish.ConnHooks{})
+	nc, err := publish.Connect([]string{e.srv.URL}, natstest.Logger(t), publish.ConnHooks{})
 	if err != nil {
 		t.Fatal(err)
 	}

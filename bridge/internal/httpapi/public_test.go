@@ -22,7 +22,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/cloudevent"
@@ -64,7 +63,7 @@ func newBridge(t testing.TB, pub publish.Publisher) *bridge {
 func newBridgeSpool(t testing.TB, pub publish.Publisher, sp *spool.Spool) *bridge {
 	t.Helper()
 	srv := natstest.Start(t)
-	log := zaptest.NewLogger(t)
+	log := natstest.Logger(t)
 	if _, isBench := t.(*testing.B); isBench {
 		// Pay for Info logging as production does, without printing it.
 		log = zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()),

@@ -18,7 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natsembed"
@@ -68,7 +68,7 @@ func StartAt(t testing.TB, storeDir, url string) *Server {
 
 func start(t testing.TB, storeDir, addr string) (*Server, error) {
 	s, err := natsembed.Start(natsembed.Options{StoreDir: storeDir, ListenAddr: addr},
-		zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)).Named("nats"))
+		Logger(t).WithOptions(zap.IncreaseLevel(zap.InfoLevel)).Named("nats"))
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +197,7 @@ func (s *Server) Tracking(t testing.TB) (*publish.JetStream, *track.Store) {
 	if err := publish.EnsureStream(ctx, pub.JS(), spec); err != nil {
 		t.Fatal(err)
 	}
-	store, err := track.Open(ctx, pub.JS(), track.BucketSpec{Name: "TASKS", Replicas: 1, TTL: time.Hour}, zaptest.NewLogger(t))
+	store, err := track.Open(ctx, pub.JS(), track.BucketSpec{Name: "TASKS", Replicas: 1, TTL: time.Hour}, Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,3 +206,33 @@ func (s *Server) Tracking(t testing.TB) (*publish.JetStream, *track.Store) {
 	t.Cleanup(func() { cancel(); <-done })
 	return pub, store
 }
+
+// Logger logs to t like zaptest's logger, but goes quiet once t's cleanups
+// start: a NATS connection's callbacks run on their own goroutine after
+// Close, and logging through t after the test ended is a data race.
+func Logger(t testing.TB) *zap.Logger {
+	w := &quietAfter{t: t}
+	t.Cleanup(func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.done = true
+	})
+	return zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig()), w, zap.DebugLevel))
+}
+
+type quietAfter struct {
+	mu   sync.Mutex
+	t    testing.TB
+	done bool
+}
+
+func (w *quietAfter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Logf("%s", strings.TrimSuffix(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+func (w *quietAfter) Sync() error { return nil }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/vocals-bridge/vocals-bridge/bridge/event"
 	"github.com/vocals-bridge/vocals-bridge/bridge/internal/natstest"
@@ -32,7 +31,7 @@ func message(task string, stage event.Stage) outbound.Message {
 func setup(t *testing.T, window time.Duration) (*publish.JetStream, jetstream.JetStream, *natstest.Server) {
 	t.Helper()
 	srv := natstest.Start(t)
-	nc, err := publish.Connect([]string{srv.URL}, zaptest.NewLogger(t), publish.ConnHooks{})
+	nc, err := publish.Connect([]string{srv.URL}, natstest.Logger(t), publish.ConnHooks{})
 	if err != nil {
 		t.Fatal(err)
 	}
